@@ -1,0 +1,74 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { AppError } from "../shared/errors";
+import type { AppEnv } from "./env";
+import { authenticate } from "./middleware/auth";
+import { handleError, validationError } from "./errors";
+import type { Services } from "./services";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Every router is made here, so every route validates the same way. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error);
+    },
+  });
+}
+
+export type ServiceProvider = (c: Context<AppEnv>) => Promise<{ services: Services; release?: () => Promise<void> }>;
+
+/**
+ * The app factory: request ids, services from the provider, structured request logs,
+ * the body limit and the one error handler. Functions are mounted on the result.
+ */
+export function createApp(provide: ServiceProvider) {
+  const app = createRouter();
+  app.use(requestId());
+  app.use(servicesMiddleware(provide));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", `request body is over ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  // Optional authentication for every request: it costs a lookup only when a cookie or token is sent.
+  app.use(authenticate());
+  app.onError(handleError);
+  app.notFound((c) => handleError(new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`), c));
+  return app;
+}
+
+function servicesMiddleware(provide: ServiceProvider): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { services, release } = await provide(c);
+    const log = services.logger.child({ requestId: c.get("requestId") });
+    c.set("services", services);
+    c.set("log", log);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      log.info("request", {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+      if (release) {
+        const done = release();
+        try {
+          // On the edge the response can go out while connections close.
+          c.executionCtx.waitUntil(done);
+        } catch {
+          await done;
+        }
+      }
+    }
+  };
+}

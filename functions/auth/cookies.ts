@@ -1,0 +1,21 @@
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { SESSION_COOKIE, SESSION_TTL_SECONDS, destroySession } from "../../shared/auth/sessions";
+import type { AppEnv } from "../env";
+
+export function setSessionCookie(c: Context<AppEnv>, token: string) {
+  setCookie(c, SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: c.get("services").config.env === "production",
+    path: "/",
+    maxAge: SESSION_TTL_SECONDS,
+  });
+}
+
+/** Ends the session of this request, in the KV and in the browser. */
+export async function endSession(c: Context<AppEnv>) {
+  const token = getCookie(c, SESSION_COOKIE);
+  if (token) await destroySession(c.get("services").kv, token);
+  deleteCookie(c, SESSION_COOKIE, { path: "/" });
+}

@@ -1,0 +1,130 @@
+import { createRoute } from "@hono/zod-openapi";
+import { createRouter } from "../app";
+import { clientIp } from "../middleware/client-ip";
+import { requireUser, toAuthUser } from "../middleware/auth";
+import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { endSession, setSessionCookie } from "./cookies";
+import {
+  LoginBody,
+  MessageResponse,
+  RegisterBody,
+  RegisteredSchema,
+  ResendBody,
+  UserResponse,
+  VerifyQuery,
+} from "./schemas";
+import { login, register, resendVerification, verifyEmail } from "./service";
+
+const tags = ["auth"];
+
+const registerRoute = createRoute({
+  method: "post",
+  path: "/auth/register",
+  tags,
+  summary: "Create an account and send the verification mail",
+  request: { body: jsonBody(RegisterBody) },
+  responses: {
+    201: jsonResponse(RegisteredSchema, "Account created, not yet verified"),
+    400: errorResponse("A field breaks a rule"),
+    409: errorResponse("E-mail or username taken"),
+    413: errorResponse("Body over 64 KiB"),
+    429: errorResponse("Too many sign-ups from this address"),
+  },
+});
+
+const verifyRoute = createRoute({
+  method: "get",
+  path: "/auth/verify",
+  tags,
+  summary: "Verify an e-mail address with the link's token",
+  request: { query: VerifyQuery },
+  responses: {
+    200: jsonResponse(MessageResponse, "Verified"),
+    302: { description: "Browsers are sent to the sign-in page with a notice" },
+    404: errorResponse("Unknown token"),
+    410: errorResponse("Token used or expired"),
+  },
+});
+
+const resendRoute = createRoute({
+  method: "post",
+  path: "/auth/resend",
+  tags,
+  summary: "Send a fresh verification link (answers the same for every address)",
+  request: { body: jsonBody(ResendBody) },
+  responses: {
+    202: jsonResponse(MessageResponse, "Accepted"),
+    400: errorResponse("Invalid e-mail"),
+    429: errorResponse("Too many requests"),
+  },
+});
+
+const loginRoute = createRoute({
+  method: "post",
+  path: "/auth/login",
+  tags,
+  summary: "Sign in; sets the kws_session cookie",
+  request: { body: jsonBody(LoginBody) },
+  responses: {
+    200: jsonResponse(UserResponse, "Signed in"),
+    400: errorResponse("A field breaks a rule"),
+    401: errorResponse("Wrong username or password"),
+    403: errorResponse("E-mail not verified"),
+    429: errorResponse("Too many failed attempts"),
+  },
+});
+
+const logoutRoute = createRoute({
+  method: "post",
+  path: "/auth/logout",
+  tags,
+  summary: "End the session",
+  responses: { 204: { description: "Signed out" } },
+});
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/me",
+  tags,
+  summary: "The signed-in user",
+  responses: {
+    200: jsonResponse(UserResponse, "The user"),
+    401: errorResponse("No valid session or token"),
+  },
+});
+
+const wantsHtml = (accept: string | undefined) => (accept ?? "").includes("text/html");
+
+export const authRoutes = createRouter()
+  .openapi(registerRoute, async (c) => {
+    const user = await register(c.get("services"), c.get("log"), c.req.valid("json"), clientIp(c));
+    return c.json(
+      { user: { id: user.id, email: user.email, username: user.username, verified: false } },
+      201,
+    );
+  })
+  .openapi(verifyRoute, async (c) => {
+    const html = wantsHtml(c.req.header("accept"));
+    try {
+      await verifyEmail(c.get("services"), c.get("log"), c.req.valid("query").token);
+    } catch (err) {
+      if (!html) throw err;
+      return c.redirect("/kws_signin?notice=verify-failed", 302);
+    }
+    if (html) return c.redirect("/kws_signin?notice=verified", 302);
+    return c.json({ message: "e-mail address verified; you can sign in" }, 200);
+  })
+  .openapi(resendRoute, async (c) => {
+    await resendVerification(c.get("services"), c.get("log"), c.req.valid("json").email, clientIp(c));
+    return c.json({ message: "if that address has an unverified account, a new link is on its way" }, 202);
+  })
+  .openapi(loginRoute, async (c) => {
+    const { user, sessionToken } = await login(c.get("services"), c.get("log"), c.req.valid("json"), clientIp(c));
+    setSessionCookie(c, sessionToken);
+    return c.json({ user: toAuthUser(user, c.get("services").config.admins) }, 200);
+  })
+  .openapi(logoutRoute, async (c) => {
+    await endSession(c);
+    return c.body(null, 204);
+  })
+  .openapi(meRoute, async (c) => c.json({ user: requireUser(c) }, 200));

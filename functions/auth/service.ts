@@ -1,0 +1,101 @@
+import { createSession } from "../../shared/auth/sessions";
+import { findUserById, findUserByLogin } from "../../shared/auth/users";
+import { dummyPasswordHash, hashPassword, verifyPassword } from "../../shared/crypto/password";
+import { uniqueViolation } from "../../shared/db/errors";
+import type { User } from "../../shared/db/schema";
+import { AppError, type ErrorIssue } from "../../shared/errors";
+import type { Logger } from "../../shared/logger";
+import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
+import type { Services } from "../services";
+import { verificationMail } from "./mails";
+import { insertUser, markVerified, takenFields } from "./queries";
+import type { LoginInput, RegisterInput } from "./schemas";
+import { consumeVerificationToken, issueVerificationToken } from "./verification";
+
+/**
+ * The account operations, shared by the JSON API and the HTML forms.
+ * Each takes the services and the caller's address and throws AppError for the client.
+ */
+
+function conflict(fields: ("email" | "username")[]): AppError {
+  const issues: ErrorIssue[] = fields.map((path) => ({
+    path,
+    message: path === "email" ? "is already registered" : "is already taken",
+  }));
+  return new AppError("conflict", issues.map((i) => `${i.path} ${i.message}`).join("; "), { issues });
+}
+
+async function sendVerification(s: Services, log: Logger, user: Pick<User, "id" | "email" | "firstName">) {
+  try {
+    const token = await issueVerificationToken(s.kv, user.id);
+    const link = `${s.config.publicUrl}/api/v1/auth/verify?token=${encodeURIComponent(token)}`;
+    await s.mailer.send(verificationMail(user.email, user.firstName, link));
+  } catch (err) {
+    // The account stays; the person can ask for a new link.
+    log.warn("verification mail not sent", { userId: user.id, err });
+  }
+}
+
+export async function register(s: Services, log: Logger, input: RegisterInput, ip: string): Promise<User> {
+  await enforceRateLimit(s.kv, `register:${ip}`, s.config.rateLimits.register);
+  const taken = await takenFields(s.db, input.email, input.username);
+  if (taken.email || taken.username) {
+    throw conflict([...(taken.email ? ["email" as const] : []), ...(taken.username ? ["username" as const] : [])]);
+  }
+  const passwordHash = await hashPassword(input.password, s.config.passwordIterations);
+  let user: User;
+  try {
+    user = await insertUser(s.db, { ...input, passwordHash });
+  } catch (err) {
+    const constraint = uniqueViolation(err);
+    if (constraint === undefined) throw err;
+    throw conflict([constraint.includes("email") ? "email" : "username"]);
+  }
+  log.info("user registered", { userId: user.id });
+  await sendVerification(s, log, user);
+  return user;
+}
+
+export async function verifyEmail(s: Services, log: Logger, token: string): Promise<void> {
+  const used = await consumeVerificationToken(s.kv, token);
+  try {
+    const user = await findUserById(s.db, used.userId);
+    if (!user) throw new AppError("gone", "the account of this link no longer exists");
+    await markVerified(s.db, user.id);
+  } catch (err) {
+    if (!(err instanceof AppError)) await used.release();
+    throw err;
+  }
+  log.info("e-mail verified", { userId: used.userId });
+}
+
+export async function resendVerification(s: Services, log: Logger, email: string, ip: string): Promise<void> {
+  await enforceRateLimit(s.kv, `resend-ip:${ip}`, s.config.rateLimits.resend);
+  await enforceRateLimit(s.kv, `resend-email:${email}`, s.config.rateLimits.resend);
+  const user = await findUserByLogin(s.db, email);
+  if (user && user.verifiedAt === null && user.email === email) await sendVerification(s, log, user);
+}
+
+export async function login(
+  s: Services,
+  log: Logger,
+  input: LoginInput,
+  ip: string,
+): Promise<{ user: User; sessionToken: string }> {
+  const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
+  await enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login);
+  const user = await findUserByLogin(s.db, input.username);
+  // Unknown users cost one hash too, so the answer's timing does not reveal them.
+  const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
+  if (!user || !ok) {
+    log.info("login failed", { ip });
+    throw new AppError("unauthorized", "wrong username or password");
+  }
+  if (user.verifiedAt === null) {
+    throw new AppError("unverified", "verify your e-mail address first; we can send a new link");
+  }
+  await resetRateLimit(s.kv, limitKey);
+  const sessionToken = await createSession(s.kv, user.id);
+  log.info("login", { userId: user.id });
+  return { user, sessionToken };
+}

@@ -1,0 +1,17 @@
+import { createApp, type ServiceProvider } from "./app";
+import { authRoutes } from "./auth/routes";
+import { healthRoutes } from "./health/routes";
+import { tokenRoutes } from "./tokens/routes";
+
+/** Every function of the control plane, composed into one app (the Node deployment). */
+export function createControlPlane(provide: ServiceProvider) {
+  const app = createApp(provide)
+    .route("/", healthRoutes)
+    .route("/api/v1", authRoutes)
+    .route("/api/v1", tokenRoutes);
+  app.doc31("/api/v1/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "KWS API", version: "1" },
+  });
+  return app;
+}

@@ -1,0 +1,62 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { apiTokenUserId } from "../../shared/auth/api-tokens";
+import { SESSION_COOKIE, sessionUserId } from "../../shared/auth/sessions";
+import { findUserById, isAdmin } from "../../shared/auth/users";
+import type { User } from "../../shared/db/schema";
+import { AppError } from "../../shared/errors";
+import type { AppEnv, AuthContext, AuthUser } from "../env";
+
+export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    verified: user.verifiedAt !== null,
+    isAdmin: isAdmin(user, admins),
+  };
+}
+
+async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
+  const { db, kv, config } = c.get("services");
+  const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  let userId: string | null = null;
+  let via: AuthContext["via"] = "session";
+  if (bearer) {
+    userId = await apiTokenUserId(db, bearer);
+    via = "token";
+  } else {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (cookie) userId = await sessionUserId(kv, cookie);
+  }
+  if (!userId) return undefined;
+  const user = await findUserById(db, userId);
+  // An unverified account never holds a session; a token of one is refused the same way.
+  if (!user || user.verifiedAt === null) return undefined;
+  return { user: toAuthUser(user, config.admins), via };
+}
+
+/** Sets `auth` when the request carries a valid session cookie or API token. */
+export const authenticate = (): MiddlewareHandler<AppEnv> =>
+  async function authenticate(c, next) {
+    if (!c.get("auth")) {
+      const auth = await resolve(c);
+      if (auth) c.set("auth", auth);
+    }
+    await next();
+  };
+
+/** The signed-in user, or 401. */
+export function requireUser(c: Context<AppEnv>): AuthUser {
+  const auth = c.get("auth");
+  if (!auth) throw new AppError("unauthorized", "sign in or send an API token");
+  return auth.user;
+}
+
+export function requireAdmin(c: Context<AppEnv>): AuthUser {
+  const user = requireUser(c);
+  if (!user.isAdmin) throw new AppError("forbidden", "administrators only");
+  return user;
+}

@@ -1,0 +1,55 @@
+import { join } from "node:path";
+import type { Config } from "../shared/config";
+import type { DatabaseHandle } from "../shared/db";
+import { migrateDatabase } from "../shared/db/migrate";
+import { openPglite } from "../shared/db/pglite";
+import { connectPostgres } from "../shared/db/postgres";
+import { createKV, type KV } from "../shared/kv";
+import type { Logger } from "../shared/logger";
+import { LogMailer } from "../shared/mail/log";
+import type { Mailer } from "../shared/mail/port";
+import { SmtpMailer } from "../shared/mail/smtp";
+import type { Services } from "./services";
+
+export interface NodeServices extends Services {
+  close(): Promise<void>;
+}
+
+export interface NodeServiceOverrides {
+  database?: DatabaseHandle;
+  kv?: KV;
+  mailer?: Mailer;
+}
+
+/** Opens every port from the configuration (or takes the given ones) and migrates the database. */
+export async function createNodeServices(
+  config: Config,
+  logger: Logger,
+  overrides: NodeServiceOverrides = {},
+): Promise<NodeServices> {
+  const database =
+    overrides.database ??
+    (config.databaseUrl ? connectPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, "pglite")));
+  await migrateDatabase(database);
+  const kv = overrides.kv ?? createKV(config);
+  const mailer: Mailer =
+    overrides.mailer ?? (config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger));
+  logger.info("services ready", {
+    database: database.kind,
+    kv: config.upstash ? "upstash" : "memory",
+    mail: config.smtpUrl ? "smtp" : "log",
+  });
+  return {
+    config,
+    db: database.db,
+    kv,
+    mailer,
+    logger,
+    pingDatabase: () => database.ping(),
+    close: async () => {
+      await mailer.close?.();
+      await kv.close?.();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { createRoute } from "@hono/zod-openapi";
+import { API_TOKEN_PREFIX } from "../../shared/auth/api-tokens";
+import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import type { ApiToken } from "../../shared/db/schema";
+import { AppError } from "../../shared/errors";
+import { createRouter } from "../app";
+import { requireUser } from "../middleware/auth";
+import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { insertToken, listTokens, revokeToken } from "./queries";
+import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const tags = ["tokens"];
+
+const present = (t: ApiToken) => ({
+  id: t.id,
+  name: t.name,
+  prefix: t.prefix,
+  createdAt: t.createdAt.toISOString(),
+  expiresAt: t.expiresAt?.toISOString() ?? null,
+  lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
+});
+
+const createTokenRoute = createRoute({
+  method: "post",
+  path: "/tokens",
+  tags,
+  summary: "Create a personal API token (the secret is shown once)",
+  request: { body: jsonBody(CreateTokenBody) },
+  responses: {
+    201: jsonResponse(CreatedTokenSchema, "Created"),
+    400: errorResponse("A field breaks a rule"),
+    401: errorResponse("Not signed in"),
+  },
+});
+
+const listTokensRoute = createRoute({
+  method: "get",
+  path: "/tokens",
+  tags,
+  summary: "The caller's live API tokens, without secrets",
+  responses: { 200: jsonResponse(TokenListSchema, "Tokens"), 401: errorResponse("Not signed in") },
+});
+
+const revokeTokenRoute = createRoute({
+  method: "delete",
+  path: "/tokens/{id}",
+  tags,
+  summary: "Revoke an API token",
+  request: { params: TokenIdParam },
+  responses: {
+    204: { description: "Revoked" },
+    401: errorResponse("Not signed in"),
+    404: errorResponse("No such token of yours"),
+  },
+});
+
+export const tokenRoutes = createRouter()
+  .openapi(createTokenRoute, async (c) => {
+    const user = requireUser(c);
+    const { name, expiresInDays } = c.req.valid("json");
+    const secret = randomToken(API_TOKEN_PREFIX);
+    const token = await insertToken(c.get("services").db, {
+      userId: user.id,
+      name,
+      tokenHash: await hashToken(secret),
+      prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
+      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
+    });
+    c.get("log").info("api token created", { userId: user.id, tokenId: token.id });
+    return c.json({ token: present(token), secret }, 201);
+  })
+  .openapi(listTokensRoute, async (c) => {
+    const user = requireUser(c);
+    const tokens = await listTokens(c.get("services").db, user.id);
+    return c.json({ tokens: tokens.map(present) }, 200);
+  })
+  .openapi(revokeTokenRoute, async (c) => {
+    const user = requireUser(c);
+    const { id } = c.req.valid("param");
+    if (!(await revokeToken(c.get("services").db, user.id, id))) {
+      throw new AppError("not_found", "no such token");
+    }
+    c.get("log").info("api token revoked", { userId: user.id, tokenId: id });
+    return c.body(null, 204);
+  });

@@ -1,0 +1,37 @@
+import { z } from "@hono/zod-openapi";
+
+export const CreateTokenBody = z
+  .object({
+    name: z
+      .string({ message: "must be a string" })
+      .trim()
+      .min(1, "must not be empty")
+      .max(64, "must be at most 64 characters")
+      .regex(/^[\p{L}\p{N} ._:@/-]+$/u, "may contain letters, digits, spaces and . _ : @ / -"),
+    expiresInDays: z
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(365, "must be at most 365")
+      .optional(),
+  })
+  .openapi("CreateTokenRequest");
+
+export const TokenSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable(),
+  })
+  .openapi("ApiToken");
+
+export const CreatedTokenSchema = z
+  .object({ token: TokenSchema, secret: z.string().openapi({ description: "shown once" }) })
+  .openapi("CreatedApiToken");
+
+export const TokenListSchema = z.object({ tokens: z.array(TokenSchema) }).openapi("ApiTokenList");
+
+export const TokenIdParam = z.object({ id: z.uuid({ message: "must be a token id" }) });

@@ -1,0 +1,134 @@
+import { z } from "zod";
+import type { RateLimitRule } from "./kv/port";
+
+const optionalUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .transform((v) => (v === "" ? undefined : v))
+    .pipe(z.url({ message: `must be a URL (${what})` }).optional())
+    .optional();
+
+const intInRange = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ message: "must be a whole number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+/** Every variable KWS reads. Nothing else in the codebase reads the environment. */
+export const configSchema = z
+  .object({
+    // development | production | test; production turns on Secure cookies.
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    // TCP port of the HTTP server.
+    PORT: intInRange(1, 65535, 8080),
+    // Base URL people reach KWS at; links in e-mails point here.
+    PUBLIC_URL: optionalUrl("e.g. https://kws.example.org"),
+    // PostgreSQL connection string; unset: embedded PGlite under KWS_DATA_DIR.
+    DATABASE_URL: optionalUrl("e.g. postgres://user:pass@host:5432/kws"),
+    // Where embedded state (PGlite) lives.
+    KWS_DATA_DIR: z.string().min(1).default("./.kws"),
+    // Upstash-compatible Redis REST endpoint and token; unset: in-memory KV.
+    UPSTASH_REDIS_REST_URL: optionalUrl("the Upstash REST URL"),
+    UPSTASH_REDIS_REST_TOKEN: z.string().optional(),
+    // SMTP server for outgoing mail (smtp://user:pass@host:587); unset: mails go to the log.
+    SMTP_URL: optionalUrl("e.g. smtp://user:pass@mail.example.org:587"),
+    // Sender of outgoing mail.
+    MAIL_FROM: z.string().min(3).default("KWS <no-reply@kws.localhost>"),
+    // RabbitMQ connection string; unset: in-process queue.
+    AMQP_URL: optionalUrl("e.g. amqp://guest:guest@127.0.0.1:5672"),
+    // Comma-separated e-mail addresses of administrators.
+    KWS_ADMINS: z.string().default(""),
+    // "true" when KWS sits behind a reverse proxy that sets X-Forwarded-For.
+    TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+    // PBKDF2 iterations for new password hashes (never below 600000).
+    PASSWORD_ITERATIONS: intInRange(600_000, 10_000_000, 600_000),
+    // debug | info | warn | error
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  })
+  .superRefine((env, ctx) => {
+    const url = env.UPSTASH_REDIS_REST_URL !== undefined;
+    const token = env.UPSTASH_REDIS_REST_TOKEN !== undefined && env.UPSTASH_REDIS_REST_TOKEN !== "";
+    if (url !== token) {
+      ctx.addIssue({
+        code: "custom",
+        path: [url ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
+        message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
+      });
+    }
+  });
+
+export type ConfigInput = Record<string, string | undefined>;
+
+export interface Config {
+  env: "development" | "production" | "test";
+  port: number;
+  publicUrl: string;
+  databaseUrl?: string;
+  dataDir: string;
+  upstash?: { url: string; token: string };
+  smtpUrl?: string;
+  mailFrom: string;
+  amqpUrl?: string;
+  admins: string[];
+  trustProxy: boolean;
+  passwordIterations: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  rateLimits: RateLimits;
+}
+
+export interface RateLimits {
+  /** Per client address and username: 5 attempts in a burst, then one per 10 s. */
+  login: RateLimitRule;
+  /** Per client address. */
+  register: RateLimitRule;
+  /** Per client address and per e-mail address. */
+  resend: RateLimitRule;
+}
+
+export const defaultRateLimits: RateLimits = {
+  login: { burst: 5, intervalMs: 10_000 },
+  register: { burst: 10, intervalMs: 60_000 },
+  resend: { burst: 3, intervalMs: 60_000 },
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`KWS configuration is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Pure: the Node entry passes process.env, the Worker its bindings. */
+export function parseConfig(input: ConfigInput): Config {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.KWS_DATA_DIR,
+    upstash:
+      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+        : undefined,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    amqpUrl: e.AMQP_URL,
+    admins: e.KWS_ADMINS.split(",")
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+    trustProxy: e.TRUST_PROXY === "true",
+    passwordIterations: e.PASSWORD_ITERATIONS,
+    logLevel: e.LOG_LEVEL,
+    rateLimits: defaultRateLimits,
+  };
+}

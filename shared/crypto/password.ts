@@ -1,0 +1,47 @@
+import { constantTimeEqual, fromBase64Url, toBase64Url } from "./encoding";
+
+/**
+ * PBKDF2-SHA256 through WebCrypto, so the same code runs on Node and in workerd.
+ * Stored as `pbkdf2-sha256$<iterations>$<salt>$<hash>` so the parameters can be raised later.
+ */
+const SCHEME = "pbkdf2-sha256";
+export const MIN_ITERATIONS = 600_000;
+const encoder = new TextEncoder();
+
+async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(password), "PBKDF2", false, [
+    "deriveBits",
+  ]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "PBKDF2", hash: "SHA-256", salt: salt as BufferSource, iterations },
+    key,
+    256,
+  );
+  return new Uint8Array(bits);
+}
+
+export async function hashPassword(password: string, iterations = MIN_ITERATIONS): Promise<string> {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const hash = await derive(password, salt, iterations);
+  return `${SCHEME}$${iterations}$${toBase64Url(salt)}$${toBase64Url(hash)}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, iter, salt, hash] = stored.split("$");
+  const iterations = Number(iter);
+  if (scheme !== SCHEME || !salt || !hash || !Number.isSafeInteger(iterations) || iterations < 1) {
+    return false;
+  }
+  const actual = await derive(password, fromBase64Url(salt), iterations);
+  return constantTimeEqual(actual, fromBase64Url(hash));
+}
+
+/**
+ * A hash of a random password, checked against when the account does not exist,
+ * so an unknown user costs the same time as a wrong password.
+ */
+let dummy: Promise<string> | undefined;
+export function dummyPasswordHash(iterations = MIN_ITERATIONS): Promise<string> {
+  dummy ??= hashPassword(toBase64Url(crypto.getRandomValues(new Uint8Array(16))), iterations);
+  return dummy;
+}

@@ -1,0 +1,42 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** The error codes of the API, each with the one HTTP status it maps to. */
+export const errorStatus = {
+  invalid: 400,
+  unauthorized: 401,
+  unverified: 403,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  limit: 409,
+  gone: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  not_configured: 503,
+  unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export interface ErrorIssue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: { issues?: ErrorIssue[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = errorStatus[code];
+  }
+}
+
+export const invalid = (path: string, message: string) =>
+  new AppError("invalid", `${path}: ${message}`, { issues: [{ path, message }] });

@@ -1,0 +1,61 @@
+import { Redis } from "@upstash/redis";
+import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "./port";
+
+// The same GCRA as MemoryKV.hit, run inside Redis so that it is atomic.
+const GCRA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local burst = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local allow_at = tat - burst * interval
+if now < allow_at + interval then
+  return {0, allow_at + interval - now}
+end
+local nxt = tat + interval
+redis.call('SET', KEYS[1], tostring(nxt), 'PX', nxt - now)
+return {1, 0}
+`;
+
+export class UpstashKV implements KV {
+  private readonly redis: Redis;
+
+  constructor(options: { url: string; token: string }) {
+    // No automatic retries: a dead Redis must show as an error now, not after backoff.
+    this.redis = new Redis({ url: options.url, token: options.token, automaticDeserialization: false, retry: false });
+  }
+
+  async get(key: string) {
+    return (await this.redis.get<string>(key)) ?? null;
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}) {
+    const ttl = options.ttlSeconds ? { ex: Math.ceil(options.ttlSeconds) } : {};
+    const result = options.onlyIfAbsent
+      ? await this.redis.set(key, value, { ...ttl, nx: true } as { ex: number; nx: true })
+      : await this.redis.set(key, value, ttl as { ex: number });
+    return result === "OK";
+  }
+
+  async del(key: string) {
+    return (await this.redis.del(key)) > 0;
+  }
+
+  async ttl(key: string) {
+    const t = await this.redis.ttl(key);
+    return t >= 0 ? t : null;
+  }
+
+  async hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
+    const [allowed, retryAfterMs] = (await this.redis.eval(GCRA, [key], [
+      String(rule.burst),
+      String(rule.intervalMs),
+    ])) as [number, number];
+    return { allowed: allowed === 1, retryAfterMs: Number(retryAfterMs) };
+  }
+
+  async ping() {
+    await this.redis.ping();
+  }
+}
