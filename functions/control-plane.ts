@@ -1,5 +1,8 @@
 import { createApp, type ServiceProvider } from "./app";
+import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
+import { dashboardPages } from "./dashboard/pages";
+import { staticRoutes } from "./web/routes";
 import { healthRoutes } from "./health/routes";
 import { tokenRoutes } from "./tokens/routes";
 
@@ -8,7 +11,10 @@ export function createControlPlane(provide: ServiceProvider) {
   const app = createApp(provide)
     .route("/", healthRoutes)
     .route("/api/v1", authRoutes)
-    .route("/api/v1", tokenRoutes);
+    .route("/api/v1", tokenRoutes)
+    .route("/", staticRoutes)
+    .route("/", authPages)
+    .route("/", dashboardPages);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
 import { clientIp } from "../middleware/client-ip";
 import { requireUser, toAuthUser } from "../middleware/auth";
@@ -108,8 +109,8 @@ export const authRoutes = createRouter()
     try {
       await verifyEmail(c.get("services"), c.get("log"), c.req.valid("query").token);
     } catch (err) {
-      if (!html) throw err;
-      return c.redirect("/kws_signin?notice=verify-failed", 302);
+      if (!html || !(err instanceof AppError)) throw err;
+      return c.redirect(`/kws_signin?notice=${err.code === "gone" ? "verify-gone" : "verify-unknown"}`, 302);
     }
     if (html) return c.redirect("/kws_signin?notice=verified", 302);
     return c.json({ message: "e-mail address verified; you can sign in" }, 200);

@@ -1,0 +1,166 @@
+import type { Context } from "hono";
+import type { JSX } from "hono/jsx/jsx-runtime";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { createRouter } from "../app";
+import type { AppEnv } from "../env";
+import { clientIp } from "../middleware/client-ip";
+import { csrfToken } from "../web/csrf";
+import { formFailure, readForm, validateForm, type FieldErrors } from "../web/forms";
+import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { endSession, setSessionCookie } from "./cookies";
+import { LoginBody, RegisterBody, ResendBody } from "./schemas";
+import { login, register, resendVerification } from "./service";
+
+const notices: Record<string, { kind: "info" | "error" | "ok"; text: string }> = {
+  verified: { kind: "ok", text: "Your e-mail address is verified. Sign in to continue." },
+  "verify-gone": { kind: "error", text: "That verification link was already used or has expired. Ask for a new one below." },
+  "verify-unknown": { kind: "error", text: "That verification link is not valid. Ask for a new one below." },
+  "signed-out": { kind: "info", text: "You are signed out." },
+  "signin-required": { kind: "info", text: "Sign in to see your dashboard." },
+};
+
+interface RegisterView {
+  values?: Record<string, string>;
+  errors?: FieldErrors;
+  message?: string;
+}
+
+function RegisterPage({ csrf, values = {}, errors = {}, message }: RegisterView & { csrf: string }) {
+  return (
+    <Layout title="Create an account">
+      <div class="card">
+        <h1>Create your KWS account</h1>
+        {message ? <Notice kind="error">{message}</Notice> : null}
+        <form method="post" action="/kws_register" novalidate>
+          <CsrfField token={csrf} />
+          <Field name="email" label="E-mail" type="email" autocomplete="email" value={values.email} error={errors.email} />
+          <Field name="username" label="Username" autocomplete="username" value={values.username} error={errors.username} />
+          <Field name="firstName" label="First name" autocomplete="given-name" value={values.firstName} error={errors.firstName} />
+          <Field name="lastName" label="Last name" autocomplete="family-name" value={values.lastName} error={errors.lastName} />
+          <Field name="password" label="Password" type="password" autocomplete="new-password" error={errors.password} />
+          <button type="submit">Create account</button>
+        </form>
+        <p class="alt">
+          Already have an account? <a href="/kws_signin">Sign in</a>
+        </p>
+      </div>
+    </Layout>
+  );
+}
+
+function SignInPage({ csrf, values = {}, errors = {}, message, notice, unverified }: RegisterView & { csrf: string; notice?: string; unverified?: boolean }) {
+  const n = notice ? notices[notice] : undefined;
+  return (
+    <Layout title="Sign in">
+      <div class="card">
+        <h1>Sign in to KWS</h1>
+        {n ? <Notice kind={n.kind}>{n.text}</Notice> : null}
+        {message ? <Notice kind="error">{message}</Notice> : null}
+        <form method="post" action="/kws_signin" novalidate>
+          <CsrfField token={csrf} />
+          <Field name="username" label="Username or e-mail" autocomplete="username" value={values.username} error={errors.username} />
+          <Field name="password" label="Password" type="password" autocomplete="current-password" error={errors.password} />
+          <button type="submit">Sign in</button>
+        </form>
+        <p class="alt">
+          New here? <a href="/kws_register">Create an account</a>.{" "}
+          {unverified || notice?.startsWith("verify-") ? <a href="/kws_resend">Send a new verification link</a> : null}
+        </p>
+      </div>
+    </Layout>
+  );
+}
+
+function ResendPage({ csrf, values = {}, errors = {}, message, sent }: RegisterView & { csrf: string; sent?: boolean }) {
+  return (
+    <Layout title="New verification link">
+      <div class="card">
+        <h1>Send a new verification link</h1>
+        {sent ? <Notice kind="ok">If that address has an unverified account, a new link is on its way.</Notice> : null}
+        {message ? <Notice kind="error">{message}</Notice> : null}
+        <form method="post" action="/kws_resend" novalidate>
+          <CsrfField token={csrf} />
+          <Field name="email" label="E-mail" type="email" autocomplete="email" value={values.email} error={errors.email} />
+          <button type="submit">Send link</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+function CheckEmailPage() {
+  return (
+    <Layout title="Check your e-mail">
+      <div class="card">
+        <h1>Check your e-mail</h1>
+        <p>
+          We sent you a link to verify your address. Open it to activate your account; it works once and
+          expires in 24 hours.
+        </p>
+        <p class="alt">
+          No mail? <a href="/kws_resend">Send a new link</a> · <a href="/kws_signin">Sign in</a>
+        </p>
+      </div>
+    </Layout>
+  );
+}
+
+const render = (c: Context<AppEnv>, page: JSX.Element, status: ContentfulStatusCode = 200) => c.html(page, status);
+
+export const authPages = createRouter()
+  .get("/kws_register", (c) => render(c, <RegisterPage csrf={csrfToken(c)} />))
+  .post("/kws_register", async (c) => {
+    const fields = await readForm(c);
+    const csrf = csrfToken(c);
+    const valid = validateForm(RegisterBody, fields);
+    if (!valid.ok) return render(c, <RegisterPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
+    try {
+      await register(c.get("services"), c.get("log"), valid.data, clientIp(c));
+    } catch (err) {
+      const f = formFailure(err);
+      return render(c, <RegisterPage csrf={csrf} values={fields} errors={f.errors} message={f.message} />, f.status);
+    }
+    return c.redirect("/kws_check_email", 303);
+  })
+  .get("/kws_check_email", (c) => render(c, <CheckEmailPage />))
+  .get("/kws_signin", (c) => {
+    if (c.get("auth")) return c.redirect("/", 303);
+    return render(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice")} />);
+  })
+  .post("/kws_signin", async (c) => {
+    const fields = await readForm(c);
+    const csrf = csrfToken(c);
+    const valid = validateForm(LoginBody, fields);
+    if (!valid.ok) return render(c, <SignInPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
+    try {
+      const { sessionToken } = await login(c.get("services"), c.get("log"), valid.data, clientIp(c));
+      setSessionCookie(c, sessionToken);
+    } catch (err) {
+      const f = formFailure(err);
+      return render(
+        c,
+        <SignInPage csrf={csrf} values={fields} message={f.message} unverified={f.code === "unverified"} />,
+        f.status,
+      );
+    }
+    return c.redirect("/", 303);
+  })
+  .post("/kws_signout", async (c) => {
+    await readForm(c);
+    await endSession(c);
+    return c.redirect("/kws_signin?notice=signed-out", 303);
+  })
+  .get("/kws_resend", (c) => render(c, <ResendPage csrf={csrfToken(c)} />))
+  .post("/kws_resend", async (c) => {
+    const fields = await readForm(c);
+    const csrf = csrfToken(c);
+    const valid = validateForm(ResendBody, fields);
+    if (!valid.ok) return render(c, <ResendPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
+    try {
+      await resendVerification(c.get("services"), c.get("log"), valid.data.email, clientIp(c));
+    } catch (err) {
+      const f = formFailure(err);
+      return render(c, <ResendPage csrf={csrf} values={fields} message={f.message} />, f.status);
+    }
+    return render(c, <ResendPage csrf={csrf} sent />, 200);
+  });

@@ -1,0 +1,26 @@
+import { createRouter } from "../app";
+import { csrfToken } from "../web/csrf";
+import { Layout } from "../web/layout";
+
+/** The signed-in home; signed-out visitors go to sign-in. */
+export const dashboardPages = createRouter().get("/", (c) => {
+  const user = c.get("auth")?.user;
+  if (!user) return c.redirect("/kws_signin?notice=signin-required", 303);
+  return c.html(
+    <Layout title="Dashboard" user={user} csrf={csrfToken(c)} wide>
+      <div class="card">
+        <h1 data-testid="welcome">Welcome, {user.firstName}</h1>
+        <dl>
+          <dt>Name</dt>
+          <dd>
+            {user.firstName} {user.lastName}
+          </dd>
+          <dt>Username</dt>
+          <dd data-testid="username">{user.username}</dd>
+          <dt>E-mail</dt>
+          <dd>{user.email}</dd>
+        </dl>
+      </div>
+    </Layout>,
+  );
+});

@@ -1,0 +1,83 @@
+import type { Child } from "hono/jsx";
+import type { AuthUser } from "../env";
+import { CSRF_FIELD } from "./csrf";
+
+export interface LayoutProps {
+  title: string;
+  user?: AuthUser;
+  csrf?: string;
+  wide?: boolean;
+  children?: Child;
+}
+
+/** The shared page frame: header with the signed-in user, one stylesheet, readable on a phone. */
+export function Layout({ title, user, csrf, wide, children }: LayoutProps) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${title} · KWS`}</title>
+        <link rel="stylesheet" href="/kws_static/style.css" />
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="/">KWS</a>
+          {user && csrf ? (
+            <form method="post" action="/kws_signout">
+              <input type="hidden" name={CSRF_FIELD} value={csrf} />
+              <span data-testid="header-user">{user.username}</span>{" "}
+              <button type="submit" class="link">Sign out</button>
+            </form>
+          ) : null}
+        </header>
+        <main class={wide ? "wide" : undefined}>{children}</main>
+      </body>
+    </html>
+  );
+}
+
+export function Notice({ kind = "info", children }: { kind?: "info" | "error" | "ok"; children?: Child }) {
+  return (
+    <div class={`notice ${kind === "info" ? "" : kind}`} role={kind === "error" ? "alert" : "status"}>
+      {children}
+    </div>
+  );
+}
+
+export interface FieldProps {
+  name: string;
+  label: string;
+  type?: string;
+  value?: string;
+  error?: string;
+  autocomplete?: string;
+}
+
+export function Field({ name, label, type = "text", value, error, autocomplete }: FieldProps) {
+  const errorId = `${name}-error`;
+  return (
+    <div>
+      <label for={name}>{label}</label>
+      <input
+        id={name}
+        name={name}
+        type={type}
+        value={type === "password" ? undefined : value}
+        autocomplete={autocomplete}
+        aria-invalid={error ? "true" : undefined}
+        aria-describedby={error ? errorId : undefined}
+        required
+      />
+      {error ? (
+        <p class="field-error" id={errorId} data-field-error={name}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function CsrfField({ token }: { token: string }) {
+  return <input type="hidden" name={CSRF_FIELD} value={token} />;
+}

@@ -1,0 +1,106 @@
+import { simpleParser } from "mailparser";
+import { SMTPServer } from "smtp-server";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../../shared/logger";
+import { createLogger } from "../../shared/logger";
+import { LogMailer } from "../../shared/mail/log";
+import type { Mailer } from "../../shared/mail/port";
+import { SmtpMailer } from "../../shared/mail/smtp";
+
+export interface ReceivedMail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/**
+ * Where the tests read the mails KWS sends, through a real adapter: with KWS_TEST_MAIL=smtp a real
+ * SMTP server (smtp-server) receives them from the SMTP adapter; otherwise the log adapter writes
+ * them as JSON lines, which are read back.
+ */
+export class Mailbox {
+  readonly mails: ReceivedMail[] = [];
+  private waiters: (() => void)[] = [];
+  private constructor(
+    readonly mailer: Mailer,
+    readonly logger: Logger,
+    readonly logLines: string[],
+    private readonly server?: SMTPServer,
+  ) {}
+
+  static async open(): Promise<Mailbox> {
+    const logLines: string[] = [];
+    let box: Mailbox | undefined;
+    const logger = createLogger({ service: "kws-test" }, {
+      level: "debug",
+      write: (line) => {
+        logLines.push(line);
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (record.msg === "mail" && box && !box.server) {
+          box.receive({ to: String(record.to), subject: String(record.subject), text: String(record.text) });
+        }
+        if (process.env.KWS_TEST_LOG) console.log(line);
+      },
+    });
+    if (process.env.KWS_TEST_MAIL !== "smtp") {
+      box = new Mailbox(new LogMailer(logger), logger, logLines);
+      return box;
+    }
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS"],
+      onData(stream, session, callback) {
+        simpleParser(stream)
+          .then((parsed) => {
+            box!.receive({
+              to: session.envelope.rcptTo.map((r) => r.address).join(","),
+              subject: parsed.subject ?? "",
+              text: parsed.text ?? "",
+            });
+            callback();
+          })
+          .catch(callback);
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.server.address() as AddressInfo).port;
+    box = new Mailbox(new SmtpMailer(`smtp://127.0.0.1:${port}`, "KWS <no-reply@kws.test>"), logger, logLines, server);
+    return box;
+  }
+
+  private receive(mail: ReceivedMail) {
+    this.mails.push(mail);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The newest mail to `to`, waiting up to `timeoutMs` for one to arrive. */
+  async latest(to: string, timeoutMs = 5000): Promise<ReceivedMail> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.mails.filter((m) => m.to === to).at(-1);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no mail to ${to} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The verification link of the newest mail to `to`. */
+  async verificationLink(to: string): Promise<string> {
+    const mail = await this.latest(to);
+    const link = mail.text.match(/https?:\/\/\S+\/api\/v1\/auth\/verify\?token=[A-Za-z0-9_%-]+/)?.[0];
+    if (!link) throw new Error(`no verification link in mail to ${to}: ${mail.text}`);
+    return link;
+  }
+
+  async close() {
+    await this.mailer.close?.();
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
