@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { apiTokens } from "../../shared/db/schema";
+import { hashToken } from "../../shared/crypto/tokens";
+import { signedInUser, startHarness, type Harness } from "../support/harness";
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+});
+after(() => h.close());
+
+async function createToken(cookie: string, body: unknown = { name: "laptop cli" }) {
+  const res = await h.call("POST", "/api/v1/tokens", { body, headers: { cookie } });
+  return { res, body: (await res.json()) as any };
+}
+
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+test("a token is shown once, stored hashed, listed without its secret and works as Bearer", async () => {
+  const { cookie, account } = await signedInUser(h);
+  const { res, body } = await createToken(cookie, { name: "ci", expiresInDays: 30 });
+  assert.equal(res.status, 201);
+  assert.match(body.secret, /^kws_[A-Za-z0-9_-]{43}$/);
+  const [row] = await h.services.db.select().from(apiTokens).where(eq(apiTokens.id, body.token.id));
+  assert.equal(row!.tokenHash, await hashToken(body.secret));
+  assert.ok(!JSON.stringify(row).includes(body.secret), "secret not stored");
+
+  const list = (await (await h.call("GET", "/api/v1/tokens", { headers: { cookie } })).json()) as any;
+  assert.equal(list.tokens.length, 1);
+  assert.equal(list.tokens[0].name, "ci");
+  assert.ok(!JSON.stringify(list).includes(body.secret));
+
+  const me = await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) });
+  assert.equal(me.status, 200);
+  assert.equal(((await me.json()) as any).user.username, account.username);
+});
+
+test("a revoked token gets 401", async () => {
+  const { cookie } = await signedInUser(h);
+  const { body } = await createToken(cookie);
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) })).status, 200);
+  const del = await h.call("DELETE", `/api/v1/tokens/${body.token.id}`, { headers: { cookie } });
+  assert.equal(del.status, 204);
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) })).status, 401);
+  const again = await h.call("DELETE", `/api/v1/tokens/${body.token.id}`, { headers: { cookie } });
+  assert.equal(again.status, 404);
+});
+
+test("an expired token gets 401", async () => {
+  const { cookie } = await signedInUser(h);
+  const { body } = await createToken(cookie, { name: "short", expiresInDays: 1 });
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) })).status, 200);
+  await h.services.db
+    .update(apiTokens)
+    .set({ expiresAt: new Date(Date.now() - 1000) })
+    .where(eq(apiTokens.id, body.token.id));
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) })).status, 401);
+});
+
+test("another user's token can be neither listed nor revoked", async () => {
+  const alice = await signedInUser(h);
+  const bob = await signedInUser(h);
+  const { body } = await createToken(alice.cookie);
+  const del = await h.call("DELETE", `/api/v1/tokens/${body.token.id}`, { headers: { cookie: bob.cookie } });
+  assert.equal(del.status, 404);
+  const bobs = (await (await h.call("GET", "/api/v1/tokens", { headers: { cookie: bob.cookie } })).json()) as any;
+  assert.equal(bobs.tokens.length, 0);
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) })).status, 200, "still valid");
+});
+
+test("bad input: 400 naming the field; unauthenticated: 401; a malformed id: 400", async () => {
+  const { cookie } = await signedInUser(h);
+  for (const [body, path] of [
+    [{ name: "" }, "name"],
+    [{ name: "x".repeat(65) }, "name"],
+    [{ name: "ok", expiresInDays: 0 }, "expiresInDays"],
+    [{ name: "ok", expiresInDays: "7" }, "expiresInDays"],
+  ] as const) {
+    const { res, body: err } = await createToken(cookie, body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.ok(err.error.issues.some((i: any) => i.path === path));
+  }
+  assert.equal((await h.call("POST", "/api/v1/tokens", { body: { name: "x" } })).status, 401);
+  assert.equal((await h.call("GET", "/api/v1/tokens", { headers: bearer("kws_forged") })).status, 401);
+  assert.equal((await h.call("DELETE", "/api/v1/tokens/not-a-uuid", { headers: { cookie } })).status, 400);
+});
