@@ -1,0 +1,4 @@
+import { MemoryQueue } from "../../shared/queue/memory";
+import { queueContract } from "./contract";
+
+queueContract("memory", async () => new MemoryQueue());
