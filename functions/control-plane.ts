@@ -4,6 +4,9 @@ import { authRoutes } from "./auth/routes";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
 import { healthRoutes } from "./health/routes";
+import { enrollRoutes } from "./hosts/enroll";
+import { hostRoutes } from "./hosts/routes";
+import { jobRoutes } from "./jobs/routes";
 import { tokenRoutes } from "./tokens/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
@@ -12,6 +15,9 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", healthRoutes)
     .route("/api/v1", authRoutes)
     .route("/api/v1", tokenRoutes)
+    .route("/api/v1", hostRoutes)
+    .route("/api/v1", enrollRoutes)
+    .route("/api/v1", jobRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", dashboardPages);

@@ -45,6 +45,10 @@ export const configSchema = z
     TRUST_PROXY: z.enum(["true", "false"]).default("false"),
     // PBKDF2 iterations for new password hashes (never below 600000).
     PASSWORD_ITERATIONS: intInRange(600_000, 10_000_000, 600_000),
+    // How long a job may wait for its host before it fails (seconds).
+    JOB_DEADLINE_SECONDS: intInRange(10, 7 * 24 * 3600, 600),
+    // Gateway → agent websocket ping interval; a host is offline after two missed pongs.
+    GATEWAY_HEARTBEAT_MS: intInRange(100, 60_000, 15_000),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -77,6 +81,8 @@ export interface Config {
   passwordIterations: number;
   logLevel: "debug" | "info" | "warn" | "error";
   rateLimits: RateLimits;
+  jobDeadlineSeconds: number;
+  heartbeatMs: number;
 }
 
 export interface RateLimits {
@@ -86,12 +92,15 @@ export interface RateLimits {
   register: RateLimitRule;
   /** Per client address and per e-mail address. */
   resend: RateLimitRule;
+  /** Per client address: agent enrollment attempts. */
+  enroll: RateLimitRule;
 }
 
 export const defaultRateLimits: RateLimits = {
   login: { burst: 5, intervalMs: 10_000 },
   register: { burst: 10, intervalMs: 60_000 },
   resend: { burst: 3, intervalMs: 60_000 },
+  enroll: { burst: 10, intervalMs: 60_000 },
 };
 
 export class ConfigError extends Error {
@@ -130,5 +139,7 @@ export function parseConfig(input: ConfigInput): Config {
     passwordIterations: e.PASSWORD_ITERATIONS,
     logLevel: e.LOG_LEVEL,
     rateLimits: defaultRateLimits,
+    jobDeadlineSeconds: e.JOB_DEADLINE_SECONDS,
+    heartbeatMs: e.GATEWAY_HEARTBEAT_MS,
   };
 }

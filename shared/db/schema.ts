@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -48,3 +48,88 @@ export const apiTokens = pgTable(
 
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
+
+export const hosts = pgTable(
+  "hosts",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    publicAddress: text("public_address"),
+    draining: boolean("draining").notNull().default(false),
+    // One-time enrollment token (hash) and its expiry; cleared once used.
+    enrollmentTokenHash: text("enrollment_token_hash"),
+    enrollmentExpiresAt: timestamp("enrollment_expires_at", { withTimezone: true }),
+    // The agent's long-lived credential, hashed; set by enrollment.
+    credentialHash: text("credential_hash"),
+    enrolledAt: timestamp("enrolled_at", { withTimezone: true }),
+    // Which gateway connection holds the host now; null while offline.
+    connectionId: text("connection_id"),
+    connectedAt: timestamp("connected_at", { withTimezone: true }),
+    disconnectedAt: timestamp("disconnected_at", { withTimezone: true }),
+    lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
+    agentVersion: text("agent_version"),
+    lxdVersion: text("lxd_version"),
+    // Why the agent cannot do LXD work (e.g. no LXD socket); null when healthy.
+    degradedReason: text("degraded_reason"),
+    facts: jsonb("facts").$type<HostFacts>(),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("hosts_name_key").on(t.name),
+    uniqueIndex("hosts_enrollment_token_key").on(t.enrollmentTokenHash),
+    uniqueIndex("hosts_credential_key").on(t.credentialHash),
+  ],
+);
+
+export interface HostFacts {
+  cpus: number;
+  memoryBytes: number;
+  diskFreeBytes: number;
+  runningInstances: number;
+  instances: number;
+}
+
+export const jobStatuses = ["queued", "running", "succeeded", "failed"] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+export interface JobStep {
+  step: string;
+  message: string;
+  at: string;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    hostId: uuid("host_id")
+      .notNull()
+      .references(() => hosts.id, { onDelete: "cascade" }),
+    // Who asked; null for jobs the system or an operator submits without a user.
+    userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    kind: text("kind").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    status: text("status").$type<JobStatus>().notNull().default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    steps: jsonb("steps").$type<JobStep[]>().notNull().default([]),
+    result: jsonb("result").$type<unknown>(),
+    error: jsonb("error").$type<JobError>(),
+    deadline: timestamp("deadline", { withTimezone: true }).notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [
+    index("jobs_host_status_idx").on(t.hostId, t.status),
+    index("jobs_user_idx").on(t.userId),
+    index("jobs_open_deadline_idx").on(t.deadline).where(sql`status in ('queued', 'running')`),
+  ],
+);
+
+export type Host = typeof hosts.$inferSelect;
+export type Job = typeof jobs.$inferSelect;

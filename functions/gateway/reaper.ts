@@ -1,0 +1,91 @@
+import type { Database } from "../../shared/db";
+import { getHost, isOnline } from "../../shared/hosts/store";
+import type { JobMessage } from "../../shared/jobs/queue-names";
+import { finishJob, getJob, overdueJobs } from "../../shared/jobs/store";
+import type { Logger } from "../../shared/logger";
+import type { QueuePort, Subscription } from "../../shared/queue/port";
+
+function minutes(ms: number) {
+  const m = Math.round(ms / 60_000);
+  return m < 1 ? `${Math.round(ms / 1000)} s` : `${m} min`;
+}
+
+/** A reason a person can read for a job that ran out of time. */
+async function overdueReason(db: Database, hostId: string, heartbeatMs: number, now = Date.now()): Promise<string> {
+  const host = await getHost(db, hostId);
+  if (!host) return "its host was removed";
+  if (!isOnline(host, heartbeatMs, now)) {
+    const since = host.disconnectedAt ?? host.lastHeartbeatAt;
+    return since
+      ? `host ${host.name} offline for ${minutes(now - since.getTime())}`
+      : `host ${host.name} has never connected (enroll its agent)`;
+  }
+  return `host ${host.name} did not finish the job before its deadline`;
+}
+
+export interface JobReaperOptions {
+  db: Database;
+  queue: QueuePort;
+  logger: Logger;
+  heartbeatMs: number;
+  intervalMs?: number;
+}
+
+/**
+ * Ends what would otherwise wait forever: open jobs past their deadline (their host never took
+ * them) and messages that used up their delivery attempts (dead-lettered).
+ */
+export class JobReaper {
+  private timer?: ReturnType<typeof setInterval>;
+  private deadLetters?: Subscription;
+  private running = false;
+
+  constructor(private readonly o: JobReaperOptions) {}
+
+  async start() {
+    this.deadLetters = await this.o.queue.consume<JobMessage>(this.o.queue.deadLetterQueue, async (d) => {
+      const jobId = d.body?.jobId;
+      const job = typeof jobId === "string" ? await getJob(this.o.db, jobId) : undefined;
+      if (job) {
+        const host = await getHost(this.o.db, job.hostId);
+        const done = await finishJob(this.o.db, job.id, {
+          ok: false,
+          error: {
+            code: "attempts_exhausted",
+            message: `gave up after ${job.attempts || "3"} delivery attempts: the agent of host ${host?.name ?? job.hostId} disconnected or the gateway restarted during each`,
+          },
+        });
+        if (done) this.o.logger.warn("job dead-lettered", { jobId: job.id, hostId: job.hostId });
+      }
+      await d.ack();
+    });
+    this.timer = setInterval(() => void this.sweep(), this.o.intervalMs ?? 5000);
+    this.timer.unref?.();
+  }
+
+  async sweep(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let failed = 0;
+    try {
+      for (const job of await overdueJobs(this.o.db)) {
+        const reason = await overdueReason(this.o.db, job.hostId, this.o.heartbeatMs);
+        const done = await finishJob(this.o.db, job.id, { ok: false, error: { code: "deadline_passed", message: reason } });
+        if (done) {
+          failed++;
+          this.o.logger.warn("job failed at its deadline", { jobId: job.id, hostId: job.hostId, reason });
+        }
+      }
+    } catch (err) {
+      this.o.logger.error("deadline sweep failed", { err });
+    } finally {
+      this.running = false;
+    }
+    return failed;
+  }
+
+  async stop() {
+    clearInterval(this.timer);
+    await this.deadLetters?.cancel();
+  }
+}

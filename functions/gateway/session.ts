@@ -1,0 +1,240 @@
+import type WebSocket from "ws";
+import type { Database } from "../../shared/db";
+import type { Host } from "../../shared/db/schema";
+import { markConnected, markDisconnected, recordFacts } from "../../shared/hosts/store";
+import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../../shared/jobs/queue-names";
+import { appendStep, finishJob, markRunning } from "../../shared/jobs/store";
+import type { Logger } from "../../shared/logger";
+import {
+  AgentMessageSchema,
+  compatible,
+  parseFrame,
+  PROTOCOL_VERSION,
+  stamp,
+  type AgentMessage,
+  type GatewayMessageBody,
+  type Hello,
+} from "../../shared/protocol/messages";
+import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
+
+export interface AgentSessionOptions {
+  ws: WebSocket;
+  host: Host;
+  connectionId: string;
+  db: Database;
+  queue: QueuePort;
+  logger: Logger;
+  heartbeatMs: number;
+  /** Deliveries in flight to one agent. */
+  prefetch?: number;
+  helloTimeoutMs?: number;
+  /** Called once, when the session has ended for whatever reason. */
+  onClose(session: AgentSession): void;
+  /** Called when hello is accepted; the gateway makes this the host's only session. */
+  onEstablished(session: AgentSession): void;
+}
+
+/** Close codes the agent can act on. */
+export const CloseCodes = {
+  replaced: 4001,
+  refused: 4006,
+  noHello: 4008,
+  hostDeleted: 4004,
+  heartbeat: 4009,
+  shutdown: 1001,
+} as const;
+
+/**
+ * One agent's websocket: hello/welcome, then the host's queue is consumed and each delivery is
+ * forwarded as a command; progress and results go to the jobs table; a result is acked to the
+ * agent and then to the queue, in that order, so a crash in between redelivers instead of losing.
+ */
+export class AgentSession {
+  readonly hostId: string;
+  private readonly log: Logger;
+  private subscription?: Subscription;
+  private readonly pending = new Map<string, Delivery<JobMessage>>();
+  private established = false;
+  private closed = false;
+  private lastPong = Date.now();
+  private pongSinceFlush = true;
+  private helloTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly o: AgentSessionOptions) {
+    this.hostId = o.host.id;
+    this.log = o.logger.child({ hostId: o.host.id, connectionId: o.connectionId });
+    o.ws.on("message", (data) => void this.onFrame(data.toString()));
+    o.ws.on("pong", () => {
+      this.lastPong = Date.now();
+      this.pongSinceFlush = true;
+    });
+    o.ws.on("close", (code, reason) => void this.teardown(code, reason.toString()));
+    o.ws.on("error", (err) => this.log.warn("agent socket error", { err: err.message }));
+    this.helloTimer = setTimeout(() => this.close(CloseCodes.noHello, "no hello within the time limit"), o.helloTimeoutMs ?? 10_000);
+  }
+
+  get connectionId() {
+    return this.o.connectionId;
+  }
+
+  /** Pings, and ends a connection that missed two heartbeats. */
+  heartbeat(now = Date.now()) {
+    if (this.closed) return;
+    if (now - this.lastPong > 2 * this.o.heartbeatMs) {
+      this.log.warn("agent missed heartbeats; dropping the connection", { lastPongMsAgo: now - this.lastPong });
+      this.o.ws.terminate();
+      return;
+    }
+    this.o.ws.ping();
+  }
+
+  /** Whether a pong came since the last call (for the batched heartbeat write). */
+  takePong(): boolean {
+    const had = this.pongSinceFlush && this.established;
+    this.pongSinceFlush = false;
+    return had;
+  }
+
+  close(code: number, reason: string) {
+    if (this.closed) return;
+    this.o.ws.close(code, reason);
+    // A peer that does not answer the close handshake must not keep the host's queue.
+    setTimeout(() => this.o.ws.terminate(), 2000).unref();
+    void this.teardown(code, reason);
+  }
+
+  private send(body: GatewayMessageBody) {
+    if (this.o.ws.readyState === this.o.ws.OPEN) this.o.ws.send(JSON.stringify(stamp(body)));
+  }
+
+  private async onFrame(raw: string) {
+    const parsed = parseFrame(AgentMessageSchema, raw);
+    if (!parsed.ok) {
+      this.log.warn("malformed agent frame", { error: parsed.error });
+      if (!this.established && parsed.error.startsWith("protocol major version")) {
+        this.refuse(`${parsed.error}; upgrade the agent or the gateway`);
+        return;
+      }
+      this.send({ type: "error", message: parsed.error });
+      return;
+    }
+    try {
+      await this.handle(parsed.message);
+    } catch (err) {
+      this.log.error("agent message failed", { type: parsed.message.type, err });
+    }
+  }
+
+  private refuse(reason: string) {
+    this.send({ type: "refused", reason });
+    this.close(CloseCodes.refused, reason.slice(0, 120));
+  }
+
+  private async handle(m: AgentMessage) {
+    if (m.type === "hello") return this.onHello(m);
+    if (!this.established) {
+      this.send({ type: "error", message: "send hello first" });
+      return;
+    }
+    switch (m.type) {
+      case "facts":
+        await recordFacts(this.o.db, this.hostId, m.facts);
+        return;
+      case "progress":
+        await appendStep(this.o.db, m.jobId, this.hostId, m.step, m.message);
+        return;
+      case "result":
+        return this.onResult(m);
+      case "error":
+        this.log.warn("agent reported a protocol error", { message: m.message });
+        return;
+    }
+  }
+
+  private async onHello(hello: Hello) {
+    if (this.established) {
+      this.send({ type: "error", message: "hello was already accepted" });
+      return;
+    }
+    clearTimeout(this.helloTimer);
+    if (!compatible(hello.protocol)) {
+      this.refuse(`protocol ${hello.protocol} is not supported: this gateway speaks ${PROTOCOL_VERSION}; upgrade the agent`);
+      return;
+    }
+    this.established = true;
+    this.o.onEstablished(this);
+    await markConnected(this.o.db, this.hostId, this.o.connectionId, hello);
+    if (this.closed) return;
+    this.send({ type: "welcome", protocol: PROTOCOL_VERSION, hostId: this.hostId, hostName: this.o.host.name, heartbeatMs: this.o.heartbeatMs });
+    this.log.info("agent connected", { agentVersion: hello.agentVersion, lxdVersion: hello.lxdVersion, degradedReason: hello.degradedReason });
+    const queue = hostQueue(this.hostId);
+    await this.o.queue.declare(queue, { maxAttempts: JOB_MAX_ATTEMPTS });
+    const subscription = await this.o.queue.consume<JobMessage>(queue, (d) => this.onDelivery(d), {
+      prefetch: this.o.prefetch ?? 64,
+    });
+    if (this.closed) await subscription.cancel();
+    else this.subscription = subscription;
+  }
+
+  private async onDelivery(d: Delivery<JobMessage>) {
+    if (this.closed) return; // the cancelled subscription hands it back to the queue
+    const jobId = d.body?.jobId;
+    if (typeof jobId !== "string") {
+      this.log.error("queue message without a job id; dropping it", { body: d.body });
+      await d.ack();
+      return;
+    }
+    const job = await markRunning(this.o.db, jobId, this.hostId, d.deliveryCount);
+    if (!job) {
+      // Already final (a redelivery after the result was stored) or gone: nothing to do.
+      await d.ack();
+      return;
+    }
+    if (job.deadline.getTime() <= Date.now()) {
+      await finishJob(this.o.db, job.id, {
+        ok: false,
+        error: { code: "deadline_passed", message: `the job's deadline passed before host ${this.o.host.name} could run it` },
+      });
+      await d.ack();
+      return;
+    }
+    this.pending.set(job.id, d);
+    this.send({
+      type: "command",
+      jobId: job.id,
+      attempt: d.deliveryCount,
+      kind: job.kind,
+      payload: job.payload,
+      deadline: job.deadline.toISOString(),
+    });
+  }
+
+  private async onResult(m: Extract<AgentMessage, { type: "result" }>) {
+    const outcome = m.ok ? { ok: true as const, data: m.data } : { ok: false as const, error: m.error };
+    await finishJob(this.o.db, m.jobId, outcome, this.hostId);
+    // Stored (or already final): the agent may forget it, then the queue may.
+    this.send({ type: "ack", jobId: m.jobId });
+    const delivery = this.pending.get(m.jobId);
+    this.pending.delete(m.jobId);
+    await delivery?.ack();
+  }
+
+  private async teardown(code: number, reason: string) {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    this.pending.clear();
+    try {
+      await this.subscription?.cancel();
+    } catch (err) {
+      this.log.warn("cancelling the host's consumer failed", { err });
+    }
+    if (this.established) {
+      await markDisconnected(this.o.db, this.hostId, this.o.connectionId).catch((err) =>
+        this.log.warn("marking the host offline failed", { err }),
+      );
+    }
+    this.log.info("agent disconnected", { code, reason });
+    this.o.onClose(this);
+  }
+}

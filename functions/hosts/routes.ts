@@ -1,0 +1,160 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import { uniqueViolation } from "../../shared/db/errors";
+import { AppError } from "../../shared/errors";
+import { deleteHost, getHost, insertHost, listHosts, setDraining } from "../../shared/hosts/store";
+import { hostQueue } from "../../shared/jobs/queue-names";
+import { submitJob } from "../../shared/jobs/submit";
+import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
+import { createRouter } from "../app";
+import type { AppEnv } from "../env";
+import { validationError } from "../errors";
+import { presentJob, JobResponse } from "../jobs/schemas";
+import { requireAdmin } from "../middleware/auth";
+import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { presentHost } from "./present";
+import { CreatedHostResponse, CreateHostBody, HostIdParam, HostListResponse, HostResponse, SubmitJobBody } from "./schemas";
+
+const tags = ["hosts"];
+export const ENROLLMENT_TTL_MS = 60 * 60 * 1000;
+export const ENROLLMENT_TOKEN_PREFIX = "kws_enroll_";
+
+const adminErrors = { 401: errorResponse("Not signed in"), 403: errorResponse("Administrators only") };
+
+function requireQueue(c: Context<AppEnv>) {
+  const queue = c.get("services").queue;
+  if (!queue) throw new AppError("not_configured", "this deployment has no job queue (run the Node control plane)");
+  return queue;
+}
+
+async function existingHost(c: Context<AppEnv>, id: string) {
+  const host = await getHost(c.get("services").db, id);
+  if (!host) throw new AppError("not_found", "no such host");
+  return host;
+}
+
+const createHostRoute = createRoute({
+  method: "post",
+  path: "/hosts",
+  tags,
+  summary: "Register an LXD host; answers a one-time enrollment token for its agent",
+  request: { body: jsonBody(CreateHostBody) },
+  responses: {
+    201: jsonResponse(CreatedHostResponse, "Created"),
+    400: errorResponse("A field breaks a rule"),
+    409: errorResponse("Name taken"),
+    ...adminErrors,
+  },
+});
+
+const listHostsRoute = createRoute({
+  method: "get",
+  path: "/hosts",
+  tags,
+  summary: "Hosts with state, heartbeat, versions and facts",
+  responses: { 200: jsonResponse(HostListResponse, "Hosts"), ...adminErrors },
+});
+
+const drainRoute = (action: "drain" | "undrain") =>
+  createRoute({
+    method: "post",
+    path: `/hosts/{id}/${action}`,
+    tags,
+    summary: action === "drain" ? "Stop placing new work on the host" : "Place work on the host again",
+    request: { params: HostIdParam },
+    responses: { 200: jsonResponse(HostResponse, "The host"), 404: errorResponse("No such host"), ...adminErrors },
+  });
+
+const deleteHostRoute = createRoute({
+  method: "delete",
+  path: "/hosts/{id}",
+  tags,
+  summary: "Remove a host, its queue and its jobs; its agent's credential stops working",
+  request: { params: HostIdParam },
+  responses: { 204: { description: "Removed" }, 404: errorResponse("No such host"), ...adminErrors },
+});
+
+const submitJobRoute = createRoute({
+  method: "post",
+  path: "/hosts/{id}/jobs",
+  tags,
+  summary: "Submit a raw agent command to the host (operations and tests)",
+  request: { params: HostIdParam, body: jsonBody(SubmitJobBody) },
+  responses: {
+    202: jsonResponse(JobResponse, "Queued"),
+    400: errorResponse("Unknown kind or a payload field breaks a rule"),
+    404: errorResponse("No such host"),
+    503: errorResponse("The queue is unavailable"),
+    ...adminErrors,
+  },
+});
+
+export const hostRoutes = createRouter()
+  .openapi(createHostRoute, async (c) => {
+    requireAdmin(c);
+    const body = c.req.valid("json");
+    const { db, config } = c.get("services");
+    const enrollmentToken = randomToken(ENROLLMENT_TOKEN_PREFIX);
+    let host;
+    try {
+      host = await insertHost(db, {
+        name: body.name,
+        publicAddress: body.publicAddress ?? null,
+        enrollmentTokenHash: await hashToken(enrollmentToken),
+        enrollmentExpiresAt: new Date(Date.now() + ENROLLMENT_TTL_MS),
+      });
+    } catch (err) {
+      if (uniqueViolation(err) === undefined) throw err;
+      throw new AppError("conflict", "name: is already taken", { issues: [{ path: "name", message: "is already taken" }] });
+    }
+    c.get("log").info("host created", { hostId: host.id, name: host.name });
+    return c.json({ host: presentHost(host, config.heartbeatMs), enrollmentToken }, 201);
+  })
+  .openapi(listHostsRoute, async (c) => {
+    requireAdmin(c);
+    const { db, config } = c.get("services");
+    return c.json({ hosts: (await listHosts(db)).map((h) => presentHost(h, config.heartbeatMs)) }, 200);
+  })
+  .openapi(drainRoute("drain"), async (c) => {
+    requireAdmin(c);
+    const host = await setDraining(c.get("services").db, c.req.valid("param").id, true);
+    if (!host) throw new AppError("not_found", "no such host");
+    return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
+  })
+  .openapi(drainRoute("undrain"), async (c) => {
+    requireAdmin(c);
+    const host = await setDraining(c.get("services").db, c.req.valid("param").id, false);
+    if (!host) throw new AppError("not_found", "no such host");
+    return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
+  })
+  .openapi(deleteHostRoute, async (c) => {
+    requireAdmin(c);
+    const { id } = c.req.valid("param");
+    const { db, queue } = c.get("services");
+    if (!(await deleteHost(db, id))) throw new AppError("not_found", "no such host");
+    await queue?.remove(hostQueue(id));
+    c.get("log").info("host deleted", { hostId: id });
+    return c.body(null, 204);
+  })
+  .openapi(submitJobRoute, async (c) => {
+    const admin = requireAdmin(c);
+    const { kind, payload, deadlineSeconds } = c.req.valid("json");
+    const host = await existingHost(c, c.req.valid("param").id);
+    if (!isCommandKind(kind)) throw new AppError("invalid", "kind: unknown command");
+    const parsed = commandSchemas[kind].payload.safeParse(payload);
+    if (!parsed.success) {
+      const err = validationError(parsed.error);
+      for (const issue of err.extra.issues ?? []) issue.path = `payload.${issue.path}`;
+      throw new AppError("invalid", (err.extra.issues ?? []).map((i) => `${i.path}: ${i.message}`).join("; "), err.extra);
+    }
+    const { db, config } = c.get("services");
+    const job = await submitJob(db, requireQueue(c), c.get("log"), {
+      hostId: host.id,
+      userId: admin.id,
+      kind,
+      payload: parsed.data as Record<string, unknown>,
+      deadlineSeconds: deadlineSeconds ?? config.jobDeadlineSeconds,
+    });
+    return c.json({ job: presentJob(job) }, 202);
+  });

@@ -1,0 +1,114 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Database } from "../db";
+import { hosts, type Host, type HostFacts } from "../db/schema";
+
+export async function getHost(db: Database, id: string): Promise<Host | undefined> {
+  const [row] = await db.select().from(hosts).where(eq(hosts.id, id)).limit(1);
+  return row;
+}
+
+export function listHosts(db: Database): Promise<Host[]> {
+  return db.select().from(hosts).orderBy(hosts.name);
+}
+
+export async function insertHost(
+  db: Database,
+  values: Pick<Host, "name" | "publicAddress" | "enrollmentTokenHash" | "enrollmentExpiresAt">,
+): Promise<Host> {
+  const [row] = await db.insert(hosts).values(values).returning();
+  return row!;
+}
+
+export async function setDraining(db: Database, id: string, draining: boolean): Promise<Host | undefined> {
+  const [row] = await db.update(hosts).set({ draining, updatedAt: sql`now()` }).where(eq(hosts.id, id)).returning();
+  return row;
+}
+
+export async function deleteHost(db: Database, id: string): Promise<boolean> {
+  const rows = await db.delete(hosts).where(eq(hosts.id, id)).returning({ id: hosts.id });
+  return rows.length > 0;
+}
+
+/**
+ * Trades a live enrollment token for a credential, once: the UPDATE matches only an unused,
+ * unexpired token, so two agents racing with one token cannot both enroll.
+ */
+export async function enrollHost(db: Database, tokenHash: string, credentialHash: string, now = new Date()): Promise<Host | undefined> {
+  const [row] = await db
+    .update(hosts)
+    .set({ credentialHash, enrolledAt: now, updatedAt: now })
+    .where(
+      and(
+        eq(hosts.enrollmentTokenHash, tokenHash),
+        isNull(hosts.enrolledAt),
+        sql`${hosts.enrollmentExpiresAt} > ${now.toISOString()}`,
+      ),
+    )
+    .returning();
+  return row;
+}
+
+export async function hostByEnrollmentToken(db: Database, tokenHash: string): Promise<Host | undefined> {
+  const [row] = await db.select().from(hosts).where(eq(hosts.enrollmentTokenHash, tokenHash)).limit(1);
+  return row;
+}
+
+export async function hostByCredential(db: Database, credentialHash: string): Promise<Host | undefined> {
+  const [row] = await db.select().from(hosts).where(eq(hosts.credentialHash, credentialHash)).limit(1);
+  return row;
+}
+
+export async function markConnected(
+  db: Database,
+  id: string,
+  connectionId: string,
+  hello: { agentVersion: string; lxdVersion: string | null; degradedReason: string | null },
+): Promise<void> {
+  await db
+    .update(hosts)
+    .set({
+      connectionId,
+      connectedAt: sql`now()`,
+      lastHeartbeatAt: sql`now()`,
+      agentVersion: hello.agentVersion,
+      lxdVersion: hello.lxdVersion,
+      degradedReason: hello.degradedReason,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(hosts.id, id));
+}
+
+/** Only the connection that holds the host may mark it offline; a replaced one may not. */
+export async function markDisconnected(db: Database, id: string, connectionId: string): Promise<void> {
+  await db
+    .update(hosts)
+    .set({ connectionId: null, disconnectedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(hosts.id, id), eq(hosts.connectionId, connectionId)));
+}
+
+/** One statement for every host that answered a heartbeat; returns the ids still present. */
+export async function recordHeartbeats(db: Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .update(hosts)
+    .set({ lastHeartbeatAt: sql`now()` })
+    .where(inArray(hosts.id, ids))
+    .returning({ id: hosts.id });
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function recordFacts(db: Database, id: string, facts: HostFacts): Promise<void> {
+  await db.update(hosts).set({ facts, updatedAt: sql`now()` }).where(eq(hosts.id, id));
+}
+
+export type HostState = "online" | "offline" | "draining";
+
+/** Online means held by a connection whose last heartbeat is at most two intervals old. */
+export function hostState(host: Host, heartbeatMs: number, now = Date.now()): HostState {
+  if (host.draining) return "draining";
+  return isOnline(host, heartbeatMs, now) ? "online" : "offline";
+}
+
+export function isOnline(host: Host, heartbeatMs: number, now = Date.now()): boolean {
+  return host.connectionId !== null && host.lastHeartbeatAt !== null && now - host.lastHeartbeatAt.getTime() <= 2 * heartbeatMs;
+}

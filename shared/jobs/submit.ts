@@ -1,0 +1,41 @@
+import type { Database } from "../db";
+import type { Job } from "../db/schema";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { QueuePort } from "../queue/port";
+import { finishJob, insertJob } from "./store";
+import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
+
+export interface SubmitJob {
+  hostId: string;
+  userId: string | null;
+  kind: string;
+  payload: Record<string, unknown>;
+  deadlineSeconds: number;
+}
+
+/**
+ * A job is a row first, then a message: the row exists before any agent can see the work.
+ * If publishing fails the row is failed at once (nothing waits for a message that never came);
+ * if the process dies between the two, the deadline reaper fails the row.
+ */
+export async function submitJob(db: Database, queue: QueuePort, log: Logger, job: SubmitJob): Promise<Job> {
+  const row = await insertJob(db, {
+    hostId: job.hostId,
+    userId: job.userId,
+    kind: job.kind,
+    payload: job.payload,
+    deadline: new Date(Date.now() + job.deadlineSeconds * 1000),
+  });
+  try {
+    const queueName = hostQueue(job.hostId);
+    await queue.declare(queueName, { maxAttempts: JOB_MAX_ATTEMPTS });
+    await queue.publish(queueName, { jobId: row.id } satisfies JobMessage);
+  } catch (err) {
+    log.error("job publish failed", { jobId: row.id, err });
+    await finishJob(db, row.id, { ok: false, error: { code: "queue_unavailable", message: "the job queue did not accept the job" } });
+    throw new AppError("unavailable", "the job queue is not available; try again shortly");
+  }
+  log.info("job queued", { jobId: row.id, hostId: job.hostId, kind: job.kind });
+  return row;
+}

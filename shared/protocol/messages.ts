@@ -1,0 +1,143 @@
+import { z } from "zod";
+
+/**
+ * The agent protocol: every websocket frame is one JSON message of this catalogue.
+ * `v` is the protocol major version; a peer with another major is refused at hello.
+ * Minor versions only add optional fields, so they interoperate.
+ */
+export const PROTOCOL_MAJOR = 1;
+export const PROTOCOL_MINOR = 0;
+export const PROTOCOL_VERSION = `${PROTOCOL_MAJOR}.${PROTOCOL_MINOR}`;
+
+const envelope = { v: z.literal(PROTOCOL_MAJOR), id: z.string().min(1).max(64) };
+
+export const HostFactsSchema = z.object({
+  cpus: z.number().int().nonnegative(),
+  memoryBytes: z.number().nonnegative(),
+  diskFreeBytes: z.number().nonnegative(),
+  runningInstances: z.number().int().nonnegative(),
+  instances: z.number().int().nonnegative(),
+});
+
+export const JobErrorSchema = z.object({ code: z.string().min(1).max(100), message: z.string().max(4000) });
+
+// agent → gateway
+
+export const HelloSchema = z.object({
+  ...envelope,
+  type: z.literal("hello"),
+  protocol: z.string().regex(/^\d+\.\d+$/),
+  agentVersion: z.string().max(100),
+  lxdVersion: z.string().max(100).nullable(),
+  degradedReason: z.string().max(2000).nullable(),
+});
+
+export const FactsSchema = z.object({ ...envelope, type: z.literal("facts"), facts: HostFactsSchema });
+
+export const ProgressSchema = z.object({
+  ...envelope,
+  type: z.literal("progress"),
+  jobId: z.uuid(),
+  step: z.string().min(1).max(100),
+  message: z.string().max(2000),
+});
+
+export const ResultSchema = z.discriminatedUnion("ok", [
+  z.object({ ...envelope, type: z.literal("result"), jobId: z.uuid(), ok: z.literal(true), data: z.unknown() }),
+  z.object({ ...envelope, type: z.literal("result"), jobId: z.uuid(), ok: z.literal(false), error: JobErrorSchema }),
+]);
+
+// gateway → agent
+
+export const WelcomeSchema = z.object({
+  ...envelope,
+  type: z.literal("welcome"),
+  protocol: z.string(),
+  hostId: z.uuid(),
+  hostName: z.string(),
+  heartbeatMs: z.number().int().positive(),
+});
+
+export const RefusedSchema = z.object({ ...envelope, type: z.literal("refused"), reason: z.string() });
+
+export const CommandSchema = z.object({
+  ...envelope,
+  type: z.literal("command"),
+  jobId: z.uuid(),
+  attempt: z.number().int().positive(),
+  kind: z.string().min(1).max(100),
+  payload: z.record(z.string(), z.unknown()),
+  /** ISO time after which the work is pointless: the agent refuses to start it. */
+  deadline: z.iso.datetime({ offset: true }),
+});
+
+/** The result of `jobId` is stored: the agent may forget it from its resend list. */
+export const AckSchema = z.object({ ...envelope, type: z.literal("ack"), jobId: z.uuid() });
+
+// either way
+
+/** A frame the peer could not accept; the connection stays up. */
+export const ProtocolErrorSchema = z.object({
+  ...envelope,
+  type: z.literal("error"),
+  message: z.string(),
+});
+
+export const AgentMessageSchema = z.discriminatedUnion("type", [
+  HelloSchema,
+  FactsSchema,
+  ProgressSchema,
+  ResultSchema,
+  ProtocolErrorSchema,
+]);
+export const GatewayMessageSchema = z.discriminatedUnion("type", [
+  WelcomeSchema,
+  RefusedSchema,
+  CommandSchema,
+  AckSchema,
+  ProtocolErrorSchema,
+]);
+
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+export type GatewayMessage = z.infer<typeof GatewayMessageSchema>;
+export type Hello = z.infer<typeof HelloSchema>;
+export type Command = z.infer<typeof CommandSchema>;
+export type Result = z.infer<typeof ResultSchema>;
+export type HostFactsMessage = z.infer<typeof HostFactsSchema>;
+
+type Body<T> = T extends unknown ? Omit<T, "v" | "id"> : never;
+export type AgentMessageBody = Body<AgentMessage>;
+export type GatewayMessageBody = Body<GatewayMessage>;
+
+let sequence = 0;
+/** Stamps the envelope (version and a message id) on a message body. */
+export function stamp<T extends object>(body: T): T & { v: typeof PROTOCOL_MAJOR; id: string } {
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return { v: PROTOCOL_MAJOR, id: `${Date.now().toString(36)}-${sequence.toString(36)}`, ...body };
+}
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
+
+/** Parses one frame; a bad one yields an error string to log and report, never an exception. */
+export function parseFrame<T>(schema: z.ZodType<T>, data: unknown): Parsed<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === "string" ? data : String(data));
+  } catch {
+    return { ok: false, error: "frame is not JSON" };
+  }
+  if (json && typeof json === "object" && "v" in json && json.v !== PROTOCOL_MAJOR) {
+    return { ok: false, error: `protocol major version ${String(json.v)} is not supported (this side speaks ${PROTOCOL_MAJOR})` };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: `invalid message: ${issue ? `${issue.path.join(".") || "frame"}: ${issue.message}` : "unknown"}` };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+/** Whether a peer's "major.minor" can talk to us. */
+export function compatible(protocol: string): boolean {
+  return Number(protocol.split(".")[0]) === PROTOCOL_MAJOR;
+}
