@@ -39,6 +39,8 @@ export const configSchema = z
     MAIL_FROM: z.string().min(3).default("KWS <no-reply@kws.localhost>"),
     // RabbitMQ connection string; unset: in-process queue.
     AMQP_URL: optionalUrl("e.g. amqp://guest:guest@127.0.0.1:5672"),
+    // Where jobs that used up their delivery attempts go (one per deployment sharing a broker).
+    KWS_DEAD_LETTER_QUEUE: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, "must be a queue name").default("kws.dead"),
     // Comma-separated e-mail addresses of administrators.
     KWS_ADMINS: z.string().default(""),
     // "true" when KWS sits behind a reverse proxy that sets X-Forwarded-For.
@@ -76,6 +78,7 @@ export interface Config {
   smtpUrl?: string;
   mailFrom: string;
   amqpUrl?: string;
+  deadLetterQueue: string;
   admins: string[];
   trustProxy: boolean;
   passwordIterations: number;
@@ -132,6 +135,7 @@ export function parseConfig(input: ConfigInput): Config {
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     amqpUrl: e.AMQP_URL,
+    deadLetterQueue: e.KWS_DEAD_LETTER_QUEUE,
     admins: e.KWS_ADMINS.split(",")
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),

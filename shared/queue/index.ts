@@ -7,9 +7,10 @@ export type { ConsumeOptions, DeclareOptions, Delivery, Handler, QueuePort, Subs
 
 /** RabbitMQ when AMQP_URL is set (rejects if it is unreachable), else the in-process queue. */
 export async function createQueue(
-  config: { amqpUrl?: string },
+  config: { amqpUrl?: string; deadLetterQueue?: string },
   logger?: Pick<Logger, "info" | "warn" | "error">,
 ): Promise<QueuePort> {
-  if (config.amqpUrl) return AmqpQueue.connect({ url: config.amqpUrl, logger });
-  return new MemoryQueue({ logger });
+  const { deadLetterQueue } = config;
+  if (config.amqpUrl) return AmqpQueue.connect({ url: config.amqpUrl, deadLetterQueue, logger });
+  return new MemoryQueue({ deadLetterQueue, logger });
 }
