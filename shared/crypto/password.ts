@@ -24,7 +24,7 @@ async function pbkdf2(secret: Uint8Array, salt: Uint8Array, iterations: number):
 }
 
 async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
-  let link = encoder.encode(password);
+  let link: Uint8Array = encoder.encode(password);
   for (let left = iterations; left > 0; left -= MAX_ITERATIONS_PER_CALL) {
     link = await pbkdf2(link, salt, Math.min(left, MAX_ITERATIONS_PER_CALL));
   }
