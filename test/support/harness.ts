@@ -1,5 +1,6 @@
 import { parseConfig, type Config } from "../../shared/config";
 import type { KV } from "../../shared/kv/port";
+import type { QueuePort } from "../../shared/queue/port";
 import { createControlPlane } from "../../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../../functions/node-services";
 import { freshDatabase } from "./database";
@@ -21,7 +22,7 @@ export interface Harness {
  * and a mailbox behind a real mail adapter.
  */
 export async function startHarness(
-  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV } = {},
+  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: QueuePort } = {},
 ): Promise<Harness> {
   const db = await freshDatabase();
   const mailbox = await Mailbox.open();
@@ -33,6 +34,7 @@ export async function startHarness(
     database: db.handle,
     kv: options.kv ?? environmentKV(),
     mailer: mailbox.mailer,
+    queue: options.queue,
   });
   const app = createControlPlane(async () => ({ services }));
   return {
@@ -53,6 +55,7 @@ export async function startHarness(
         ),
       ),
     close: async () => {
+      await services.queue.close();
       await services.kv.close?.();
       await mailbox.close();
       await db.drop();

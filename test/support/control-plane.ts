@@ -1,0 +1,66 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { Gateway } from "../../functions/gateway/gateway";
+import { defaultRateLimits, type Config } from "../../shared/config";
+import { AmqpQueue } from "../../shared/queue/amqp";
+import { MemoryQueue } from "../../shared/queue/memory";
+import { signedInUser, startHarness, type Harness } from "./harness";
+import { AMQP_URL } from "./local-services";
+
+export interface RunningControlPlane {
+  h: Harness;
+  gateway: Gateway;
+  url: string;
+  /** An admin's session cookie. */
+  adminCookie: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The control plane and the gateway on a real HTTP server in this process, over RabbitMQ
+ * (default) or the in-process queue, with an admin account signed in.
+ */
+export async function startControlPlane(
+  options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number } = {},
+): Promise<RunningControlPlane> {
+  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const deadLetterQueue = `kws.test.dead.${run}`;
+  const queue =
+    options.queue === "memory"
+      ? new MemoryQueue({ deadLetterQueue })
+      : await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue });
+  const adminEmail = `admin.${run}@example.org`;
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const h = await startHarness({
+    queue,
+    config: {
+      admins: [adminEmail],
+      heartbeatMs,
+      deadLetterQueue,
+      // Every agent of a test enrolls from 127.0.0.1.
+      rateLimits: { ...defaultRateLimits, enroll: { burst: 10_000, intervalMs: 1 } },
+      ...options.config,
+    },
+  });
+  const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500 });
+  await gateway.start();
+  const server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
+  await new Promise((resolve) => server.once("listening", resolve));
+  gateway.attach(server);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { cookie } = await signedInUser(h, { email: adminEmail });
+  return {
+    h,
+    gateway,
+    url,
+    adminCookie: cookie,
+    close: async () => {
+      await gateway.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await queue.remove(deadLetterQueue).catch(() => {});
+      await h.close();
+    },
+  };
+}

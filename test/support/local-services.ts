@@ -1,0 +1,6 @@
+/**
+ * The machine's own services, for tests that need a real broker or a multi-process database
+ * whatever the environment configures (the pipeline tests: issue "real RabbitMQ").
+ */
+export const AMQP_URL = process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
+export const POSTGRES_ADMIN_URL = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
