@@ -63,6 +63,7 @@ export const LoginBody = z
       .string({ message: "must be a string" })
       .min(1, "is required")
       .max(320, "must be at most 320 characters")
+      .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters")
       .openapi({ description: "username or e-mail address" }),
     password: z.string({ message: "must be a string" }).min(1, "is required").max(128, "is too long"),
   })

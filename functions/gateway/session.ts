@@ -59,11 +59,16 @@ export class AgentSession {
   private lastPong = Date.now();
   private pongSinceFlush = true;
   private helloTimer?: ReturnType<typeof setTimeout>;
+  // Frames are handled one after another, so steps are stored in the order the agent sent them
+  // and a result is never stored before the progress that preceded it.
+  private inbox: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: AgentSessionOptions) {
     this.hostId = o.host.id;
     this.log = o.logger.child({ hostId: o.host.id, connectionId: o.connectionId });
-    o.ws.on("message", (data) => void this.onFrame(data.toString()));
+    o.ws.on("message", (data) => {
+      this.inbox = this.inbox.then(() => this.onFrame(data.toString()));
+    });
     o.ws.on("pong", () => {
       this.lastPong = Date.now();
       this.pongSinceFlush = true;
