@@ -31,6 +31,8 @@ export interface AmqpQueueOptions {
   reconnect?: { initialMs: number; maxMs: number };
   /** How long an operation waits for a lost connection to come back before it rejects. Default 10 s. */
   waitMs?: number;
+  /** The connection's name at the broker; default "kws pid <pid>". */
+  connectionName?: string;
 }
 
 interface Subscriber {
@@ -63,6 +65,8 @@ export class AmqpQueue implements QueuePort {
   private readonly logger: QueueLogger;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly waitMs: number;
+  /** Shown by the broker (rabbitmqctl list_connections client_properties), so operators can tell processes apart. */
+  private readonly connectionName: string;
 
   private conn?: ChannelModel;
   private establishing?: Promise<void>;
@@ -94,6 +98,7 @@ export class AmqpQueue implements QueuePort {
     this.logger = options.logger ?? silent;
     this.backoff = options.reconnect ?? { initialMs: 200, maxMs: 15_000 };
     this.waitMs = options.waitMs ?? 10_000;
+    this.connectionName = options.connectionName ?? `kws pid ${process.pid}`;
   }
 
   async declare(queue: string, options: DeclareOptions = {}): Promise<void> {
@@ -180,7 +185,7 @@ export class AmqpQueue implements QueuePort {
   }
 
   private async openConnection(): Promise<void> {
-    const conn = await connect(this.url, { timeout: 10_000, clientProperties: { connection_name: "kws" } });
+    const conn = await connect(this.url, { timeout: 10_000, clientProperties: { connection_name: this.connectionName } });
     let alive = true;
     // Without an 'error' listener a broker-side close would crash the process.
     conn.on("error", (error: Error) => this.logger.warn("amqp connection error", { error: error.message }));

@@ -13,6 +13,11 @@ export async function freshDatabase(): Promise<{ handle: DatabaseHandle; url?: s
     const handle = await openPglite();
     return { handle, drop: () => handle.close() };
   }
+  return freshPostgresDatabase(base);
+}
+
+/** A new, empty database on the server of `base` (an admin connection string). */
+export async function freshPostgresDatabase(base: string): Promise<{ handle: DatabaseHandle; url: string; drop(): Promise<void> }> {
   const name = `kws_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database "${name}"`);

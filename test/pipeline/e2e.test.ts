@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Pipeline } from "../support/pipeline";
+
+let p: Pipeline;
+before(async () => {
+  p = await Pipeline.start();
+});
+after(() => p?.close());
+
+/** Reads a job's server-sent events until the stream ends. */
+async function streamEvents(jobId: string): Promise<{ event: string; data: any }[]> {
+  const res = await fetch(`${p.url}/api/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${p.token}` } });
+  assert.equal(res.headers.get("content-type")?.split(";")[0], "text/event-stream");
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter((block) => block.trim())
+    .map((block) => {
+      const event = block.match(/^event: (.*)$/m)?.[1] ?? "message";
+      const data = block.match(/^data: (.*)$/m)?.[1];
+      return { event, data: data ? JSON.parse(data) : undefined };
+    });
+}
+
+test("the host reports its agent, LXD version and facts", async () => {
+  await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
+  const host = await p.hostRow();
+  assert.equal(host.state, "online");
+  assert.ok(host.agentVersion);
+  assert.match(host.lxdVersion ?? "", /^\d+\./);
+  assert.equal(host.degradedReason, null);
+  assert.ok(host.facts.cpus >= 1);
+  assert.ok(host.facts.memoryBytes > 0);
+});
+
+test("create, stop and delete a container through API → RabbitMQ → gateway → agent → LXD", async () => {
+  const name = `kws-e2e-${Date.now().toString(36)}`;
+  const ipv4 = `172.30.0.${180 + Math.floor(Math.random() * 15)}`;
+
+  const create = await p.submit("instance.create", { name, image: "kws/busybox", ipv4Address: ipv4 });
+  assert.equal(create.status, "queued");
+  const createEvents = await streamEvents(create.id);
+  const created = await p.waitFinal(create.id);
+  assert.equal(created.status, "succeeded", JSON.stringify(created.error));
+  assert.deepEqual(
+    created.steps.map((s: any) => s.step),
+    ["create", "start", "network"],
+  );
+  assert.equal(created.result.name, name);
+  assert.equal(created.result.ipv4, ipv4);
+  // The SSE stream delivered each step, then the end with the final job.
+  assert.deepEqual(
+    createEvents.filter((e) => e.event === "step").map((e) => e.data.step),
+    ["create", "start", "network"],
+  );
+  assert.equal(createEvents.at(-1)?.event, "end");
+  assert.equal(createEvents.at(-1)?.data.status, "succeeded");
+
+  // Checked on the LXD socket directly: it exists, runs, and has the address.
+  const instance = await p.lxd.getInstance(name);
+  assert.ok(instance, "the container exists in LXD");
+  const state = await p.lxd.getInstanceState(name);
+  assert.equal(state.status, "Running");
+  const exec = await p.lxd.exec(name, { command: ["/bin/busybox", "ip", "-4", "addr", "show", "eth0"] });
+  assert.match(exec.stdout, new RegExp(ipv4.replace(/\./g, "\\.")));
+
+  const again = await p.waitFinal((await p.submit("instance.create", { name, image: "kws/busybox", ipv4Address: ipv4 })).id);
+  assert.equal(again.status, "succeeded", "creating it again is a no-op");
+  assert.equal((await p.lxd.listInstances()).filter((i) => i.name === name).length, 1);
+
+  const stop = await p.waitFinal((await p.submit("instance.stop", { name, timeoutSeconds: 20 })).id);
+  assert.equal(stop.status, "succeeded", JSON.stringify(stop.error));
+  assert.equal((await p.lxd.getInstanceState(name)).status, "Stopped");
+
+  const del = await p.submit("instance.delete", { name });
+  const delEvents = await streamEvents(del.id);
+  const deleted = await p.waitFinal(del.id);
+  assert.equal(deleted.status, "succeeded");
+  assert.equal(deleted.result.deleted, true);
+  assert.equal(await p.lxd.getInstance(name), undefined, "gone from LXD");
+  assert.equal(delEvents.at(-1)?.event, "end");
+});
+
+test("an LXD error becomes the job's error with LXD's own message", async () => {
+  const job = await p.waitFinal((await p.submit("instance.create", { name: `kws-e2e-noimg-${Date.now().toString(36)}`, image: "kws/no-such-image" })).id);
+  assert.equal(job.status, "failed");
+  assert.equal(job.error.code, "lxd_error");
+  assert.match(job.error.message, /^LXD: /);
+});
+
+test("exec runs argv with environment values verbatim", async () => {
+  const name = `kws-e2e-exec-${Date.now().toString(36)}`;
+  const created = await p.waitFinal((await p.submit("instance.create", { name, image: "kws/busybox" })).id);
+  assert.equal(created.status, "succeeded", JSON.stringify(created.error));
+  try {
+    const value = `it's "quoted"; $(reboot) \`id\` && rm -rf /`;
+    const exec = await p.waitFinal((await p.submit("instance.exec", { name, command: ["/bin/sh", "-c", 'echo "$V"'], env: { V: value } })).id);
+    assert.equal(exec.status, "succeeded");
+    assert.equal(exec.result.exitCode, 0);
+    assert.equal(exec.result.stdout.trim(), value);
+  } finally {
+    await p.waitFinal((await p.submit("instance.delete", { name })).id);
+  }
+  assert.equal(await p.lxd.getInstance(name), undefined);
+});

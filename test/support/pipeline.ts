@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LxdClient } from "../../agent/lxd/client";
+import { findLxdSocket } from "../../agent/lxd/socket";
+import { AmqpQueue } from "../../shared/queue/amqp";
+import { freshPostgresDatabase } from "./database";
+import { AMQP_URL, POSTGRES_ADMIN_URL } from "./local-services";
+import { freePort, Program } from "./processes";
+
+type Json = Record<string, any>;
+
+export interface PipelineOptions {
+  heartbeatMs?: number;
+}
+
+/**
+ * The real pipeline as separate processes: the control plane with its gateway (`npm start`'s
+ * entry) on PostgreSQL and RabbitMQ, one enrolled agent (`npm run agent`'s entry) on the real
+ * LXD, and an LXD client for the test to check what really exists.
+ */
+export class Pipeline {
+  controlPlane!: Program;
+  agent!: Program;
+  lxd!: LxdClient;
+  url!: string;
+  host!: Json;
+  /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
+  token!: string;
+  private dropDatabase!: () => Promise<void>;
+  private readonly dir = mkdtempSync(join(tmpdir(), "kws-pipeline-"));
+  readonly deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+  static async start(options: PipelineOptions = {}): Promise<Pipeline> {
+    const p = new Pipeline();
+    await p.boot(options);
+    return p;
+  }
+
+  private async boot(options: PipelineOptions) {
+    const socketPath = findLxdSocket();
+    if (!socketPath) throw new Error("no LXD socket: run scripts/host-setup.sh");
+    this.lxd = new LxdClient({ socketPath });
+    const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
+    await db.handle.close();
+    this.dropDatabase = db.drop;
+    const port = await freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
+    this.controlPlane = new Program("control-plane", "functions/node.ts", [], {
+      NODE_ENV: "test",
+      PORT: String(port),
+      PUBLIC_URL: this.url,
+      DATABASE_URL: db.url,
+      AMQP_URL,
+      KWS_DEAD_LETTER_QUEUE: this.deadLetterQueue,
+      KWS_ADMINS: adminEmail,
+      KWS_DATA_DIR: join(this.dir, "control-plane"),
+      GATEWAY_HEARTBEAT_MS: String(options.heartbeatMs ?? 1000),
+      UPSTASH_REDIS_REST_URL: "",
+      UPSTASH_REDIS_REST_TOKEN: "",
+      SMTP_URL: "",
+    });
+    await this.startControlPlane();
+    this.token = await this.adminToken(adminEmail);
+    const created = await this.api("POST", "/hosts", { name: `pipe-${Date.now().toString(36)}` });
+    if (created.status !== 201) throw new Error(`create host: ${JSON.stringify(created.body)}`);
+    this.host = created.body.host;
+    this.agent = new Program("agent", "agent/main.ts", ["--gateway", this.url, "--state-dir", join(this.dir, "agent")], {
+      LXD_SOCKET: socketPath,
+    });
+    this.agent.start(["--enroll", created.body.enrollmentToken]);
+    await this.waitHostOnline();
+  }
+
+  async startControlPlane() {
+    const from = this.controlPlane.lines.length;
+    this.controlPlane.start();
+    await this.controlPlane.waitFor((l) => l.msg === "listening", 30_000, from);
+  }
+
+  /** Starts the agent again (already enrolled: no token). */
+  startAgent() {
+    this.agent.start();
+  }
+
+  private async adminToken(email: string): Promise<string> {
+    const password = "Admin-Pass-123";
+    const username = `admin_${Date.now().toString(36)}`;
+    const reg = await this.api("POST", "/auth/register", { email, username, password, firstName: "Ada", lastName: "Admin" });
+    if (reg.status !== 201) throw new Error(`register: ${JSON.stringify(reg.body)}`);
+    const mail = await this.controlPlane.waitFor((l) => l.msg === "mail" && l.to === email);
+    const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
+    await fetch(`${this.url}${link.pathname}${link.search}`);
+    const login = await fetch(`${this.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const token = await fetch(`${this.url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ name: "pipeline test" }),
+    });
+    return ((await token.json()) as Json).secret;
+  }
+
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
+    const res = await fetch(`${this.url}/api/v1${path}`, {
+      method,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : {} };
+  }
+
+  async hostRow(): Promise<Json> {
+    const { body } = await this.api("GET", "/hosts");
+    return body.hosts.find((h: Json) => h.id === this.host.id);
+  }
+
+  async waitHostOnline(timeoutMs = 30_000) {
+    await this.until(async () => (await this.hostRow())?.state === "online", timeoutMs, "host online");
+  }
+
+  async submit(kind: string, payload: Json, deadlineSeconds?: number): Promise<Json> {
+    const res = await this.api("POST", `/hosts/${this.host.id}/jobs`, { kind, payload, ...(deadlineSeconds ? { deadlineSeconds } : {}) });
+    if (res.status !== 202) throw new Error(`submit ${kind}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.job;
+  }
+
+  async job(id: string): Promise<Json> {
+    return (await this.api("GET", `/jobs/${id}`)).body.job;
+  }
+
+  async waitJob(id: string, predicate: (job: Json) => boolean, timeoutMs = 60_000, what = "job state"): Promise<Json> {
+    let last: Json | undefined;
+    await this.until(async () => predicate((last = await this.job(id))), timeoutMs, `${what} (last: ${JSON.stringify(last)})`);
+    return last!;
+  }
+
+  waitFinal(id: string, timeoutMs = 90_000) {
+    return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final");
+  }
+
+  async until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if (await check()) return;
+      } catch {
+        // The control plane may be restarting; keep polling until the deadline.
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async close() {
+    if (this.host) await this.api("DELETE", `/hosts/${this.host.id}`).catch(() => undefined);
+    await this.agent?.stop("SIGTERM").catch(() => this.agent.stop("SIGKILL"));
+    await this.controlPlane?.stop("SIGTERM").catch(() => this.controlPlane.stop("SIGKILL"));
+    await this.dropDatabase?.();
+    const queue = await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue: this.deadLetterQueue });
+    await queue.remove(this.deadLetterQueue);
+    await queue.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+
+/**
+ * A KWS program (control plane, agent) as a real child process, so tests can SIGKILL and restart
+ * it. Its JSON log lines are kept and can be waited for.
+ */
+export class Program {
+  readonly lines: Record<string, any>[] = [];
+  readonly text: string[] = [];
+  private child?: ChildProcess;
+  private waiters: (() => void)[] = [];
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+
+  constructor(
+    readonly name: string,
+    private readonly entry: string,
+    private readonly args: string[],
+    private readonly env: Record<string, string>,
+  ) {}
+
+  start(extraArgs: string[] = []): this {
+    this.exited = undefined;
+    const child = spawn(process.execPath, ["--import", "tsx", this.entry, ...this.args, ...extraArgs], {
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line.trim()) continue;
+        this.text.push(line);
+        if (process.env.KWS_TEST_LOG) console.log(`[${this.name}] ${line}`);
+        try {
+          this.lines.push(JSON.parse(line));
+        } catch {
+          // Not every line is JSON (e.g. a CLI message on stderr); it stays in `text`.
+        }
+      }
+      this.wake();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code, signal) => {
+      this.exited = { code, signal };
+      this.wake();
+    });
+    return this;
+  }
+
+  get pid() {
+    return this.child?.pid;
+  }
+
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The first log line from index `from` that matches, waiting up to `timeoutMs`. */
+  async waitFor(match: (line: Record<string, any>) => boolean, timeoutMs = 20_000, from = 0): Promise<Record<string, any>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.slice(from).find(match);
+      if (found) return found;
+      if (this.exited) throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}); last output:\n${this.text.slice(-15).join("\n")}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name}: no matching log line within ${timeoutMs} ms; last output:\n${this.text.slice(-15).join("\n")}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 30_000): Promise<void> {
+    const child = this.child;
+    if (!child || this.exited) return;
+    child.kill(signal);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.exited) {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`${this.name} did not exit within ${timeoutMs} ms of ${signal}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
