@@ -4,7 +4,7 @@ import type { DatabaseHandle } from "../shared/db";
 import { migrateDatabase } from "../shared/db/migrate";
 import { openPglite } from "../shared/db/pglite";
 import { connectPostgres } from "../shared/db/postgres";
-import { createKV, type KV } from "../shared/kv";
+import { createKV, kvKind, type KV } from "../shared/kv";
 import type { Logger } from "../shared/logger";
 import { LogMailer } from "../shared/mail/log";
 import type { Mailer } from "../shared/mail/port";
@@ -46,7 +46,7 @@ export async function createNodeServices(
   }
   logger.info("services ready", {
     database: database.kind,
-    kv: config.upstash ? "upstash" : "memory",
+    kv: kvKind(config),
     mail: config.smtpUrl ? "smtp" : "log",
     queue: config.amqpUrl ? "amqp" : "memory",
   });

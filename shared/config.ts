@@ -30,7 +30,9 @@ export const configSchema = z
     DATABASE_URL: optionalUrl("e.g. postgres://user:pass@host:5432/kws"),
     // Where embedded state (PGlite) lives.
     KWS_DATA_DIR: z.string().min(1).default("./.kws"),
-    // Upstash-compatible Redis REST endpoint and token; unset: in-memory KV.
+    // Redis over TCP (Node deployments), e.g. redis://:password@redis:6379; wins over Upstash.
+    REDIS_URL: optionalUrl("e.g. redis://:password@redis:6379"),
+    // Upstash-compatible Redis REST endpoint and token (the edge needs these); unset: in-memory KV.
     UPSTASH_REDIS_REST_URL: optionalUrl("the Upstash REST URL"),
     UPSTASH_REDIS_REST_TOKEN: z.string().optional(),
     // SMTP server for outgoing mail (smtp://user:pass@host:587); unset: mails go to the log.
@@ -74,6 +76,7 @@ export interface Config {
   publicUrl: string;
   databaseUrl?: string;
   dataDir: string;
+  redisUrl?: string;
   upstash?: { url: string; token: string };
   smtpUrl?: string;
   mailFrom: string;
@@ -128,6 +131,7 @@ export function parseConfig(input: ConfigInput): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
     databaseUrl: e.DATABASE_URL,
     dataDir: e.KWS_DATA_DIR,
+    redisUrl: e.REDIS_URL,
     upstash:
       e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
         ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }

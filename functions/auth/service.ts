@@ -83,8 +83,11 @@ export async function login(
   ip: string,
 ): Promise<{ user: User; sessionToken: string }> {
   const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
-  await enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login);
-  const user = await findUserByLogin(s.db, input.username);
+  // Independent look-ups, side by side; the hash below still waits for the rate limit.
+  const [, user] = await Promise.all([
+    enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login),
+    findUserByLogin(s.db, input.username),
+  ]);
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
   if (!user || !ok) {
@@ -94,7 +97,8 @@ export async function login(
   if (user.verifiedAt === null) {
     throw new AppError("unverified", "verify your e-mail address first; we can send a new link");
   }
-  await resetRateLimit(s.kv, limitKey);
+  // The reset need not delay the answer: if it were lost, the bucket only refills on its own.
+  resetRateLimit(s.kv, limitKey).catch((err) => log.warn("rate limit reset failed", { err }));
   const sessionToken = await createSession(s.kv, user.id);
   log.info("login", { userId: user.id });
   return { user, sessionToken };

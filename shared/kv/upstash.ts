@@ -1,22 +1,6 @@
 import { Redis } from "@upstash/redis";
+import { GCRA_SCRIPT } from "./gcra";
 import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "./port";
-
-// The same GCRA as MemoryKV.hit, run inside Redis so that it is atomic.
-const GCRA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local burst = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local allow_at = tat - burst * interval
-if now < allow_at + interval then
-  return {0, allow_at + interval - now}
-end
-local nxt = tat + interval
-redis.call('SET', KEYS[1], tostring(nxt), 'PX', nxt - now)
-return {1, 0}
-`;
 
 export class UpstashKV implements KV {
   private readonly redis: Redis;
@@ -52,7 +36,7 @@ export class UpstashKV implements KV {
   }
 
   async hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
-    const [allowed, retryAfterMs] = (await this.redis.eval(GCRA, [this.prefix + key], [
+    const [allowed, retryAfterMs] = (await this.redis.eval(GCRA_SCRIPT, [this.prefix + key], [
       String(rule.burst),
       String(rule.intervalMs),
     ])) as [number, number];
