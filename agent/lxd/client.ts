@@ -19,6 +19,15 @@ import type {
   StopInstanceOptions,
 } from "./types";
 
+/** One DHCP lease or reservation on a managed network. */
+export interface LxdNetworkLease {
+  hostname: string;
+  address: string;
+  hwaddr: string;
+  /** "static" (a reservation), "dynamic" or "gateway" */
+  type: string;
+}
+
 export interface LxdClientOptions {
   socketPath: string;
   /** Per HTTP request; operation waits have their own, longer limits. */
@@ -28,6 +37,7 @@ export interface LxdClientOptions {
 const OP_SUCCESS = 200;
 const OP_FAILURE = 400;
 const OP_CANCELLED = 401;
+const OP_UNFINISHED = new Set([100, 103, 105]);
 
 // LXD holds a wait request open for up to this long; the loop re-asks until the caller's deadline.
 const MAX_WAIT_SECONDS = 30;
@@ -113,6 +123,14 @@ export class LxdClient {
     };
   }
 
+  /** Operations that have not ended yet (created, running or pending), from every status list. */
+  async listUnfinishedOperations(): Promise<LxdOperation[]> {
+    const byStatus = await this.sync<Record<string, LxdOperation[] | null> | null>("GET", "/1.0/operations?recursion=1");
+    return Object.values(byStatus ?? {})
+      .flatMap((ops) => ops ?? [])
+      .filter((op) => OP_UNFINISHED.has(op.status_code));
+  }
+
   listImageAliases(): Promise<LxdImageAlias[]> {
     return this.sync<LxdImageAlias[]>("GET", "/1.0/images/aliases?recursion=1");
   }
@@ -143,6 +161,10 @@ export class LxdClient {
 
   getNetwork(name: string): Promise<LxdNetwork | undefined> {
     return this.getOrUndefined<LxdNetwork>(`/1.0/networks/${seg(name)}`);
+  }
+
+  listNetworkLeases(network: string): Promise<LxdNetworkLease[]> {
+    return this.sync<LxdNetworkLease[]>("GET", `/1.0/networks/${seg(network)}/leases`);
   }
 
   listInstances(): Promise<LxdInstance[]> {

@@ -1,0 +1,179 @@
+import type { Logger } from "../shared/logger";
+import { LxdClient } from "./lxd/client";
+import { LxdUnavailableError } from "./lxd/errors";
+import { DEFAULT_LXD_SOCKETS, findLxdSocket } from "./lxd/socket";
+import { Connection } from "./connection";
+import type { ConnectionOptions } from "./connection";
+import { Executor } from "./executor";
+import type { LxdAccess } from "./executor";
+import { Journal } from "./journal";
+import { StateDir } from "./state";
+import type { Credential } from "./state";
+import { createHandlers } from "./handlers";
+import { collectHostFacts } from "./handlers/host-facts";
+
+export interface LxdMonitorOptions {
+  /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
+  socketPath?: string;
+  socketCandidates?: readonly string[];
+  recheckMs?: number;
+  logger: Logger;
+  /** Called when LXD appears or goes away. */
+  onChange?: (access: LxdAccess) => void;
+}
+
+/** Whether LXD answers; re-checked periodically, so an agent started before LXD picks it up later. */
+export class LxdMonitor {
+  private readonly options: LxdMonitorOptions;
+  private access: LxdAccess = { reason: "LXD has not been checked yet" };
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private checked = false;
+
+  constructor(options: LxdMonitorOptions) {
+    this.options = options;
+  }
+
+  get current(): LxdAccess {
+    return this.access;
+  }
+
+  async start(): Promise<void> {
+    await this.check();
+    this.timer = setInterval(() => void this.check(), this.options.recheckMs ?? 30_000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  check(): Promise<void> {
+    this.checking ??= this.probe().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async probe(): Promise<void> {
+    const next = await this.find();
+    const before = this.checked ? this.access : undefined;
+    this.access = next;
+    this.checked = true;
+    if (before && describe(before) === describe(next)) return;
+    if (next.client) this.options.logger.info("LXD available", { version: next.version, socket: next.client.socketPath });
+    else this.options.logger.error("LXD unavailable: running degraded, LXD commands fail with lxd_unavailable", { reason: next.reason });
+    if (before && Boolean(before.client) !== Boolean(next.client)) this.options.onChange?.(next);
+  }
+
+  private async find(): Promise<LxdAccess> {
+    const socketPath = findLxdSocket({
+      ...(this.options.socketPath ? { socketPath: this.options.socketPath } : {}),
+      ...(this.options.socketCandidates ? { candidates: this.options.socketCandidates } : {}),
+    });
+    if (!socketPath) {
+      const tried = [
+        ...(this.options.socketPath ? [this.options.socketPath] : []),
+        ...(this.options.socketCandidates ?? DEFAULT_LXD_SOCKETS),
+      ];
+      return { reason: new LxdUnavailableError(undefined, `no LXD socket found (tried ${tried.join(", ")})`).message };
+    }
+    const client =
+      this.access.client?.socketPath === socketPath
+        ? this.access.client
+        : new LxdClient({ socketPath });
+    try {
+      const info = await client.serverInfo();
+      return { client, version: info.serverVersion };
+    } catch (err) {
+      return { reason: err instanceof LxdUnavailableError ? err.message : `LXD on ${socketPath} did not answer: ${(err as Error).message}` };
+    }
+  }
+}
+
+function describe(access: LxdAccess): string {
+  return access.client ? `LXD ${access.version}` : access.reason;
+}
+
+export interface AgentOptions {
+  stateDir: string;
+  credential: Credential;
+  gatewayUrl: string;
+  agentVersion: string;
+  logger: Logger;
+  lxdSocket?: string;
+  lxdSocketCandidates?: readonly string[];
+  lxdRecheckMs?: number;
+  drainTimeoutMs?: number;
+  storagePool?: string;
+  /** Connection tuning for tests (watchdog, backoff, facts interval). */
+  connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
+}
+
+/** The host agent: journal, LXD, executor and the gateway connection, started in that order. */
+export class Agent {
+  private readonly options: AgentOptions;
+  private readonly logger: Logger;
+  private readonly journal: Journal;
+  private readonly lxd: LxdMonitor;
+  private readonly executor: Executor;
+  private readonly connection: Connection;
+
+  constructor(options: AgentOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ hostId: options.credential.hostId });
+    const state = new StateDir({ dir: options.stateDir });
+    const factsOptions = { stateDir: options.stateDir, storagePool: options.storagePool ?? "default" };
+    this.journal = new Journal({ path: state.journalPath, logger: this.logger });
+    this.lxd = new LxdMonitor({
+      ...(options.lxdSocket ? { socketPath: options.lxdSocket } : {}),
+      ...(options.lxdSocketCandidates ? { socketCandidates: options.lxdSocketCandidates } : {}),
+      ...(options.lxdRecheckMs ? { recheckMs: options.lxdRecheckMs } : {}),
+      logger: this.logger,
+      // hello is the only place the gateway learns degradedReason: a change warrants a fresh hello.
+      onChange: () => this.connection.reconnect("LXD availability changed"),
+    });
+    this.executor = new Executor({
+      journal: this.journal,
+      handlers: createHandlers(factsOptions),
+      lxd: () => this.lxd.current,
+      send: (message) => this.connection.send(message),
+      logger: this.logger,
+      agentVersion: options.agentVersion,
+      ...(options.drainTimeoutMs ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+      onLxdUnavailable: () => void this.lxd.check(),
+    });
+    this.connection = new Connection({
+      ...options.connection,
+      gatewayUrl: options.gatewayUrl,
+      credential: options.credential.credential,
+      hostId: options.credential.hostId,
+      agentVersion: options.agentVersion,
+      journal: this.journal,
+      lxdStatus: () => {
+        const access = this.lxd.current;
+        return access.client ? { lxdVersion: access.version, degradedReason: null } : { lxdVersion: null, degradedReason: access.reason };
+      },
+      // Facts without LXD beat no facts: the gateway still sees the host's size.
+      facts: () => collectHostFacts(this.lxd.current.client, factsOptions).catch(() => collectHostFacts(undefined, factsOptions)),
+      onCommand: (command) => this.executor.submit(command),
+      logger: options.logger,
+    });
+  }
+
+  async start(): Promise<void> {
+    await new StateDir({ dir: this.options.stateDir }).ensure();
+    await this.journal.start();
+    await this.lxd.start();
+    this.executor.start();
+    this.connection.start();
+    this.logger.info("agent started", { version: this.options.agentVersion, stateDir: this.options.stateDir });
+  }
+
+  /** Drains work while still connected, so finished results reach the gateway before the socket closes. */
+  async stop(): Promise<void> {
+    this.logger.info("agent stopping");
+    const { abandoned } = await this.executor.stop();
+    await this.connection.stop();
+    this.lxd.stop();
+    await this.journal.stop();
+    this.logger.info("agent stopped", { abandonedJobs: abandoned.length });
+  }
+}

@@ -1,0 +1,119 @@
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]
+
+  (no command)        run the agent: connect to the gateway and execute its commands
+  doctor              check this host (LXD, storage, bridge, image, WireGuard, gateway) and exit
+
+  --gateway URL       the gateway's base URL, e.g. https://kws.example.com (env KWS_GATEWAY_URL);
+                      optional once enrolled: the enrolled gateway is remembered
+  --enroll TOKEN      enroll this host with a one-time token from the control plane, then run
+  --state-dir DIR     where the credential and the job journal live
+                      (env KWS_AGENT_STATE_DIR; default /var/lib/kws-agent as root, ~/.kws-agent otherwise)
+  --lxd-socket PATH   LXD's unix socket (env LXD_SOCKET; default: the Debian, snap or Incus path)
+  -h, --help          show this help`;
+
+/** A command line the agent cannot run with; main prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** What main.ts reads from the environment and the process, passed in so parsing stays pure. */
+export interface CliEnvironment {
+  gatewayUrl?: string;
+  stateDir?: string;
+  lxdSocket?: string;
+  isRoot: boolean;
+  homeDir: string;
+}
+
+const gatewayUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL, e.g. https://kws.example.com" })
+  .refine((u) => !new URL(u).search && !new URL(u).hash, "must not carry a query or a fragment");
+
+const ArgsSchema = z.object({
+  command: z.enum(["run", "doctor", "help"]),
+  gatewayUrl: gatewayUrl.optional(),
+  enrollToken: z.string().trim().min(1, "must not be empty").max(512).optional(),
+  stateDir: z.string().min(1, "must not be empty"),
+  lxdSocket: z.string().min(1, "must not be empty").optional(),
+});
+
+export type AgentArgs = z.infer<typeof ArgsSchema>;
+
+const FLAG_OF: Record<string, string> = {
+  gatewayUrl: "--gateway",
+  enrollToken: "--enroll",
+  stateDir: "--state-dir",
+  lxdSocket: "--lxd-socket",
+  command: "command",
+};
+
+/** argv without node and the script; flags win over the environment. Throws UsageError. */
+export function parseCliArgs(argv: readonly string[], env: CliEnvironment): AgentArgs {
+  let parsed: ReturnType<typeof tokenize>;
+  try {
+    parsed = tokenize(argv);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`);
+  const command = values.help ? "help" : (positionals[0] ?? "run");
+  if (command !== "run" && command !== "doctor" && command !== "help") {
+    throw new UsageError(`unknown command: ${command} (the only command is "doctor")`);
+  }
+  if (command === "doctor" && values.enroll !== undefined) throw new UsageError("--enroll cannot be combined with doctor");
+
+  const result = ArgsSchema.safeParse({
+    command,
+    gatewayUrl: values.gateway ?? nonEmpty(env.gatewayUrl),
+    enrollToken: values.enroll,
+    stateDir: values["state-dir"] ?? nonEmpty(env.stateDir) ?? defaultStateDir(env),
+    lxdSocket: values["lxd-socket"] ?? nonEmpty(env.lxdSocket),
+  });
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = String(issue?.path[0] ?? "");
+    throw new UsageError(`${FLAG_OF[key] ?? key}: ${issue?.message ?? "invalid"}`);
+  }
+  if (result.data.command === "run" && result.data.enrollToken !== undefined && !result.data.gatewayUrl) {
+    throw new UsageError("--enroll needs --gateway URL (or KWS_GATEWAY_URL): which gateway issued the token?");
+  }
+  return result.data;
+}
+
+function tokenize(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      gateway: { type: "string" },
+      enroll: { type: "string" },
+      "state-dir": { type: "string" },
+      "lxd-socket": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+function defaultStateDir(env: CliEnvironment): string {
+  return env.isRoot ? "/var/lib/kws-agent" : join(env.homeDir, ".kws-agent");
+}
+
+/** `path` under the gateway's base URL, keeping any path prefix; `ws` turns http(s) into ws(s). */
+export function gatewayEndpoint(base: string, path: string, scheme: "http" | "ws" = "http"): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+  url.search = "";
+  url.hash = "";
+  if (scheme === "ws") url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}

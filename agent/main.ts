@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { createLogger } from "../shared/logger";
+import { Agent } from "./agent";
+import { USAGE, UsageError, parseCliArgs } from "./cli-args";
+import type { AgentArgs } from "./cli-args";
+import { runDoctor } from "./doctor";
+import { EnrollError, enroll } from "./enroll";
+import { StateDir } from "./state";
+
+const EXIT_USAGE = 2;
+
+function agentVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+}
+
+async function run(args: AgentArgs): Promise<number> {
+  const logger = createLogger({ service: "kws-agent" });
+  const state = new StateDir({ dir: args.stateDir });
+  await state.ensure();
+
+  let credential = await state.loadCredential();
+  if (args.enrollToken !== undefined && args.gatewayUrl) {
+    credential = await enroll({ gatewayUrl: args.gatewayUrl, token: args.enrollToken, state });
+    console.error(`kws-agent: enrolled as host ${credential.hostName} (${credential.hostId}); credential saved in ${state.credentialPath}`);
+  }
+  if (!credential) {
+    console.error(
+      `kws-agent: this host is not enrolled (no ${state.credentialPath}).\n` +
+        "Create an enrollment token in the control plane, then run: kws-agent --gateway URL --enroll TOKEN",
+    );
+    return EXIT_USAGE;
+  }
+
+  const agent = new Agent({
+    stateDir: args.stateDir,
+    credential,
+    gatewayUrl: args.gatewayUrl ?? credential.gatewayUrl,
+    agentVersion: agentVersion(),
+    logger,
+    ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info("signal received: stopping", { signal });
+      agent.stop().then(resolve, (err: unknown) => {
+        logger.error("stop failed", { err });
+        resolve();
+      });
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  });
+  await agent.start();
+  await stopped;
+  return 0;
+}
+
+async function main(): Promise<number> {
+  let args: AgentArgs;
+  try {
+    args = parseCliArgs(process.argv.slice(2), {
+      gatewayUrl: process.env.KWS_GATEWAY_URL,
+      stateDir: process.env.KWS_AGENT_STATE_DIR,
+      lxdSocket: process.env.LXD_SOCKET,
+      isRoot: process.getuid?.() === 0,
+      homeDir: homedir(),
+    });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`kws-agent: ${err.message}\n(kws-agent --help shows the usage)`);
+    return EXIT_USAGE;
+  }
+  if (args.command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.command === "doctor") {
+    const { exitCode } = await runDoctor({
+      ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
+      ...(args.gatewayUrl ? { gatewayUrl: args.gatewayUrl } : {}),
+      ...(process.env.PATH ? { searchPath: process.env.PATH } : {}),
+    });
+    return exitCode;
+  }
+  try {
+    return await run(args);
+  } catch (err) {
+    console.error(`kws-agent: ${err instanceof EnrollError ? err.message : `cannot start: ${(err as Error).message}`}`);
+    return 1;
+  }
+}
+
+// Exit explicitly: work abandoned at shutdown may still hold timers or sockets open.
+process.exit(await main());
