@@ -12,6 +12,8 @@ LXD_LOG=/var/log/kws-lxd.log
 POOL=default
 BRIDGE=lxdbr0
 BRIDGE_CIDR=172.30.0.1/24
+# Addresses for containers without a reserved one; KWS reserves from .11 up, so the two never meet.
+DHCP_RANGE=172.30.0.2-172.30.0.10
 BUSYBOX_ALIAS=kws/busybox
 PACKAGES=(lxd lxd-client wireguard-tools wireguard-go busybox-static)
 
@@ -97,6 +99,10 @@ if lxc network show "$BRIDGE" >/dev/null 2>&1; then
 else
   say "creating network $BRIDGE ($BRIDGE_CIDR)"
   lxc network create "$BRIDGE" ipv4.address="$BRIDGE_CIDR" ipv4.nat=true ipv6.address=none >/dev/null
+fi
+if [ "$(lxc network get "$BRIDGE" ipv4.dhcp.ranges)" != "$DHCP_RANGE" ]; then
+  say "limiting $BRIDGE's dynamic DHCP range to $DHCP_RANGE"
+  lxc network set "$BRIDGE" ipv4.dhcp.ranges="$DHCP_RANGE"
 fi
 
 profile_devices=$(lxc profile device list default)
