@@ -7,6 +7,8 @@ import type { Logger } from "../shared/logger";
 import { gatewayEndpoint } from "./cli-args";
 import type { Journal } from "./journal";
 
+const MAX_HELD_PROGRESS = 1000;
+
 export type ConnectionState = "idle" | "connecting" | "open" | "ready" | "waiting" | "stopped";
 
 export interface BackoffOptions {
@@ -54,6 +56,7 @@ export class Connection {
   private state: ConnectionState = "idle";
   private ws: WebSocket | undefined;
   private failures = 0;
+  private readonly heldProgress: AgentMessageBody[] = [];
   private openedAt: number | undefined;
   private failure: string | undefined;
   private watchdogMs: number;
@@ -111,10 +114,18 @@ export class Connection {
     this.ws?.close(1000, reason.slice(0, 100));
   }
 
-  /** Sends when welcomed; false otherwise (results are resent from the journal after the next welcome). */
+  /**
+   * Sends when welcomed; false otherwise. Results are resent from the journal after the next
+   * welcome; progress steps are kept (the newest ones, bounded) and sent before those results, so a
+   * job's steps survive a gateway restart in the middle of it.
+   */
   send(body: AgentMessageBody): boolean {
-    if (this.state !== "ready") return false;
-    return this.write(body);
+    if (this.state === "ready" && this.write(body)) return true;
+    if (body.type === "progress") {
+      this.heldProgress.push(body);
+      if (this.heldProgress.length > MAX_HELD_PROGRESS) this.heldProgress.shift();
+    }
+    return false;
   }
 
   private write(body: AgentMessageBody): boolean {
@@ -248,6 +259,7 @@ export class Connection {
     this.setState("ready", { hostName: welcome.hostName, heartbeatMs: welcome.heartbeatMs, resending: unacked.length });
     this.sendFacts();
     this.factsTimer = setInterval(() => this.sendFacts(), this.options.factsIntervalMs ?? 60_000);
+    for (const step of this.heldProgress.splice(0)) this.write(step);
     for (const result of unacked) this.write(result);
   }
 

@@ -310,6 +310,27 @@ describe("agent connection", () => {
     assert.deepEqual(third.of("result"), [], "an acked result is not resent");
   });
 
+  test("progress sent while disconnected goes out after the next welcome, before the job's result", async () => {
+    const jobId = randomUUID();
+    gateway.onHello = (conn) => conn.welcome();
+    const c = connect();
+    const first = await gateway.connection(0);
+    await first.next("facts");
+    first.ws.close(1011, "gateway restarting");
+    await until("disconnected", () => (c.send({ type: "progress", jobId, step: "create", message: "while away" }) ? undefined : true));
+    const result = { type: "result" as const, jobId, ok: true as const, data: {} };
+    await journal.record(result);
+    c.send(result);
+
+    const second = await gateway.connection(1);
+    await second.next("result");
+    const order = second.messages.filter((m) => m.type === "progress" || m.type === "result").map((m) => m.type);
+    assert.deepEqual(order, ["progress", "result"]);
+    assert.equal(second.of("progress")[0]?.step, "create");
+    second.send({ type: "ack", jobId });
+    await until("acked", () => (journal.get(jobId)?.acked ? true : undefined));
+  });
+
   test("watchdog: a silent gateway is dropped and redialled; pings keep it alive", async () => {
     gateway.onHello = (conn) => {
       conn.welcome(50);
