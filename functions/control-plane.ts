@@ -7,6 +7,8 @@ import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
 import { jobRoutes } from "./jobs/routes";
+import { pgPages } from "./pg/pages";
+import { pgRoutes } from "./pg/routes";
 import { tokenRoutes } from "./tokens/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
@@ -18,9 +20,11 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", hostRoutes)
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
+    .route("/api/v1", pgRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
-    .route("/", dashboardPages);
+    .route("/", dashboardPages)
+    .route("/", pgPages);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

@@ -1,9 +1,11 @@
 import type { Config } from "../shared/config";
+import type { SecretBox } from "../shared/crypto/secret-box";
 import type { Database } from "../shared/db";
 import type { KV } from "../shared/kv";
 import type { Logger } from "../shared/logger";
 import type { Mailer } from "../shared/mail/port";
 import type { QueuePort } from "../shared/queue/port";
+import type { PgCluster } from "./pg/cluster";
 
 /** Everything a function needs from outside; built once per process (Node) or per request (edge). */
 export interface Services {
@@ -14,6 +16,10 @@ export interface Services {
   logger: Logger;
   /** Job queues; only the Node deployment has them (the edge serves sign-up alone). */
   queue?: QueuePort;
+  /** The managed-PostgreSQL service cluster (admin connection); absent when PG_SERVICE_URL is not set. */
+  pgCluster?: PgCluster;
+  /** Encrypts secrets people must see again (KWS_SECRET_KEY); the Node deployment has it. */
+  secretBox?: SecretBox;
   /** Liveness of the database, for /readyz. */
   pingDatabase(): Promise<void>;
 }

@@ -53,6 +53,44 @@ export const configSchema = z
     JOB_DEADLINE_SECONDS: intInRange(10, 7 * 24 * 3600, 600),
     // Gateway → agent websocket ping interval; a host is offline after two missed pongs.
     GATEWAY_HEARTBEAT_MS: intInRange(100, 60_000, 15_000),
+    // Admin connection to the PostgreSQL cluster that holds people's managed databases
+    // (a superuser, e.g. postgres://kws_admin:secret@pg.example.org:5432/postgres); unset: managed PostgreSQL is off.
+    PG_SERVICE_URL: z
+      .string()
+      .trim()
+      .transform((v) => (v === "" ? undefined : v))
+      .pipe(
+        z
+          .url({ protocol: /^postgres(ql)?$/, message: "must be a postgres:// URL (e.g. postgres://kws_admin:secret@pg.example.org:5432/postgres)" })
+          .optional(),
+      )
+      .optional(),
+    // Host name people are told to connect to; default: PG_SERVICE_URL's host.
+    PG_SERVICE_PUBLIC_HOST: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9.:[\]-]*$/, "must be a host name or an IP address")
+      .optional(),
+    // Port people are told to connect to; default: PG_SERVICE_URL's port (5432).
+    PG_SERVICE_PUBLIC_PORT: z.coerce
+      .number({ message: "must be a whole number" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(65535, "must be at most 65535")
+      .optional(),
+    // 32 random bytes, base64 (`openssl rand -base64 32`): encrypts secrets people must see again.
+    // Required by the Node control plane in production; otherwise a key is kept in $KWS_DATA_DIR/secret.key.
+    KWS_SECRET_KEY: z
+      .string()
+      .trim()
+      .transform((v) => (v === "" ? undefined : v))
+      .pipe(
+        z
+          .string()
+          .refine(isSecretKey, "must be 32 bytes in base64 (make one with `openssl rand -base64 32`)")
+          .optional(),
+      )
+      .optional(),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -67,6 +105,33 @@ export const configSchema = z
       });
     }
   });
+
+/** Whether `text` is standard or URL-safe base64 of exactly 32 bytes. */
+export function isSecretKey(text: string): boolean {
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return false;
+  try {
+    return atob(text.replace(/-/g, "+").replace(/_/g, "/").replace(/=$/, "") + "=").length === 32;
+  } catch {
+    return false;
+  }
+}
+
+/** The managed-PostgreSQL service cluster: where KWS connects as admin, and what people are told. */
+export interface PgServiceConfig {
+  url: string;
+  publicHost: string;
+  publicPort: number;
+}
+
+function pgServiceConfig(url: string | undefined, host: string | undefined, port: number | undefined): PgServiceConfig | undefined {
+  if (!url) return undefined;
+  const parsed = new URL(url);
+  return {
+    url,
+    publicHost: host || parsed.hostname || "localhost",
+    publicPort: port ?? (parsed.port ? Number(parsed.port) : 5432),
+  };
+}
 
 export type ConfigInput = Record<string, string | undefined>;
 
@@ -89,6 +154,10 @@ export interface Config {
   rateLimits: RateLimits;
   jobDeadlineSeconds: number;
   heartbeatMs: number;
+  /** Managed PostgreSQL; undefined when PG_SERVICE_URL is not set. */
+  pgService?: PgServiceConfig;
+  /** KWS_SECRET_KEY (base64 of 32 bytes), when set. */
+  secretKey?: string;
 }
 
 export interface RateLimits {
@@ -149,5 +218,7 @@ export function parseConfig(input: ConfigInput): Config {
     rateLimits: defaultRateLimits,
     jobDeadlineSeconds: e.JOB_DEADLINE_SECONDS,
     heartbeatMs: e.GATEWAY_HEARTBEAT_MS,
+    pgService: pgServiceConfig(e.PG_SERVICE_URL, e.PG_SERVICE_PUBLIC_HOST, e.PG_SERVICE_PUBLIC_PORT),
+    secretKey: e.KWS_SECRET_KEY,
   };
 }

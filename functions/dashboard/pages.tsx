@@ -21,6 +21,17 @@ export const dashboardPages = createRouter().get("/", (c) => {
           <dd>{user.email}</dd>
         </dl>
       </div>
+      <div class="card">
+        <h1>Services</h1>
+        <ul>
+          <li>
+            <a href="/kws_services/postgres/users">PostgreSQL users</a>
+          </li>
+          <li>
+            <a href="/kws_services/postgres/db">PostgreSQL databases</a>
+          </li>
+        </ul>
+      </div>
     </Layout>,
   );
 });

@@ -8,6 +8,7 @@ header a.brand { font-weight:700; color:var(--fg); text-decoration:none; letter-
 main { max-width:32rem; margin:2rem auto; padding:0 1rem; }
 main.wide { max-width:56rem; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:1.5rem; }
+.card + .card { margin-top:1rem; }
 h1 { font-size:1.4rem; margin:0 0 1rem; }
 label { display:block; font-weight:600; margin-top:1rem; }
 input { width:100%; padding:.6rem .7rem; font:inherit; border:1px solid var(--line); border-radius:6px; margin-top:.3rem; }

@@ -133,3 +133,44 @@ export const jobs = pgTable(
 
 export type Host = typeof hosts.$inferSelect;
 export type Job = typeof jobs.$inferSelect;
+
+/** A database user (role) on the managed-PostgreSQL cluster, created by a person. */
+export const pgUsers = pgTable(
+  "pg_users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    // The role's name on the cluster; unique there, so unique here.
+    name: text("name").notNull(),
+    // AES-256-GCM under KWS_SECRET_KEY (shared/crypto/secret-box.ts), bound to the name.
+    passwordEncrypted: text("password_encrypted").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("pg_users_name_key").on(t.name), index("pg_users_user_idx").on(t.userId)],
+);
+
+/** A database on the managed-PostgreSQL cluster, owned by one of its person's pg users. */
+export const pgDatabases = pgTable(
+  "pg_databases",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    pgUserId: uuid("pg_user_id")
+      .notNull()
+      .references(() => pgUsers.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("pg_databases_name_key").on(t.name),
+    index("pg_databases_user_idx").on(t.userId),
+    index("pg_databases_pg_user_idx").on(t.pgUserId),
+  ],
+);
+
+export type PgUserRow = typeof pgUsers.$inferSelect;
+export type PgDatabaseRow = typeof pgDatabases.$inferSelect;

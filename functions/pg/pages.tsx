@@ -1,0 +1,413 @@
+import type { Context } from "hono";
+import type { Child } from "hono/jsx";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { PgServiceConfig } from "../../shared/config";
+import { AppError } from "../../shared/errors";
+import { createRouter } from "../app";
+import type { AppEnv, AuthUser } from "../env";
+import { csrfToken } from "../web/csrf";
+import { formFailure, readForm, validateForm, type FieldErrors } from "../web/forms";
+import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import type { PgDatabaseListing, PgUserListing } from "./queries";
+import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgNameParam } from "./schemas";
+import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
+
+const USERS = "/kws_services/postgres/users";
+const DATABASES = "/kws_services/postgres/db";
+
+const notices: Record<string, string> = {
+  "user-deleted": "The database user and its databases are deleted.",
+  "db-deleted": "The database is deleted.",
+};
+
+interface Feedback {
+  values?: Record<string, string>;
+  errors?: FieldErrors;
+  message?: string;
+  notice?: string;
+}
+
+interface Secret {
+  title: string;
+  name: string;
+  password: string;
+  uri: string;
+  hint?: string;
+}
+
+function Tabs({ current }: { current: "users" | "db" }) {
+  return (
+    <p class="alt">
+      {current === "users" ? <strong>Database users</strong> : <a href={USERS}>Database users</a>}
+      {" · "}
+      {current === "db" ? <strong>Databases</strong> : <a href={DATABASES}>Databases</a>}
+    </p>
+  );
+}
+
+/** The connection string, shown once, with a copy button (the field can be copied by hand too). */
+function SecretBox({ secret }: { secret: Secret }) {
+  return (
+    <div class="notice ok" role="status" data-testid="pg-secret">
+      <p>
+        <strong>{secret.title}</strong> Copy it now: this page shows it once.
+      </p>
+      <label for="pg-conn">Connection string</label>
+      <input id="pg-conn" readonly value={secret.uri} data-testid="pg-connection-uri" onfocus="this.select()" />
+      <button type="button" onclick="navigator.clipboard.writeText(document.getElementById('pg-conn').value).then(()=>{this.textContent='Copied'})">
+        Copy
+      </button>
+      <p>
+        User <code>{secret.name}</code>, password <code data-testid="pg-password">{secret.password}</code>
+      </p>
+      {secret.hint ? <p>{secret.hint}</p> : null}
+    </div>
+  );
+}
+
+const Page = ({ title, user, csrf, children }: { title: string; user: AuthUser; csrf: string; children?: Child }) => (
+  <Layout title={title} user={user} csrf={csrf} wide>
+    <div class="card">{children}</div>
+  </Layout>
+);
+
+function NotConfigured({ user, csrf, current }: { user: AuthUser; csrf: string; current: "users" | "db" }) {
+  return (
+    <Page title="Managed PostgreSQL" user={user} csrf={csrf}>
+      <h1>Managed PostgreSQL</h1>
+      <Tabs current={current} />
+      <Notice kind="error">
+        <span data-testid="pg-not-configured">{NOT_CONFIGURED}.</span>
+      </Notice>
+    </Page>
+  );
+}
+
+function Connect({ service }: { service: PgServiceConfig }) {
+  return (
+    <p>
+      Connect to <code data-testid="pg-host">{service.publicHost}</code> port <code>{service.publicPort}</code>.
+    </p>
+  );
+}
+
+function DeleteButton({ action, name, csrf, confirm }: { action: string; name: string; csrf: string; confirm: string }) {
+  return (
+    <form method="post" action={action} style="display:inline" onsubmit={`return confirm(${JSON.stringify(confirm)})`}>
+      <CsrfField token={csrf} />
+      <input type="hidden" name="name" value={name} />
+      <button type="submit" class="link" data-testid={`delete-${name}`}>
+        Delete
+      </button>
+    </form>
+  );
+}
+
+interface UsersView extends Feedback {
+  user: AuthUser;
+  csrf: string;
+  service: PgServiceConfig;
+  users: PgUserListing[];
+  secret?: Secret;
+}
+
+function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {}, message, notice }: UsersView) {
+  return (
+    <Page title="Database users" user={user} csrf={csrf}>
+      <h1>PostgreSQL database users</h1>
+      <Tabs current="users" />
+      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
+      {message ? (
+        <Notice kind="error">
+          <span data-testid="pg-error">{message}</span>
+        </Notice>
+      ) : null}
+      {secret ? <SecretBox secret={secret} /> : null}
+      <Connect service={service} />
+      {users.length === 0 ? (
+        <p data-testid="pg-empty">You have no database users yet.</p>
+      ) : (
+        <table data-testid="pg-users" style="width:100%;border-collapse:collapse">
+          <thead>
+            <tr>
+              <th align="left">Name</th>
+              <th align="left">Databases</th>
+              <th align="left">Created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {users.map((u) => (
+              <tr data-testid={`pg-user-${u.name}`}>
+                <td>
+                  <code>{u.name}</code>
+                </td>
+                <td>{u.databases.length ? u.databases.join(", ") : "none"}</td>
+                <td>{u.createdAt.toISOString().slice(0, 10)}</td>
+                <td align="right">
+                  <form method="post" action={`${USERS}/password`} style="display:inline">
+                    <CsrfField token={csrf} />
+                    <input type="hidden" name="name" value={u.name} />
+                    <button type="submit" class="link">
+                      Show password
+                    </button>
+                  </form>{" "}
+                  <DeleteButton
+                    action={`${USERS}/delete`}
+                    name={u.name}
+                    csrf={csrf}
+                    confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
+                  />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>New database user</h2>
+      {users.length >= MAX_PG_USERS ? (
+        <p>You have {MAX_PG_USERS} database users, the most allowed. Delete one to create another.</p>
+      ) : null}
+      <form method="post" action={USERS} novalidate>
+        <CsrfField token={csrf} />
+        <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
+        <div>
+          <label for="password">Password (leave empty to get a generated one)</label>
+          <input
+            id="password"
+            name="password"
+            type="password"
+            autocomplete="new-password"
+            aria-invalid={errors.password ? "true" : undefined}
+            aria-describedby={errors.password ? "password-error" : undefined}
+          />
+          {errors.password ? (
+            <p class="field-error" id="password-error" data-field-error="password">
+              {errors.password}
+            </p>
+          ) : null}
+        </div>
+        <button type="submit">Create database user</button>
+      </form>
+    </Page>
+  );
+}
+
+interface DatabasesView extends Feedback {
+  user: AuthUser;
+  csrf: string;
+  service: PgServiceConfig;
+  databases: PgDatabaseListing[];
+  owners: string[];
+  secret?: Secret;
+}
+
+function DatabasesPage({ user, csrf, service, databases, owners, secret, values = {}, errors = {}, message, notice }: DatabasesView) {
+  return (
+    <Page title="Databases" user={user} csrf={csrf}>
+      <h1>PostgreSQL databases</h1>
+      <Tabs current="db" />
+      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
+      {message ? (
+        <Notice kind="error">
+          <span data-testid="pg-error">{message}</span>
+        </Notice>
+      ) : null}
+      {secret ? <SecretBox secret={secret} /> : null}
+      <Connect service={service} />
+      {databases.length === 0 ? (
+        <p data-testid="pg-empty">You have no databases yet.</p>
+      ) : (
+        <table data-testid="pg-databases" style="width:100%;border-collapse:collapse">
+          <thead>
+            <tr>
+              <th align="left">Name</th>
+              <th align="left">Owner</th>
+              <th align="left">Created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {databases.map((d) => (
+              <tr data-testid={`pg-db-${d.name}`}>
+                <td>
+                  <code>{d.name}</code>
+                </td>
+                <td>
+                  <code>{d.owner}</code>
+                </td>
+                <td>{d.createdAt.toISOString().slice(0, 10)}</td>
+                <td align="right">
+                  <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>New database</h2>
+      {databases.length >= MAX_PG_DATABASES ? (
+        <p>You have {MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.</p>
+      ) : null}
+      {owners.length === 0 ? (
+        <p>
+          A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
+        </p>
+      ) : (
+        <form method="post" action={DATABASES} novalidate>
+          <CsrfField token={csrf} />
+          <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
+          <div>
+            <label for="owner">Owner</label>
+            <select id="owner" name="owner" style="width:100%;padding:.6rem;font:inherit;margin-top:.3rem">
+              {owners.map((o) => (
+                <option value={o} selected={values.owner === o}>
+                  {o}
+                </option>
+              ))}
+            </select>
+            {errors.owner ? (
+              <p class="field-error" data-field-error="owner">
+                {errors.owner}
+              </p>
+            ) : null}
+          </div>
+          <button type="submit">Create database</button>
+        </form>
+      )}
+    </Page>
+  );
+}
+
+type PageContext = Context<AppEnv>;
+const html = (c: PageContext, page: unknown, status: ContentfulStatusCode = 200) => c.html(page as never, status);
+
+/** Failures as page feedback; 503 (not configured, cluster down) is shown rather than thrown. */
+function failure(err: unknown): { status: ContentfulStatusCode; errors: FieldErrors; message?: string } {
+  if (err instanceof AppError && err.status >= 500 && err.code !== "internal") return { status: err.status, errors: {}, message: err.message };
+  const f = formFailure(err);
+  return { status: f.status, errors: f.errors, message: f.message ?? (Object.keys(f.errors).length ? undefined : f.code) };
+}
+
+const signedIn = (c: PageContext) => c.get("auth")?.user;
+const toSignIn = (c: PageContext) => c.redirect("/kws_signin?notice=signin-required", 303);
+const configured = (c: PageContext) => Boolean(c.get("services").pgCluster && c.get("services").config.pgService);
+
+async function renderUsers(c: PageContext, user: AuthUser, view: Feedback & { secret?: Secret } = {}, status: ContentfulStatusCode = 200) {
+  const csrf = csrfToken(c);
+  if (!configured(c)) return html(c, <NotConfigured user={user} csrf={csrf} current="users" />, 503);
+  const { service, users } = await listUsers(c.get("services"), user.id);
+  return html(c, <UsersPage user={user} csrf={csrf} service={service} users={users} {...view} />, status);
+}
+
+async function renderDatabases(c: PageContext, user: AuthUser, view: Feedback & { secret?: Secret } = {}, status: ContentfulStatusCode = 200) {
+  const csrf = csrfToken(c);
+  if (!configured(c)) return html(c, <NotConfigured user={user} csrf={csrf} current="db" />, 503);
+  const services = c.get("services");
+  const [{ service, databases }, { users }] = await Promise.all([listDatabases(services, user.id), listUsers(services, user.id)]);
+  return html(
+    c,
+    <DatabasesPage user={user} csrf={csrf} service={service} databases={databases} owners={users.map((u) => u.name)} {...view} />,
+    status,
+  );
+}
+
+export const pgPages = createRouter()
+  .get(USERS, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    return renderUsers(c, user, { notice: c.req.query("notice") });
+  })
+  .post(USERS, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(CreatePgUserForm, fields);
+    if (!valid.ok) return renderUsers(c, user, { values: fields, errors: valid.errors }, 400);
+    try {
+      const created = await createUser(c.get("services"), c.get("log"), user.id, valid.data);
+      const uri = connectionUri(created.service, created.user.name, created.password);
+      return renderUsers(c, user, {
+        secret: {
+          title: `Database user ${created.user.name} is ready.`,
+          name: created.user.name,
+          password: created.password,
+          uri,
+          hint: "Add a database name after the last / once you have created one.",
+        },
+      });
+    } catch (err) {
+      const f = failure(err);
+      return renderUsers(c, user, { values: { name: fields.name ?? "" }, errors: f.errors, message: f.message }, f.status);
+    }
+  })
+  .post(`${USERS}/password`, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(PgNameParam, fields);
+    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
+    try {
+      const { password, service } = await revealPassword(c.get("services"), user.id, valid.data.name);
+      const name = valid.data.name;
+      return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
+    } catch (err) {
+      const f = failure(err);
+      return renderUsers(c, user, { message: f.message }, f.status);
+    }
+  })
+  .post(`${USERS}/delete`, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(PgNameParam, fields);
+    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
+    try {
+      await deleteUser(c.get("services"), c.get("log"), user.id, valid.data.name);
+    } catch (err) {
+      const f = failure(err);
+      return renderUsers(c, user, { message: f.message }, f.status);
+    }
+    return c.redirect(`${USERS}?notice=user-deleted`, 303);
+  })
+  .get(DATABASES, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    return renderDatabases(c, user, { notice: c.req.query("notice") });
+  })
+  .post(DATABASES, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(CreatePgDatabaseBody, fields);
+    if (!valid.ok) return renderDatabases(c, user, { values: fields, errors: valid.errors }, 400);
+    try {
+      const created = await createDatabase(c.get("services"), c.get("log"), user.id, valid.data);
+      const { database } = created;
+      return renderDatabases(c, user, {
+        secret: {
+          title: `Database ${database.name} is ready.`,
+          name: database.owner,
+          password: created.password,
+          uri: connectionUri(created.service, database.owner, created.password, database.name),
+        },
+      });
+    } catch (err) {
+      const f = failure(err);
+      return renderDatabases(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
+    }
+  })
+  .post(`${DATABASES}/delete`, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(PgNameParam, fields);
+    if (!valid.ok) return renderDatabases(c, user, { message: "no database of yours with that name" }, 404);
+    try {
+      await deleteDatabase(c.get("services"), c.get("log"), user.id, valid.data.name);
+    } catch (err) {
+      const f = failure(err);
+      return renderDatabases(c, user, { message: f.message }, f.status);
+    }
+    return c.redirect(`${DATABASES}?notice=db-deleted`, 303);
+  });

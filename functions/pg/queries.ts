@@ -1,0 +1,129 @@
+import { asc, count, eq } from "drizzle-orm";
+import type { Database } from "../../shared/db";
+import { pgDatabases, pgUsers, users, type PgDatabaseRow, type PgUserRow } from "../../shared/db/schema";
+
+/** What a transaction gives: the same query surface as the database. */
+type Db = Pick<Database, "select" | "insert" | "update" | "delete">;
+
+/**
+ * Serializes one person's pg operations: taken inside each create/delete transaction, so two
+ * concurrent creates cannot both pass the limit check. NO KEY UPDATE, not UPDATE: it must not
+ * block inserts elsewhere that only reference the user (foreign keys take KEY SHARE).
+ */
+export async function lockUser(tx: Db, userId: string): Promise<boolean> {
+  const rows = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for("no key update");
+  return rows.length > 0;
+}
+
+export async function findPgUser(db: Db, name: string): Promise<PgUserRow | undefined> {
+  const [row] = await db.select().from(pgUsers).where(eq(pgUsers.name, name));
+  return row;
+}
+
+export async function countPgUsers(db: Db, userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(pgUsers).where(eq(pgUsers.userId, userId));
+  return row?.n ?? 0;
+}
+
+export async function insertPgUser(db: Db, values: Pick<PgUserRow, "userId" | "name" | "passwordEncrypted">): Promise<PgUserRow> {
+  const [row] = await db.insert(pgUsers).values(values).returning();
+  return row!;
+}
+
+export async function setPgUserPassword(db: Db, id: string, passwordEncrypted: string): Promise<void> {
+  await db.update(pgUsers).set({ passwordEncrypted }).where(eq(pgUsers.id, id));
+}
+
+/** The pg user's row and (by cascade) its databases' rows. */
+export async function deletePgUserRow(db: Db, id: string): Promise<void> {
+  await db.delete(pgDatabases).where(eq(pgDatabases.pgUserId, id));
+  await db.delete(pgUsers).where(eq(pgUsers.id, id));
+}
+
+export interface PgUserListing {
+  name: string;
+  createdAt: Date;
+  databases: string[];
+}
+
+export async function listPgUsers(db: Db, userId: string): Promise<PgUserListing[]> {
+  const rows = await db
+    .select({ name: pgUsers.name, createdAt: pgUsers.createdAt, database: pgDatabases.name })
+    .from(pgUsers)
+    .leftJoin(pgDatabases, eq(pgDatabases.pgUserId, pgUsers.id))
+    .where(eq(pgUsers.userId, userId))
+    .orderBy(asc(pgUsers.createdAt), asc(pgUsers.name), asc(pgDatabases.name));
+  const byName = new Map<string, PgUserListing>();
+  for (const r of rows) {
+    const entry = byName.get(r.name) ?? { name: r.name, createdAt: r.createdAt, databases: [] };
+    if (r.database) entry.databases.push(r.database);
+    byName.set(r.name, entry);
+  }
+  return [...byName.values()];
+}
+
+export interface PgDatabaseListing {
+  name: string;
+  owner: string;
+  createdAt: Date;
+}
+
+export function listPgDatabases(db: Db, userId: string): Promise<PgDatabaseListing[]> {
+  return db
+    .select({ name: pgDatabases.name, owner: pgUsers.name, createdAt: pgDatabases.createdAt })
+    .from(pgDatabases)
+    .innerJoin(pgUsers, eq(pgUsers.id, pgDatabases.pgUserId))
+    .where(eq(pgDatabases.userId, userId))
+    .orderBy(asc(pgDatabases.createdAt), asc(pgDatabases.name));
+}
+
+export async function findPgDatabase(db: Db, name: string): Promise<(PgDatabaseRow & { owner: string }) | undefined> {
+  const [row] = await db
+    .select({
+      id: pgDatabases.id,
+      userId: pgDatabases.userId,
+      pgUserId: pgDatabases.pgUserId,
+      name: pgDatabases.name,
+      createdAt: pgDatabases.createdAt,
+      owner: pgUsers.name,
+    })
+    .from(pgDatabases)
+    .innerJoin(pgUsers, eq(pgUsers.id, pgDatabases.pgUserId))
+    .where(eq(pgDatabases.name, name));
+  return row;
+}
+
+export async function countPgDatabases(db: Db, userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(pgDatabases).where(eq(pgDatabases.userId, userId));
+  return row?.n ?? 0;
+}
+
+export async function insertPgDatabase(db: Db, values: Pick<PgDatabaseRow, "userId" | "pgUserId" | "name">): Promise<PgDatabaseRow> {
+  const [row] = await db.insert(pgDatabases).values(values).returning();
+  return row!;
+}
+
+export async function setPgDatabaseOwner(db: Db, id: string, pgUserId: string): Promise<void> {
+  await db.update(pgDatabases).set({ pgUserId }).where(eq(pgDatabases.id, id));
+}
+
+export async function deletePgDatabaseRow(db: Db, id: string): Promise<void> {
+  await db.delete(pgDatabases).where(eq(pgDatabases.id, id));
+}
+
+/** Rows of a pg user's databases (for repairs). */
+export function pgUserDatabaseRows(db: Db, pgUserId: string): Promise<PgDatabaseRow[]> {
+  return db.select().from(pgDatabases).where(eq(pgDatabases.pgUserId, pgUserId));
+}
+
+/** Every row, for the drift check. */
+export async function allRows(db: Db) {
+  const usersRows = await db.select({ name: pgUsers.name, userId: pgUsers.userId }).from(pgUsers).orderBy(asc(pgUsers.name));
+  const dbRows = await db
+    .select({ name: pgDatabases.name, userId: pgDatabases.userId, owner: pgUsers.name })
+    .from(pgDatabases)
+    .innerJoin(pgUsers, eq(pgUsers.id, pgDatabases.pgUserId))
+    .orderBy(asc(pgDatabases.name));
+  return { users: usersRows, databases: dbRows };
+}
+

@@ -1,0 +1,176 @@
+import { createRoute } from "@hono/zod-openapi";
+import { createRouter } from "../app";
+import { requireAdmin, requireUser } from "../middleware/auth";
+import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { pgDrift } from "./drift";
+import {
+  CreatedPgDatabaseSchema,
+  CreatedPgUserSchema,
+  CreatePgDatabaseBody,
+  CreatePgUserBody,
+  DriftListSchema,
+  PgDatabaseListSchema,
+  PgNameParam,
+  PgUserListSchema,
+  PgUserPasswordSchema,
+} from "./schemas";
+import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, pgContext, revealPassword, step } from "./service";
+
+const tags = ["postgres"];
+const common = {
+  401: errorResponse("Not signed in"),
+  503: errorResponse("Managed PostgreSQL is not configured (PG_SERVICE_URL) or the cluster cannot be reached"),
+};
+
+const iso = (d: Date) => d.toISOString();
+
+const listUsersRoute = createRoute({
+  method: "get",
+  path: "/pg/users",
+  tags,
+  summary: "Your database users, their databases, and where to connect",
+  responses: { 200: jsonResponse(PgUserListSchema, "Database users"), ...common },
+});
+
+const createUserRoute = createRoute({
+  method: "post",
+  path: "/pg/users",
+  tags,
+  summary: "Create a database user (a login role); answers its password",
+  request: { body: jsonBody(CreatePgUserBody) },
+  responses: {
+    201: jsonResponse(CreatedPgUserSchema, "Created"),
+    400: errorResponse("A field breaks a rule, or the name is reserved"),
+    409: errorResponse("The name is taken (code conflict), or you have the most allowed (code limit)"),
+    ...common,
+  },
+});
+
+const passwordRoute = createRoute({
+  method: "get",
+  path: "/pg/users/{name}/password",
+  tags,
+  summary: "The password of one of your database users",
+  request: { params: PgNameParam },
+  responses: { 200: jsonResponse(PgUserPasswordSchema, "The password"), 404: errorResponse("No such database user of yours"), ...common },
+});
+
+const deleteUserRoute = createRoute({
+  method: "delete",
+  path: "/pg/users/{name}",
+  tags,
+  summary: "Delete a database user, its databases (ending their sessions) and its sessions",
+  request: { params: PgNameParam },
+  responses: { 204: { description: "Deleted" }, 404: errorResponse("No such database user of yours"), ...common },
+});
+
+const listDatabasesRoute = createRoute({
+  method: "get",
+  path: "/pg/databases",
+  tags,
+  summary: "Your databases and where to connect",
+  responses: { 200: jsonResponse(PgDatabaseListSchema, "Databases"), ...common },
+});
+
+const createDatabaseRoute = createRoute({
+  method: "post",
+  path: "/pg/databases",
+  tags,
+  summary: "Create a database owned by one of your database users; only its owner may connect",
+  request: { body: jsonBody(CreatePgDatabaseBody) },
+  responses: {
+    201: jsonResponse(CreatedPgDatabaseSchema, "Created"),
+    400: errorResponse("A field breaks a rule, or owner is not one of your database users"),
+    409: errorResponse("The name is taken (code conflict), or you have the most allowed (code limit)"),
+    ...common,
+  },
+});
+
+const deleteDatabaseRoute = createRoute({
+  method: "delete",
+  path: "/pg/databases/{name}",
+  tags,
+  summary: "Delete a database, ending its sessions",
+  request: { params: PgNameParam },
+  responses: { 204: { description: "Deleted" }, 404: errorResponse("No such database of yours"), ...common },
+});
+
+const driftRoute = createRoute({
+  method: "get",
+  path: "/pg/drift",
+  tags,
+  summary: "Roles and databases that exist on one side only (KWS's rows or the cluster), or disagree",
+  responses: { 200: jsonResponse(DriftListSchema, "Drift"), 403: errorResponse("Administrators only"), ...common },
+});
+
+export const pgRoutes = createRouter()
+  .openapi(listUsersRoute, async (c) => {
+    const user = requireUser(c);
+    const { service, users } = await listUsers(c.get("services"), user.id);
+    return c.json(
+      { host: service.publicHost, port: service.publicPort, users: users.map((u) => ({ ...u, createdAt: iso(u.createdAt) })) },
+      200,
+    );
+  })
+  .openapi(createUserRoute, async (c) => {
+    const user = requireUser(c);
+    const created = await createUser(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
+    const { service } = created;
+    return c.json(
+      {
+        host: service.publicHost,
+        port: service.publicPort,
+        user: { ...created.user, createdAt: iso(created.user.createdAt) },
+        password: created.password,
+        connectionUri: connectionUri(service, created.user.name, created.password),
+      },
+      201,
+    );
+  })
+  .openapi(passwordRoute, async (c) => {
+    const user = requireUser(c);
+    const { name } = c.req.valid("param");
+    const { password, service } = await revealPassword(c.get("services"), user.id, name);
+    return c.json(
+      { host: service.publicHost, port: service.publicPort, name, password, connectionUri: connectionUri(service, name, password) },
+      200,
+    );
+  })
+  .openapi(deleteUserRoute, async (c) => {
+    const user = requireUser(c);
+    await deleteUser(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    return c.body(null, 204);
+  })
+  .openapi(listDatabasesRoute, async (c) => {
+    const user = requireUser(c);
+    const { service, databases } = await listDatabases(c.get("services"), user.id);
+    return c.json(
+      { host: service.publicHost, port: service.publicPort, databases: databases.map((d) => ({ ...d, createdAt: iso(d.createdAt) })) },
+      200,
+    );
+  })
+  .openapi(createDatabaseRoute, async (c) => {
+    const user = requireUser(c);
+    const created = await createDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
+    const { service, database } = created;
+    return c.json(
+      {
+        host: service.publicHost,
+        port: service.publicPort,
+        database: { ...database, createdAt: iso(database.createdAt) },
+        connectionUri: connectionUri(service, database.owner, created.password, database.name),
+      },
+      201,
+    );
+  })
+  .openapi(deleteDatabaseRoute, async (c) => {
+    const user = requireUser(c);
+    await deleteDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    return c.body(null, 204);
+  })
+  .openapi(driftRoute, async (c) => {
+    requireAdmin(c);
+    const services = c.get("services");
+    const { cluster } = pgContext(services);
+    return c.json({ drift: await step(c.get("log"), pgDrift(services.db, cluster)) }, 200);
+  });

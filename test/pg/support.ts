@@ -1,0 +1,87 @@
+import { spawn } from "node:child_process";
+import postgres from "postgres";
+import type { PgTestCluster } from "../support/pg-cluster";
+
+/** Fixed test key (32 bytes, base64): tests never write $KWS_DATA_DIR/secret.key. */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 0x5a).toString("base64");
+
+/** Connections a test opened as managed users; closed at the end of the file. */
+export class Connections {
+  private readonly open: postgres.Sql[] = [];
+  constructor(private readonly cluster: PgTestCluster) {}
+
+  /** A connection as `user` with `password` to `database`, after one round trip (so login is proven). */
+  async as(user: string, password: string, database: string): Promise<postgres.Sql> {
+    const sql = postgres({
+      host: this.cluster.host,
+      port: this.cluster.port,
+      user,
+      pass: password,
+      database,
+      max: 1,
+      connect_timeout: 10,
+      idle_timeout: 0,
+      onnotice: () => {},
+    });
+    this.open.push(sql);
+    try {
+      await sql`select 1`;
+    } catch (err) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw err;
+    }
+    return sql;
+  }
+
+  /** The SQLSTATE a login fails with, or "ok". */
+  async loginResult(user: string, password: string, database: string): Promise<string> {
+    try {
+      const sql = await this.as(user, password, database);
+      await sql.end({ timeout: 1 });
+      return "ok";
+    } catch (err) {
+      return String((err as { code?: unknown }).code ?? (err as Error).message);
+    }
+  }
+
+  async closeAll() {
+    await Promise.all(this.open.splice(0).map((s) => s.end({ timeout: 1 }).catch(() => {})));
+  }
+}
+
+/** The SQLSTATE a statement fails with, or "ok". */
+export async function sqlError(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run();
+    return "ok";
+  } catch (err) {
+    return String((err as { code?: unknown }).code ?? (err as Error).message);
+  }
+}
+
+/** psql (libpq, which applies SASLprep itself) logging in with the password from the environment. */
+export function psqlLogin(cluster: PgTestCluster, user: string, password: string, database: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      "/usr/lib/postgresql/15/bin/psql",
+      ["-X", "-h", cluster.host, "-p", String(cluster.port), "-U", user, "-d", database, "-tAc", "select current_user"],
+      { env: { PATH: process.env.PATH ?? "", PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code: code ?? 1, out: out.trim() }));
+  });
+}
+
+/** An admin connection of the test itself, for looking at the cluster. */
+export function adminSql(cluster: PgTestCluster): postgres.Sql {
+  return postgres(cluster.adminUrl, { max: 2, onnotice: () => {} });
+}
+
+export async function clusterState(sql: postgres.Sql) {
+  const roles = (await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname !~ '^pg_' order by 1`).map((r) => r.rolname);
+  const databases = (await sql<{ datname: string }[]>`select datname from pg_database order by 1`).map((r) => r.datname);
+  return { roles, databases };
+}
