@@ -104,6 +104,8 @@ export class AmqpQueue implements QueuePort {
   async declare(queue: string, options: DeclareOptions = {}): Promise<void> {
     if (queue === this.deadLetterQueue) return;
     const maxAttempts = checkedCount("maxAttempts", options.maxAttempts ?? 3);
+    // Declared by this process already (and re-declared after every reconnect): no broker round trip.
+    if (this.declared.get(queue) === maxAttempts) return;
     await this.withConnection((conn) => withChannel(conn, (ch) => this.assertWorkQueue(ch, queue, maxAttempts)));
     this.declared.set(queue, maxAttempts);
   }
@@ -185,7 +187,12 @@ export class AmqpQueue implements QueuePort {
   }
 
   private async openConnection(): Promise<void> {
-    const conn = await connect(this.url, { timeout: 10_000, clientProperties: { connection_name: this.connectionName } });
+    const conn = await connect(this.url, {
+      timeout: 10_000,
+      // Without it Nagle's algorithm holds small frames back: ~40 ms per publish→consume instead of ~0.5 ms.
+      noDelay: true,
+      clientProperties: { connection_name: this.connectionName },
+    });
     let alive = true;
     // Without an 'error' listener a broker-side close would crash the process.
     conn.on("error", (error: Error) => this.logger.warn("amqp connection error", { error: error.message }));
