@@ -35,6 +35,8 @@ test("a token is shown once, stored hashed, listed without its secret and works 
   const me = await h.call("GET", "/api/v1/me", { headers: bearer(body.secret) });
   assert.equal(me.status, 200);
   assert.equal(((await me.json()) as any).user.username, account.username);
+  const used = (await (await h.call("GET", "/api/v1/tokens", { headers: { cookie } })).json()) as any;
+  assert.ok(used.tokens[0].lastUsedAt, "last use recorded");
 });
 
 test("a revoked token gets 401", async () => {
