@@ -41,6 +41,7 @@ export const CloseCodes = {
   noHello: 4008,
   hostDeleted: 4004,
   heartbeat: 4009,
+  queueUnavailable: 4011,
   shutdown: 1001,
 } as const;
 
@@ -173,10 +174,19 @@ export class AgentSession {
     this.send({ type: "welcome", protocol: PROTOCOL_VERSION, hostId: this.hostId, hostName: this.o.host.name, heartbeatMs: this.o.heartbeatMs });
     this.log.info("agent connected", { agentVersion: hello.agentVersion, lxdVersion: hello.lxdVersion, degradedReason: hello.degradedReason });
     const queue = hostQueue(this.hostId);
-    await this.o.queue.declare(queue, { maxAttempts: JOB_MAX_ATTEMPTS });
-    const subscription = await this.o.queue.consume<JobMessage>(queue, (d) => this.onDelivery(d), {
-      prefetch: this.o.prefetch ?? 64,
-    });
+    let subscription: Subscription;
+    try {
+      await this.o.queue.declare(queue, { maxAttempts: JOB_MAX_ATTEMPTS });
+      subscription = await this.o.queue.consume<JobMessage>(queue, (d) => this.onDelivery(d), {
+        prefetch: this.o.prefetch ?? 64,
+      });
+    } catch (err) {
+      // A host that looks online but whose queue nobody consumes would take jobs it never runs:
+      // drop it, so it shows offline and its agent dials again (perhaps to another gateway).
+      this.log.error("cannot consume the host's queue; dropping the agent", { err });
+      this.close(CloseCodes.queueUnavailable, "the gateway cannot consume this host's queue");
+      return;
+    }
     if (this.closed) await subscription.cancel();
     else this.subscription = subscription;
   }
