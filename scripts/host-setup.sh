@@ -5,7 +5,11 @@
 #
 # Usage: sudo scripts/host-setup.sh [--verify] [--instance-image]
 #   --verify          launch a throwaway container from kws/busybox even if nothing was built
-#   --instance-image  build the Debian instance image (not available yet)
+#                     (with --instance-image: also check kws/debian-12 end to end, code-server too)
+#   --instance-image  also make the btrfs pool kws-btrfs (where the kernel has btrfs) and the
+#                     Debian 12 instance image kws/debian-12 with code-server inside
+#                     (scripts/instance-image/; a few minutes to build once, cached in
+#                     /var/cache/kws; KWS_IMAGE_TRUST_HOST_CAS=1 keeps the host's extra CAs in it)
 set -euo pipefail
 
 LXD_LOG=/var/log/kws-lxd.log
@@ -16,6 +20,14 @@ BRIDGE_CIDR=172.30.0.1/24
 DHCP_RANGE=172.30.0.2-172.30.0.10
 BUSYBOX_ALIAS=kws/busybox
 PACKAGES=(lxd lxd-client wireguard-tools wireguard-go busybox-static)
+# Only with --instance-image:
+INSTANCE_PACKAGES=(debootstrap zstd)
+INSTANCE_ALIAS=kws/debian-12
+FAST_POOL=kws-btrfs
+FAST_POOL_SIZE=30GiB
+IMAGE_CACHE=/var/cache/kws
+IMAGE_LOG=/var/log/kws-instance-image.log
+RECIPE_DIR=$(cd "$(dirname "$0")" && pwd)/instance-image
 
 verify=0
 instance_image=0
@@ -23,15 +35,10 @@ for arg in "$@"; do
   case "$arg" in
     --verify) verify=1 ;;
     --instance-image) instance_image=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "host-setup: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
-
-if [ "$instance_image" -eq 1 ]; then
-  echo "host-setup: the Debian instance image is built by the instances feature (not yet implemented)" >&2
-  exit 1
-fi
 
 started=$(date +%s)
 say() { echo "host-setup: $*"; }
@@ -49,6 +56,7 @@ trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] || die "run as root"
 
 # --- packages ---------------------------------------------------------------
+[ "$instance_image" -eq 0 ] || PACKAGES+=("${INSTANCE_PACKAGES[@]}")
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -234,6 +242,106 @@ else
     lxc image delete "$BUSYBOX_ALIAS" >/dev/null 2>&1 || true
     die "the freshly built $BUSYBOX_ALIAS failed its check (see above); lxd log: $LXD_LOG"
   fi
+fi
+
+# --- fast storage pool and the Debian instance image (--instance-image) --------
+instance_pool=$POOL
+
+# btrfs on a loop file: a launch snapshots the image unpacked once instead of unpacking the whole
+# image (1.5 GB) again for every container (dir).
+ensure_fast_pool() {
+  local driver err
+  if lxc storage show "$FAST_POOL" >/dev/null 2>&1; then
+    driver=$(lxc storage show "$FAST_POOL" | awk '/^driver:/ {print $2}')
+    say "storage pool $FAST_POOL present ($driver): launch instances with -s $FAST_POOL"
+    instance_pool=$FAST_POOL
+    return 0
+  fi
+  if ! grep -qw btrfs /proc/filesystems && ! modprobe btrfs 2>/dev/null; then
+    say "this kernel has no btrfs: no fast pool; instances use $POOL (dir, unpacks the whole image per launch: 8-60 s)"
+    return 0
+  fi
+  if ! command -v mkfs.btrfs >/dev/null 2>&1; then
+    say "installing btrfs-progs"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq btrfs-progs >/dev/null
+  fi
+  if err=$(lxc storage create "$FAST_POOL" btrfs size="$FAST_POOL_SIZE" 2>&1 >/dev/null); then
+    say "created storage pool $FAST_POOL (btrfs on a $FAST_POOL_SIZE loop file): launch instances with -s $FAST_POOL ($POOL stays dir, for the busybox tests)"
+    instance_pool=$FAST_POOL
+  else
+    say "could not create a btrfs pool ($err): instances use $POOL (dir, 8-60 s per launch)"
+  fi
+}
+
+# Version of the recipe: what goes into the image (build.sh, host-cas.sh, files/, templates/), the
+# DNS address baked in and, with KWS_IMAGE_TRUST_HOST_CAS=1, the host's own CAs; not verify.sh.
+instance_recipe_stamp() {
+  (
+    cd "$RECIPE_DIR"
+    find build.sh host-cas.sh files templates -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    echo "dns=${BRIDGE_CIDR%/*}"
+    [ "${KWS_IMAGE_TRUST_HOST_CAS:-0}" != 1 ] || echo "host-cas=$(./host-cas.sh | sha256sum)"
+  ) | sha256sum | cut -c1-16
+}
+
+instance_alias_exists() { lxc image alias list --format csv | cut -d, -f1 | grep -qx "$INSTANCE_ALIAS"; }
+
+ensure_instance_image() {
+  local stamp cached have fp t0 old
+  stamp=$(instance_recipe_stamp)
+  cached="$IMAGE_CACHE/debian-12-code-server-$stamp.tar.zst"
+  if instance_alias_exists; then
+    have=$(lxc image get-property "$INSTANCE_ALIAS" kws.recipe 2>/dev/null || true)
+    say "image $INSTANCE_ALIAS present"
+    [ "$have" = "$stamp" ] ||
+      say "note: $INSTANCE_ALIAS was built from recipe ${have:-unknown}, scripts/instance-image/ is now $stamp (lxc image delete $INSTANCE_ALIAS and run again to switch)"
+    return 0
+  fi
+  mkdir -p "$IMAGE_CACHE"
+  # One build at a time; whoever waited finds the image (or the tarball) made by the other.
+  exec 9>"$IMAGE_CACHE/instance-image.lock"
+  flock -n 9 || { say "another host-setup is building $INSTANCE_ALIAS, waiting for it"; flock 9; }
+  if instance_alias_exists; then say "image $INSTANCE_ALIAS present"; exec 9>&-; return 0; fi
+
+  if [ -f "$cached" ]; then
+    say "using the cached tarball $cached (recipe $stamp)"
+  else
+    say "building $INSTANCE_ALIAS (recipe $stamp) into $cached: 3-20 minutes, details in $IMAGE_LOG"
+    t0=$(date +%s)
+    "$RECIPE_DIR/build.sh" "$cached" "$stamp" "${BRIDGE_CIDR%/*}" "$IMAGE_LOG"
+    say "image built in $(( $(date +%s) - t0 )) s"
+    for old in "$IMAGE_CACHE"/debian-12-code-server-*.tar.zst; do
+      [ "$old" = "$cached" ] || rm -f "$old"
+    done
+  fi
+
+  t0=$(date +%s)
+  # A unified tarball's fingerprint is its sha256: the image may still be there without its alias.
+  fp=$(sha256sum "$cached" | cut -d' ' -f1)
+  if lxc image info "$fp" >/dev/null 2>&1; then
+    lxc image alias create "$INSTANCE_ALIAS" "$fp" >/dev/null
+    say "image ${fp:0:12} was still there: gave it the alias $INSTANCE_ALIAS"
+  elif ! lxc image import "$cached" --alias "$INSTANCE_ALIAS" >/dev/null; then
+    if ! zstd -tq "$cached" 2>/dev/null; then
+      rm -f "$cached"
+      die "the cached tarball was damaged and is removed; run again to rebuild"
+    fi
+    die "lxc image import $cached failed; lxd log: $LXD_LOG"
+  else
+    say "imported $INSTANCE_ALIAS (${fp:0:12}, $(du -h "$cached" | cut -f1)) in $(( $(date +%s) - t0 )) s"
+  fi
+  exec 9>&-
+}
+
+if [ "$instance_image" -eq 1 ]; then
+  ensure_fast_pool
+  ensure_instance_image
+  if [ "$verify" -eq 1 ]; then
+    "$RECIPE_DIR/verify.sh" --pool "$instance_pool" --alias "$INSTANCE_ALIAS" ||
+      die "$INSTANCE_ALIAS failed its check (see above); to rebuild: lxc image delete $INSTANCE_ALIAS && rm -f $IMAGE_CACHE/debian-12-code-server-*.tar.zst"
+  fi
+  say "instances: lxc launch $INSTANCE_ALIAS NAME -s $instance_pool"
 fi
 
 say "done in $(( $(date +%s) - started )) s"
