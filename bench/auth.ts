@@ -16,6 +16,7 @@
  * KV port), the user lookup, an HTTP round trip through the app, and the same round trip with a
  * body that fails validation.
  */
+import http from "node:http";
 import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -164,13 +165,27 @@ interface Account {
   email: string;
 }
 
-async function post(url: string, body: unknown): Promise<{ status: number; text: string; cookie: string | null }> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+// node:http with keep-alive: a lighter client than fetch, so the figures are the API's, not the client's.
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url: string, body: unknown): Promise<{ status: number; text: string; cookie: string | null }> {
+  const payload = typeof body === "string" ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: "POST", agent: keepAlive, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), cookie: res.headers["set-cookie"]?.[0] ?? null }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
   });
-  return { status: res.status, text: await res.text(), cookie: res.headers.get("set-cookie") };
 }
 
 // ---------------------------------------------------------------- the bench
