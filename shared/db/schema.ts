@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -174,3 +174,38 @@ export const pgDatabases = pgTable(
 
 export type PgUserRow = typeof pgUsers.$inferSelect;
 export type PgDatabaseRow = typeof pgDatabases.$inferSelect;
+
+/** The pools an address can come from: a host's bridge (instances) or its WireGuard subnet (devices). */
+export const addressPools = ["bridge", "wireguard"] as const;
+export type AddressPool = (typeof addressPools)[number];
+
+/**
+ * One IPv4 address of a host's pool, held by one thing ("instance:<id>", "device:<id>").
+ * Allocation (shared/addresses/store.ts) inserts the lowest free number; the unique index on
+ * (host_id, pool, address_num) is what makes two concurrent allocations unable to take the same one.
+ *
+ * The address is kept as a number because "lowest free" is integer arithmetic (a gap search over
+ * address_num + 1) and comparing or ordering numbers is exact; bigint because int4 is signed and
+ * cannot hold addresses above 127.255.255.255. The dotted text beside it is for people and logs.
+ */
+export const addressLeases = pgTable(
+  "address_leases",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    hostId: uuid("host_id")
+      .notNull()
+      .references(() => hosts.id, { onDelete: "cascade" }),
+    pool: text("pool").$type<AddressPool>().notNull(),
+    addressNum: bigint("address_num", { mode: "number" }).notNull(),
+    address: text("address").notNull(),
+    holder: text("holder").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("address_leases_host_pool_address_key").on(t.hostId, t.pool, t.addressNum),
+    // One address per holder and pool.
+    uniqueIndex("address_leases_pool_holder_key").on(t.pool, t.holder),
+  ],
+);
+
+export type AddressLease = typeof addressLeases.$inferSelect;
