@@ -3,6 +3,8 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { Gateway } from "../../functions/gateway/gateway";
 import { defaultRateLimits, type Config } from "../../shared/config";
+import { hosts } from "../../shared/db/schema";
+import { hostQueue } from "../../shared/jobs/queue-names";
 import { AmqpQueue } from "../../shared/queue/amqp";
 import { MemoryQueue } from "../../shared/queue/memory";
 import { signedInUser, startHarness, type Harness } from "./harness";
@@ -57,6 +59,11 @@ export async function startControlPlane(
     adminCookie: cookie,
     close: async () => {
       await gateway.stop();
+      // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
+      // (about 300 quorum queues fit its file handles here) fills up run after run.
+      for (const host of await h.services.db.select({ id: hosts.id }).from(hosts)) {
+        await queue.remove(hostQueue(host.id)).catch(() => undefined);
+      }
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await queue.remove(deadLetterQueue).catch(() => {});
