@@ -84,6 +84,13 @@ export class Pipeline {
     this.agent.start();
   }
 
+  /** Stops the agent and starts it again (same state, same credential) against another gateway. */
+  async moveAgentTo(gatewayUrl: string) {
+    await this.agent.stop("SIGTERM");
+    this.agent = new Program("agent", "agent/main.ts", ["--gateway", gatewayUrl, "--state-dir", join(this.dir, "agent")], this.agent.env);
+    this.agent.start();
+  }
+
   private async adminToken(email: string): Promise<string> {
     const password = "Admin-Pass-123";
     const username = `admin_${Date.now().toString(36)}`;

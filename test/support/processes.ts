@@ -16,7 +16,7 @@ export class Program {
     readonly name: string,
     private readonly entry: string,
     private readonly args: string[],
-    private readonly env: Record<string, string>,
+    readonly env: Record<string, string>,
   ) {}
 
   start(extraArgs: string[] = []): this {
