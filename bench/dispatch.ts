@@ -58,6 +58,7 @@ import {
   sample,
   sleep,
   sumCpuSeconds,
+  until,
   wallUs,
 } from "./support/common";
 
@@ -701,16 +702,3 @@ function summariseCpuProfile(dir: string, jobs: number): Record<string, unknown>
   };
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: Child) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not up yet
-    }
-    if (child?.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exited)}) while waiting for ${what}:\n${child.text.slice(-15).join("\n")}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${child ? `; ${child.name} said:\n${child.text.slice(-15).join("\n")}` : ""}`);
-    await sleep(100);
-  }
-}

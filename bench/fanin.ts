@@ -48,7 +48,7 @@ import { migrateDatabase } from "../shared/db/migrate";
 import { hostQueue } from "../shared/jobs/queue-names";
 import { PROTOCOL_VERSION, stamp } from "../shared/protocol/messages";
 import { freshPostgresDatabase } from "../test/support/database";
-import { brokerFileHandles, Child, Cleanups, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, sleep, sumCpuSeconds } from "./support/common";
+import { brokerFileHandles, Child, Cleanups, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, sleep, sumCpuSeconds, until } from "./support/common";
 
 const AMQP_URL = process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
 const POSTGRES_ADMIN_URL = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
@@ -248,19 +248,6 @@ async function probeQuorumQueues(conn: ChannelModel, tag: string, needed: number
   };
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: Child) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (child?.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exited)}) while waiting for ${what}:\n${child.text.slice(-15).join("\n")}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 export async function run(): Promise<Record<string, unknown>> {
   const connections = envInt("BENCH_FANIN_CONNECTIONS", 5000);

@@ -244,6 +244,21 @@ export class Child {
  * (SIGINT, SIGTERM, SIGHUP) — leftover quorum queues hold broker file handles, so they must not
  * outlive an interrupted run. A closed stderr (e.g. `| head`) must not kill the bench mid-way either.
  */
+/** Polls `check` until it holds; fails early, with the child's last output, when the child exits. */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: Child) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // Not up yet: keep polling until the deadline.
+    }
+    if (child?.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exited)}) while waiting for ${what}:\n${child.text.slice(-15).join("\n")}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${child ? `; ${child.name} said:\n${child.text.slice(-15).join("\n")}` : ""}`);
+    await sleep(100);
+  }
+}
+
 export class Cleanups {
   private readonly steps: { what: string; f: () => Promise<unknown> }[] = [];
   private running?: Promise<void>;

@@ -39,7 +39,6 @@ before(async () => {
 after(async () => {
   await conns?.closeAll();
   await admin?.end({ timeout: 1 });
-  await h?.services.pgCluster?.close();
   await h?.close();
   await cluster?.stop();
 });

@@ -74,8 +74,7 @@ describe("with a service cluster", () => {
   after(async () => {
     await conns?.closeAll();
     await admin?.end({ timeout: 1 });
-    await h?.services.pgCluster?.close();
-    await h?.close();
+      await h?.close();
     await cluster?.stop();
   });
 

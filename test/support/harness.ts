@@ -56,6 +56,7 @@ export async function startHarness(
       ),
     close: async () => {
       await services.queue.close();
+      await services.pgCluster?.close();
       await services.kv.close?.();
       await mailbox.close();
       await db.drop();
