@@ -6,6 +6,7 @@ import { staticRoutes } from "./web/routes";
 import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
+import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
@@ -20,6 +21,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", hostRoutes)
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
+    .route("/api/v1", instanceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)

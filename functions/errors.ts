@@ -5,7 +5,8 @@ import { AppError, type ErrorIssue, errorStatus } from "../shared/errors";
 import type { AppEnv } from "./env";
 
 export interface ErrorBody {
-  error: { code: string; message: string; requestId: string; issues?: ErrorIssue[] };
+  /** jobId: the job that is already running, when a 409 refuses to start another. */
+  error: { code: string; message: string; requestId: string; issues?: ErrorIssue[]; jobId?: string };
 }
 
 export function zodIssues(error: z.ZodError): ErrorIssue[] {
@@ -36,6 +37,7 @@ export function handleError(err: Error, c: Context<AppEnv>) {
   if (err instanceof AppError) {
     const body: ErrorBody = { error: { code: err.code, message: err.message, requestId } };
     if (err.extra.issues) body.error.issues = err.extra.issues;
+    if (err.extra.jobId) body.error.jobId = err.extra.jobId;
     return c.json(body, err.status, err.extra.headers);
   }
   if (err instanceof HTTPException && err.status < 500) {

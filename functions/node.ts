@@ -11,7 +11,7 @@ runMain("kws", async () => {
   const config = configOrExit();
   const logger = createLogger({ service: "kws" }, { level: config.logLevel });
   const services = await createNodeServices(config, logger);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs });
+  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
   const app = createControlPlane(async () => ({ services }));
   const server = serve({ fetch: app.fetch, port: config.port }, (info) => {

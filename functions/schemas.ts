@@ -8,6 +8,7 @@ export const ErrorSchema = z
       message: z.string(),
       requestId: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      jobId: z.uuid().optional().openapi({ description: "On a 409: the job that is still running" }),
     }),
   })
   .openapi("Error");

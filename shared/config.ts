@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_BRIDGE_RANGE, parseRange, type PoolRange } from "./addresses/pool";
 import type { RateLimitRule } from "./kv/port";
 
 const optionalUrl = (what: string) =>
@@ -91,6 +92,20 @@ export const configSchema = z
           .optional(),
       )
       .optional(),
+    // LXD image alias instances are made from (production: an Ubuntu 22.04 image; tests: kws/debian-12,
+    // built by `scripts/host-setup.sh --instance-image`).
+    KWS_INSTANCE_IMAGE: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$/, "must be an LXD image alias").default("kws/debian-12"),
+    // Memory limit of each instance, in MB (LXD limits.memory).
+    KWS_INSTANCE_MEMORY_MB: intInRange(64, 1_048_576, 1500),
+    // CPU limit of each instance (LXD limits.cpu); unset: no limit.
+    KWS_INSTANCE_CPUS: z.coerce.number({ message: "must be a whole number" }).int("must be a whole number").min(1, "must be at least 1").max(1024, "must be at most 1024").optional(),
+    // "false": instances are bare containers (created, started, addressed), without the user, SSH and
+    // code-server steps; for images that have none of them (the kws/busybox test image).
+    KWS_INSTANCE_PROVISION: z.enum(["true", "false"]).default("true"),
+    // Memory each host keeps for itself: instances are placed only while their limits sum below the rest (MB).
+    KWS_HOST_MEMORY_RESERVE_MB: intInRange(0, 1_048_576, 1024),
+    // Static addresses instances get on each host's bridge (FIRST-LAST, outside the bridge's DHCP range).
+    KWS_BRIDGE_RANGE: z.string().trim().refine(isRange, "must be an IPv4 range FIRST-LAST, e.g. 172.30.0.11-172.30.0.254").default(DEFAULT_BRIDGE_RANGE),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -114,6 +129,25 @@ export function isSecretKey(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+function isRange(text: string): boolean {
+  try {
+    parseRange(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What every new instance gets, and how much of a host placement may use. */
+export interface InstanceConfig {
+  image: string;
+  memoryMB: number;
+  cpus?: number;
+  hostReserveMB: number;
+  bridgeRange: PoolRange;
+  provision: boolean;
 }
 
 /** The managed-PostgreSQL service cluster: where KWS connects as admin, and what people are told. */
@@ -158,6 +192,7 @@ export interface Config {
   pgService?: PgServiceConfig;
   /** KWS_SECRET_KEY (base64 of 32 bytes), when set. */
   secretKey?: string;
+  instances: InstanceConfig;
 }
 
 export interface RateLimits {
@@ -220,5 +255,13 @@ export function parseConfig(input: ConfigInput): Config {
     heartbeatMs: e.GATEWAY_HEARTBEAT_MS,
     pgService: pgServiceConfig(e.PG_SERVICE_URL, e.PG_SERVICE_PUBLIC_HOST, e.PG_SERVICE_PUBLIC_PORT),
     secretKey: e.KWS_SECRET_KEY,
+    instances: {
+      image: e.KWS_INSTANCE_IMAGE,
+      memoryMB: e.KWS_INSTANCE_MEMORY_MB,
+      cpus: e.KWS_INSTANCE_CPUS,
+      hostReserveMB: e.KWS_HOST_MEMORY_RESERVE_MB,
+      bridgeRange: parseRange(e.KWS_BRIDGE_RANGE),
+      provision: e.KWS_INSTANCE_PROVISION === "true",
+    },
   };
 }

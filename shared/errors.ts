@@ -16,6 +16,7 @@ export const errorStatus = {
   internal: 500,
   not_configured: 503,
   unavailable: 503,
+  no_capacity: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -30,7 +31,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { issues?: ErrorIssue[]; headers?: Record<string, string> } = {},
+    readonly extra: { issues?: ErrorIssue[]; headers?: Record<string, string>; jobId?: string } = {},
   ) {
     super(message);
     this.name = "AppError";

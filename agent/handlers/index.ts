@@ -4,6 +4,7 @@ import type { HostFactsOptions } from "./host-facts";
 import { instanceCreate } from "./instance-create";
 import type { InstanceCreateOptions } from "./instance-create";
 import { instanceDelete } from "./instance-delete";
+import { instanceDeploy } from "./instance-deploy";
 import { instanceExec } from "./instance-exec";
 import { instanceStart } from "./instance-start";
 import { instanceStop } from "./instance-stop";
@@ -17,6 +18,7 @@ export function createHandlers(options: HandlersOptions): Handlers {
     noop,
     "host.facts": hostFacts(options),
     "instance.create": instanceCreate(options),
+    "instance.deploy": instanceDeploy(options),
     "instance.start": instanceStart,
     "instance.stop": instanceStop,
     "instance.delete": instanceDelete,

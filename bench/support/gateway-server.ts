@@ -92,7 +92,7 @@ async function main() {
   } else if (mode !== "amqp") throw new Error(`BENCH_QUEUE must be amqp, sharded or none (not ${mode})`);
 
   const services = await createNodeServices(config, logger, queue ? { queue } : {});
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs });
+  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
 
   const gc = (globalThis as { gc?: () => void }).gc;

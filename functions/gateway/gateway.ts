@@ -6,6 +6,7 @@ import type { Database } from "../../shared/db";
 import { hostByCredential, recordHeartbeats } from "../../shared/hosts/store";
 import type { Logger } from "../../shared/logger";
 import type { QueuePort } from "../../shared/queue/port";
+import type { SecretBox } from "../../shared/crypto/secret-box";
 import { JobReaper } from "./reaper";
 import { AgentSession, CloseCodes } from "./session";
 
@@ -16,6 +17,8 @@ export interface GatewayOptions {
   queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
+  /** Opens the sealed secrets of job payloads; the control plane's KWS_SECRET_KEY. */
+  secretBox?: SecretBox;
   /** Deliveries in flight per agent. */
   prefetch?: number;
   reaperIntervalMs?: number;
@@ -83,6 +86,7 @@ export class Gateway {
         queue: this.o.queue,
         logger: this.log,
         heartbeatMs: this.o.heartbeatMs,
+        secretBox: this.o.secretBox,
         prefetch: this.o.prefetch,
         onEstablished: (s) => {
           const previous = this.sessions.get(s.hostId);

@@ -16,6 +16,8 @@ import {
   type Hello,
 } from "../../shared/protocol/messages";
 import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
+import type { SecretBox } from "../../shared/crypto/secret-box";
+import { openSealedPayload } from "../../shared/jobs/sealed";
 
 export interface AgentSessionOptions {
   ws: WebSocket;
@@ -25,6 +27,8 @@ export interface AgentSessionOptions {
   queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
+  /** Opens the sealed secrets of job payloads (shared/jobs/sealed.ts). */
+  secretBox?: SecretBox;
   /** Deliveries in flight to one agent. */
   prefetch?: number;
   helloTimeoutMs?: number;
@@ -213,13 +217,26 @@ export class AgentSession {
       await d.ack();
       return;
     }
+    let payload: Record<string, unknown>;
+    try {
+      payload = await openSealedPayload(this.o.secretBox, job.id, job.payload);
+    } catch (err) {
+      // Another delivery cannot open it either: fail the job now instead of three times.
+      this.log.error("cannot open the job's sealed payload", { jobId: job.id, err });
+      await finishJob(this.o.db, job.id, {
+        ok: false,
+        error: { code: "secret_unavailable", message: "the job's secret cannot be opened here (KWS_SECRET_KEY missing or different on this gateway)" },
+      });
+      await d.ack();
+      return;
+    }
     this.pending.set(job.id, d);
     this.send({
       type: "command",
       jobId: job.id,
       attempt: d.deliveryCount,
       kind: job.kind,
-      payload: job.payload,
+      payload,
       deadline: job.deadline.toISOString(),
     });
   }

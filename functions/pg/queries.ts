@@ -1,19 +1,8 @@
 import { asc, count, eq } from "drizzle-orm";
 import type { Database } from "../../shared/db";
-import { pgDatabases, pgUsers, users, type PgDatabaseRow, type PgUserRow } from "../../shared/db/schema";
+import { pgDatabases, pgUsers, type PgDatabaseRow, type PgUserRow } from "../../shared/db/schema";
 
-/** What a transaction gives: the same query surface as the database. */
 type Db = Pick<Database, "select" | "insert" | "update" | "delete">;
-
-/**
- * Serializes one person's pg operations: taken inside each create/delete transaction, so two
- * concurrent creates cannot both pass the limit check. NO KEY UPDATE, not UPDATE: it must not
- * block inserts elsewhere that only reference the user (foreign keys take KEY SHARE).
- */
-export async function lockUser(tx: Db, userId: string): Promise<boolean> {
-  const rows = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for("no key update");
-  return rows.length > 0;
-}
 
 export async function findPgUser(db: Db, name: string): Promise<PgUserRow | undefined> {
   const [row] = await db.select().from(pgUsers).where(eq(pgUsers.name, name));

@@ -16,7 +16,6 @@ import {
   insertPgUser,
   listPgDatabases,
   listPgUsers,
-  lockUser,
   pgUserDatabaseRows,
   setPgDatabaseOwner,
   setPgUserPassword,
@@ -24,6 +23,7 @@ import {
   type PgUserListing,
 } from "./queries";
 import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
+import { lockUser } from "../../shared/db/locks";
 import { generatePassword, scramVerifier } from "./scram";
 
 /*

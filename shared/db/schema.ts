@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { type AnyPgColumn, bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -18,6 +18,9 @@ export const users = pgTable(
     firstName: text("first_name").notNull(),
     lastName: text("last_name").notNull(),
     verifiedAt: timestamp("verified_at", { withTimezone: true }),
+    // The host that holds this person's instance and devices, chosen at their first placement and
+    // kept afterwards (a kill does not move them).
+    homeHostId: uuid("home_host_id").references((): AnyPgColumn => hosts.id, { onDelete: "set null" }),
     ...timestamps,
   },
   (t) => [
@@ -209,3 +212,44 @@ export const addressLeases = pgTable(
 );
 
 export type AddressLease = typeof addressLeases.$inferSelect;
+
+export const instanceStates = ["provisioning", "running", "stopped", "failed"] as const;
+export type InstanceState = (typeof instanceStates)[number];
+
+/**
+ * A person's container: one per user. The row exists from the deploy request until a kill
+ * succeeds; `state` changes only when a job of this instance ends (shared/instances/effects.ts),
+ * and `jobId` is the instance's latest job: while that job is open, nothing else may start.
+ */
+export const instances = pgTable(
+  "instances",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    hostId: uuid("host_id")
+      .notNull()
+      .references(() => hosts.id, { onDelete: "cascade" }),
+    // The LXD name, derived from the user id: stable across redeploys.
+    name: text("name").notNull(),
+    username: text("username").notNull(),
+    // AES-256-GCM under KWS_SECRET_KEY, bound to the instance name.
+    passwordEncrypted: text("password_encrypted").notNull(),
+    ipv4: text("ipv4").notNull(),
+    image: text("image").notNull(),
+    memoryMB: integer("memory_mb").notNull(),
+    cpus: integer("cpus"),
+    state: text("state").$type<InstanceState>().notNull(),
+    jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("instances_user_key").on(t.userId),
+    uniqueIndex("instances_name_key").on(t.name),
+    index("instances_host_idx").on(t.hostId),
+    index("instances_job_idx").on(t.jobId),
+  ],
+);
+
+export type Instance = typeof instances.$inferSelect;

@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db";
 import { jobs, type Job, type JobError } from "../db/schema";
+import { applyJobEffects } from "./effects";
 
 export const OPEN_STATUSES = ["queued", "running"] as const;
 export const isFinal = (status: Job["status"]) => status === "succeeded" || status === "failed";
@@ -12,7 +13,7 @@ export async function getJob(db: Database, id: string): Promise<Job | undefined>
 
 export async function insertJob(
   db: Database,
-  values: Pick<Job, "hostId" | "userId" | "kind" | "payload" | "deadline">,
+  values: Pick<Job, "hostId" | "userId" | "kind" | "payload" | "deadline"> & { id?: string },
 ): Promise<Job> {
   const [row] = await db.insert(jobs).values(values).returning();
   return row!;
@@ -47,20 +48,24 @@ export type Outcome = { ok: true; data: unknown } | { ok: false; error: JobError
 /**
  * Records the final outcome once: a job that is already final keeps its first outcome,
  * so a resent result or a late reaper cannot overwrite it. `hostId` (when given) must match.
+ * What the outcome means for the resource the job worked on is applied in the same transaction.
  */
 export async function finishJob(db: Database, id: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
   const conditions = [eq(jobs.id, id), inArray(jobs.status, [...OPEN_STATUSES])];
   if (hostId) conditions.push(eq(jobs.hostId, hostId));
-  const [row] = await db
-    .update(jobs)
-    .set(
-      outcome.ok
-        ? { status: "succeeded", result: outcome.data ?? null, finishedAt: sql`now()`, updatedAt: sql`now()` }
-        : { status: "failed", error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` },
-    )
-    .where(and(...conditions))
-    .returning();
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(jobs)
+      .set(
+        outcome.ok
+          ? { status: "succeeded", result: outcome.data ?? null, finishedAt: sql`now()`, updatedAt: sql`now()` }
+          : { status: "failed", error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` },
+      )
+      .where(and(...conditions))
+      .returning();
+    if (row) await applyJobEffects(tx, row);
+    return row;
+  });
 }
 
 /** Open jobs whose deadline has passed. */

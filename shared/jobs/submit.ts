@@ -27,8 +27,17 @@ export async function submitJob(db: Database, queue: QueuePort, log: Logger, job
     payload: job.payload,
     deadline: new Date(Date.now() + job.deadlineSeconds * 1000),
   });
+  await publishJob(db, queue, log, row);
+  return row;
+}
+
+/**
+ * Sends the message of a job whose row is committed (by submitJob, or by a caller that inserted
+ * it in a transaction of its own together with the resource it changes).
+ */
+export async function publishJob(db: Database, queue: QueuePort, log: Logger, row: Job): Promise<void> {
   try {
-    const queueName = hostQueue(job.hostId);
+    const queueName = hostQueue(row.hostId);
     await queue.declare(queueName, { maxAttempts: JOB_MAX_ATTEMPTS });
     await queue.publish(queueName, { jobId: row.id } satisfies JobMessage);
   } catch (err) {
@@ -36,6 +45,5 @@ export async function submitJob(db: Database, queue: QueuePort, log: Logger, job
     await finishJob(db, row.id, { ok: false, error: { code: "queue_unavailable", message: "the job queue did not accept the job" } });
     throw new AppError("unavailable", "the job queue is not available; try again shortly");
   }
-  log.info("job queued", { jobId: row.id, hostId: job.hostId, kind: job.kind });
-  return row;
+  log.info("job queued", { jobId: row.id, hostId: row.hostId, kind: row.kind });
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { instancePassword, instanceUsername } from "../instances/rules";
 
 /**
  * The commands an agent executes: each kind's payload schema and result schema.
@@ -12,6 +13,8 @@ export const instanceName = z
   .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$/, "must be 2-63 letters, digits or '-', starting with a letter");
 
 const lxdValue = z.string().max(4096);
+const networkName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/);
+const poolName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/);
 const lxdKey = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, "must be an LXD config key");
 
 export const InstanceSummarySchema = z.object({
@@ -38,8 +41,8 @@ export const commandSchemas = {
         name: instanceName,
         image: z.string().min(1).max(200),
         ipv4Address: z.ipv4().optional(),
-        network: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/).default("lxdbr0"),
-        pool: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/).default("default"),
+        network: networkName.default("lxdbr0"),
+        pool: poolName.default("default"),
         config: z.record(lxdKey, lxdValue).default({}),
         /** Start it after creating (default true). */
         start: z.boolean().default(true),
@@ -47,7 +50,41 @@ export const commandSchemas = {
       .strict(),
     result: InstanceSummarySchema,
   },
-  "instance.start": { payload: z.object({ name: instanceName }).strict(), result: InstanceSummarySchema },
+  /**
+   * A user's development machine, made ready: create-if-absent, start, network, DNS, the user with
+   * sudo and password, SSH, code-server, each step idempotent. The password is opened from its
+   * sealed form by the gateway just before sending, so it is never stored in the clear.
+   */
+  "instance.deploy": {
+    payload: z
+      .object({
+        name: instanceName,
+        image: z.string().min(1).max(200),
+        ipv4Address: z.ipv4(),
+        network: networkName.default("lxdbr0"),
+        /** Unset: the host's fast pool (kws-btrfs) when it has one, else "default". */
+        pool: poolName.optional(),
+        memoryMB: z.number().int().min(64).max(1_048_576),
+        cpus: z.number().int().min(1).max(1024).optional(),
+        username: instanceUsername,
+        password: instancePassword,
+        idePort: z.number().int().min(1024).max(65535).default(8099),
+        /** false: a bare container (create, start, network only). */
+        provision: z.boolean().default(true),
+      })
+      .strict(),
+    result: InstanceSummarySchema,
+  },
+  "instance.start": {
+    payload: z
+      .object({
+        name: instanceName,
+        /** Also wait until the address answers on this TCP port (e.g. code-server's). */
+        ready: z.object({ ipv4Address: z.ipv4(), port: z.number().int().min(1).max(65535) }).strict().optional(),
+      })
+      .strict(),
+    result: InstanceSummarySchema,
+  },
   "instance.stop": {
     payload: z
       .object({

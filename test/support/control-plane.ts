@@ -45,7 +45,7 @@ export async function startControlPlane(
       ...options.config,
     },
   });
-  const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500 });
+  const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
   await gateway.start();
   const server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
   await new Promise((resolve) => server.once("listening", resolve));

@@ -12,6 +12,8 @@ type Json = Record<string, any>;
 
 export interface PipelineOptions {
   heartbeatMs?: number;
+  /** More control-plane settings (e.g. KWS_BRIDGE_RANGE, so concurrent test files never share an address). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -60,9 +62,11 @@ export class Pipeline {
       UPSTASH_REDIS_REST_URL: "",
       UPSTASH_REDIS_REST_TOKEN: "",
       SMTP_URL: "",
+      TRUST_PROXY: "true",
+      ...options.env,
     });
     await this.startControlPlane();
-    this.token = await this.adminToken(adminEmail);
+    this.token = await this.userToken(adminEmail);
     const created = await this.api("POST", "/hosts", { name: `pipe-${Date.now().toString(36)}` });
     if (created.status !== 201) throw new Error(`create host: ${JSON.stringify(created.body)}`);
     this.host = created.body.host;
@@ -91,11 +95,17 @@ export class Pipeline {
     this.agent.start();
   }
 
-  private async adminToken(email: string): Promise<string> {
-    const password = "Admin-Pass-123";
-    const username = `admin_${Date.now().toString(36)}`;
-    const reg = await this.api("POST", "/auth/register", { email, username, password, firstName: "Ada", lastName: "Admin" });
-    if (reg.status !== 201) throw new Error(`register: ${JSON.stringify(reg.body)}`);
+  /** Registers, verifies and signs in an account; answers an API token of it. */
+  async userToken(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<string> {
+    const password = "User-Pass-123";
+    const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
+    const reg = await fetch(`${this.url}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250)).join(".")}` },
+      body: JSON.stringify({ email, username, password, firstName: "Ada", lastName: "Lovelace" }),
+    });
+    if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
     const mail = await this.controlPlane.waitFor((l) => l.msg === "mail" && l.to === email);
     const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
     await fetch(`${this.url}${link.pathname}${link.search}`);
@@ -113,11 +123,11 @@ export class Pipeline {
     return ((await token.json()) as Json).secret;
   }
 
-  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {
     const res = await fetch(`${this.url}/api/v1${path}`, {
       method,
       headers: {
-        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -141,18 +151,18 @@ export class Pipeline {
     return res.body.job;
   }
 
-  async job(id: string): Promise<Json> {
-    return (await this.api("GET", `/jobs/${id}`)).body.job;
+  async job(id: string, token = this.token): Promise<Json> {
+    return (await this.api("GET", `/jobs/${id}`, undefined, token)).body.job;
   }
 
-  async waitJob(id: string, predicate: (job: Json) => boolean, timeoutMs = 60_000, what = "job state"): Promise<Json> {
+  async waitJob(id: string, predicate: (job: Json) => boolean, timeoutMs = 60_000, what = "job state", token = this.token): Promise<Json> {
     let last: Json | undefined;
-    await this.until(async () => predicate((last = await this.job(id))), timeoutMs, `${what} (last: ${JSON.stringify(last)})`);
+    await this.until(async () => predicate((last = await this.job(id, token))), timeoutMs, `${what} (last: ${JSON.stringify(last)})`);
     return last!;
   }
 
-  waitFinal(id: string, timeoutMs = 90_000) {
-    return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final");
+  waitFinal(id: string, timeoutMs = 90_000, token = this.token) {
+    return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final", token);
   }
 
   async until(check: () => Promise<boolean>, timeoutMs: number, what: string) {

@@ -1,0 +1,195 @@
+import { randomUUID } from "node:crypto";
+import { listHosts } from "../../shared/hosts/store";
+import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
+import type { SecretBox } from "../../shared/crypto/secret-box";
+import { lockPlacement, lockUser, type Db } from "../../shared/db/locks";
+import type { Host, Instance, Job } from "../../shared/db/schema";
+import { AppError } from "../../shared/errors";
+import { instanceAddressHolder } from "../../shared/instances/effects";
+import { instanceNameFor } from "../../shared/instances/rules";
+import { sealValue } from "../../shared/jobs/sealed";
+import { isFinal, insertJob } from "../../shared/jobs/store";
+import { publishJob } from "../../shared/jobs/submit";
+import type { CommandKind } from "../../shared/protocol/commands";
+import type { Database } from "../../shared/db";
+import type { QueuePort } from "../../shared/queue/port";
+import type { Services } from "../services";
+import { chooseHost, hasRoom } from "./placement";
+import { homeHostOf, hostById, hostLoads, insertInstance, instanceOfUser, jobById, setHomeHost, updateInstance } from "./queries";
+
+/** code-server's port in every instance. */
+export const IDE_PORT = 8099;
+const STOP_TIMEOUT_SECONDS = 30;
+
+interface Ready {
+  queue: QueuePort;
+  box: SecretBox;
+}
+
+function ready(s: Services): Ready {
+  if (!s.queue || !s.secretBox) throw new AppError("not_configured", "instances need the Node control plane (job queue and KWS_SECRET_KEY)");
+  return { queue: s.queue, box: s.secretBox };
+}
+
+const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
+
+async function lockOrGone(tx: Db, userId: string) {
+  if (!(await lockUser(tx, userId))) throw new AppError("unauthorized", "your account no longer exists");
+}
+
+/** 409 while the instance's latest job is still open: one job at a time, never a second. */
+async function refuseWhileBusy(tx: Db, instance: Instance): Promise<void> {
+  if (!instance.jobId) return;
+  const job = await jobById(tx, instance.jobId);
+  if (job && !isFinal(job.status)) {
+    throw new AppError("conflict", `your instance is busy with a ${job.kind.replace("instance.", "")} job; wait for it to end`, { jobId: job.id });
+  }
+}
+
+/** The user's home host if they have one, else the placement choice; 503 no_capacity when none has room. */
+async function placeFor(tx: Database, s: Services, userId: string): Promise<Host> {
+  const rules = { memoryMB: s.config.instances.memoryMB, reserveMB: s.config.instances.hostReserveMB, heartbeatMs: s.config.heartbeatMs };
+  await lockPlacement(tx);
+  const loads = await hostLoads(tx);
+  const homeId = await homeHostOf(tx, userId);
+  if (homeId) {
+    const home = await hostById(tx, homeId);
+    if (home) {
+      if (!hasRoom(home, loads.get(home.id), rules)) {
+        throw new AppError("no_capacity", `your host ${home.name} has no room for another ${rules.memoryMB} MB instance right now`);
+      }
+      return home;
+    }
+  }
+  const host = chooseHost(await listHosts(tx), loads, rules);
+  if (!host) throw new AppError("no_capacity", "no host has room for a new instance right now; try again later");
+  await setHomeHost(tx, userId, host.id);
+  return host;
+}
+
+async function newJob(
+  tx: Database,
+  s: Services,
+  o: { id?: string; hostId: string; userId: string; kind: CommandKind; payload: Record<string, unknown> },
+): Promise<Job> {
+  return insertJob(tx, {
+    id: o.id,
+    hostId: o.hostId,
+    userId: o.userId,
+    kind: o.kind,
+    payload: o.payload,
+    deadline: new Date(Date.now() + s.config.jobDeadlineSeconds * 1000),
+  });
+}
+
+/**
+ * Deploy: the instance row, its address and its job in one transaction, then the message. A
+ * user's failed instance is deployed again in place (same name and address); any other existing
+ * instance is a 409.
+ */
+export async function deployInstance(s: Services, userId: string, body: { username: string; password: string }): Promise<Job> {
+  const { queue, box } = ready(s);
+  const jobId = randomUUID();
+  const job = await s.db.transaction(async (tx) => {
+    await lockOrGone(tx, userId);
+    let instance = await instanceOfUser(tx, userId, true);
+    if (instance) {
+      await refuseWhileBusy(tx, instance);
+      if (instance.state !== "failed") throw new AppError("conflict", "you already have an instance; kill it before deploying a new one");
+    }
+    const host = instance ? await hostById(tx, instance.hostId) : await placeFor(tx, s, userId);
+    if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
+    const id = instance?.id ?? randomUUID();
+    const name = instanceNameFor(userId);
+    const ipv4 = await allocateAddress(tx, {
+      hostId: host.id,
+      pool: "bridge",
+      range: s.config.instances.bridgeRange,
+      holder: instanceAddressHolder({ id }),
+    }).catch((err: unknown) => {
+      if (err instanceof PoolExhaustedError) throw new AppError("no_capacity", `host ${host.name} has no free address for another instance`);
+      if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this instance still holds an address on another host; kill it first");
+      throw err;
+    });
+    const passwordEncrypted = await box.seal(body.password, passwordContext({ name }));
+    const row = await newJob(tx, s, {
+      id: jobId,
+      hostId: host.id,
+      userId,
+      kind: "instance.deploy",
+      payload: {
+        name,
+        image: s.config.instances.image,
+        ipv4Address: ipv4,
+        memoryMB: s.config.instances.memoryMB,
+        ...(s.config.instances.cpus ? { cpus: s.config.instances.cpus } : {}),
+        username: body.username,
+        password: await sealValue(box, jobId, "password", body.password),
+        idePort: IDE_PORT,
+        provision: s.config.instances.provision,
+      },
+    });
+    const values = {
+      username: body.username,
+      passwordEncrypted,
+      ipv4,
+      image: s.config.instances.image,
+      memoryMB: s.config.instances.memoryMB,
+      cpus: s.config.instances.cpus ?? null,
+      state: "provisioning" as const,
+      jobId: row.id,
+    };
+    if (instance) await updateInstance(tx, instance.id, values);
+    else instance = await insertInstance(tx, { id, userId, hostId: host.id, name, ...values });
+    return row;
+  });
+  await publishJob(s.db, queue, s.logger, job);
+  return job;
+}
+
+export type InstanceAction = "start" | "stop" | "kill";
+
+/** Start, stop or kill: one job for the user's instance, refused while another runs. */
+export async function instanceAction(s: Services, userId: string, action: InstanceAction): Promise<Job> {
+  const { queue } = ready(s);
+  const job = await s.db.transaction(async (tx) => {
+    await lockOrGone(tx, userId);
+    const instance = await instanceOfUser(tx, userId, true);
+    if (!instance) throw new AppError("not_found", "you have no instance; deploy one first");
+    await refuseWhileBusy(tx, instance);
+    if (action !== "kill" && instance.state === "failed") {
+      throw new AppError("conflict", "your instance failed to deploy: deploy it again, or kill it");
+    }
+    const base = { hostId: instance.hostId, userId };
+    const row =
+      action === "start"
+        ? await newJob(tx, s, {
+            ...base,
+            kind: "instance.start",
+            payload: { name: instance.name, ...(s.config.instances.provision ? { ready: { ipv4Address: instance.ipv4, port: IDE_PORT } } : {}) },
+          })
+        : action === "stop"
+          ? await newJob(tx, s, { ...base, kind: "instance.stop", payload: { name: instance.name, timeoutSeconds: STOP_TIMEOUT_SECONDS } })
+          : await newJob(tx, s, { ...base, kind: "instance.delete", payload: { name: instance.name } });
+    await updateInstance(tx, instance.id, { jobId: row.id });
+    return row;
+  });
+  await publishJob(s.db, queue, s.logger, job);
+  return job;
+}
+
+export interface InstanceView {
+  instance?: Instance;
+  host?: Host;
+  job?: Job;
+  password?: string;
+}
+
+export async function viewInstance(s: Services, userId: string, reveal: boolean): Promise<InstanceView> {
+  const instance = await instanceOfUser(s.db, userId);
+  if (!instance) return {};
+  const [host, job] = await Promise.all([hostById(s.db, instance.hostId), instance.jobId ? jobById(s.db, instance.jobId) : undefined]);
+  let password: string | undefined;
+  if (reveal) password = await ready(s).box.open(instance.passwordEncrypted, passwordContext(instance));
+  return { instance, host, job, password };
+}

@@ -1,0 +1,25 @@
+import { eq, sql } from "drizzle-orm";
+import type { Database } from "./index";
+import { users } from "./schema";
+
+/** What a transaction gives: the same query surface as the database. */
+export type Db = Pick<Database, "select" | "insert" | "update" | "delete" | "execute">;
+
+/**
+ * Serializes one person's operations on their resources (pg users, the instance): taken inside
+ * each create/delete transaction, so two concurrent requests cannot both pass a check. NO KEY
+ * UPDATE, not UPDATE: it must not block inserts elsewhere that only reference the user (foreign
+ * keys take KEY SHARE).
+ */
+export async function lockUser(tx: Db, userId: string): Promise<boolean> {
+  const rows = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for("no key update");
+  return rows.length > 0;
+}
+
+// Any fixed number: the key of the advisory lock below.
+const PLACEMENT_LOCK = 0x6b7773;
+
+/** Serializes placement decisions until the transaction ends, so two deploys cannot both take a host's last room. */
+export async function lockPlacement(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${PLACEMENT_LOCK})`);
+}

@@ -1,0 +1,39 @@
+import { eq } from "drizzle-orm";
+import { releaseAddress } from "../addresses/store";
+import type { Database } from "../db";
+import { instances, type Instance, type InstanceState, type Job } from "../db/schema";
+
+export const instanceAddressHolder = (instance: Pick<Instance, "id">) => `instance:${instance.id}`;
+
+/** The state an instance is in after its job ended this way; undefined: unchanged. */
+function nextState(kind: string, ok: boolean): InstanceState | "gone" | undefined {
+  switch (kind) {
+    case "instance.deploy":
+      return ok ? "running" : "failed";
+    case "instance.start":
+      return ok ? "running" : undefined;
+    case "instance.stop":
+      return ok ? "stopped" : undefined;
+    case "instance.delete":
+      return ok ? "gone" : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Runs in the transaction that records a job's outcome, so the instance row and the job can never
+ * disagree: a deploy that failed leaves a failed (redeployable) instance, never one reported
+ * running; a kill that succeeded leaves no row and no address behind.
+ */
+export async function applyInstanceOutcome(tx: Database, job: Job): Promise<void> {
+  const [instance] = await tx.select().from(instances).where(eq(instances.jobId, job.id)).for("update");
+  if (!instance) return;
+  const next = nextState(job.kind, job.status === "succeeded");
+  if (next === "gone") {
+    await tx.delete(instances).where(eq(instances.id, instance.id));
+    await releaseAddress(tx, { pool: "bridge", holder: instanceAddressHolder(instance) });
+  } else if (next) {
+    await tx.update(instances).set({ state: next, updatedAt: new Date() }).where(eq(instances.id, instance.id));
+  }
+}

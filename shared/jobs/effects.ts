@@ -1,0 +1,8 @@
+import type { Database } from "../db";
+import type { Job } from "../db/schema";
+import { applyInstanceOutcome } from "../instances/effects";
+
+/** What a finished job changes besides its own row, by the kind of resource it worked on. */
+export async function applyJobEffects(tx: Database, job: Job): Promise<void> {
+  if (job.kind.startsWith("instance.")) await applyInstanceOutcome(tx, job);
+}
