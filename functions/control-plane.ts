@@ -6,6 +6,7 @@ import { staticRoutes } from "./web/routes";
 import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
+import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
 import { pgPages } from "./pg/pages";
@@ -26,7 +27,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", dashboardPages)
-    .route("/", pgPages);
+    .route("/", pgPages)
+    .route("/", instancePages);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

@@ -25,6 +25,9 @@ export const dashboardPages = createRouter().get("/", (c) => {
         <h1>Services</h1>
         <ul>
           <li>
+            <a href="/kws_instances">Your instance (Linux container with SSH and VS Code)</a>
+          </li>
+          <li>
             <a href="/kws_services/postgres/users">PostgreSQL users</a>
           </li>
           <li>

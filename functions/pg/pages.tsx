@@ -1,12 +1,11 @@
-import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { PgServiceConfig } from "../../shared/config";
-import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
-import type { AppEnv, AuthUser } from "../env";
+import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { formFailure, readForm, validateForm, type FieldErrors } from "../web/forms";
+import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
 import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgNameParam } from "./schemas";
@@ -279,18 +278,6 @@ function DatabasesPage({ user, csrf, service, databases, owners, secret, values 
   );
 }
 
-type PageContext = Context<AppEnv>;
-const html = (c: PageContext, page: unknown, status: ContentfulStatusCode = 200) => c.html(page as never, status);
-
-/** Failures as page feedback; 503 (not configured, cluster down) is shown rather than thrown. */
-function failure(err: unknown): { status: ContentfulStatusCode; errors: FieldErrors; message?: string } {
-  if (err instanceof AppError && err.status >= 500 && err.code !== "internal") return { status: err.status, errors: {}, message: err.message };
-  const f = formFailure(err);
-  return { status: f.status, errors: f.errors, message: f.message ?? (Object.keys(f.errors).length ? undefined : f.code) };
-}
-
-const signedIn = (c: PageContext) => c.get("auth")?.user;
-const toSignIn = (c: PageContext) => c.redirect("/kws_signin?notice=signin-required", 303);
 const configured = (c: PageContext) => Boolean(c.get("services").pgCluster && c.get("services").config.pgService);
 
 async function renderUsers(c: PageContext, user: AuthUser, view: Feedback & { secret?: Secret } = {}, status: ContentfulStatusCode = 200) {
@@ -337,7 +324,7 @@ export const pgPages = createRouter()
         },
       });
     } catch (err) {
-      const f = failure(err);
+      const f = pageFailure(err);
       return renderUsers(c, user, { values: { name: fields.name ?? "" }, errors: f.errors, message: f.message }, f.status);
     }
   })
@@ -352,7 +339,7 @@ export const pgPages = createRouter()
       const name = valid.data.name;
       return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
     } catch (err) {
-      const f = failure(err);
+      const f = pageFailure(err);
       return renderUsers(c, user, { message: f.message }, f.status);
     }
   })
@@ -365,7 +352,7 @@ export const pgPages = createRouter()
     try {
       await deleteUser(c.get("services"), c.get("log"), user.id, valid.data.name);
     } catch (err) {
-      const f = failure(err);
+      const f = pageFailure(err);
       return renderUsers(c, user, { message: f.message }, f.status);
     }
     return c.redirect(`${USERS}?notice=user-deleted`, 303);
@@ -393,7 +380,7 @@ export const pgPages = createRouter()
         },
       });
     } catch (err) {
-      const f = failure(err);
+      const f = pageFailure(err);
       return renderDatabases(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
     }
   })
@@ -406,7 +393,7 @@ export const pgPages = createRouter()
     try {
       await deleteDatabase(c.get("services"), c.get("log"), user.id, valid.data.name);
     } catch (err) {
-      const f = failure(err);
+      const f = pageFailure(err);
       return renderDatabases(c, user, { message: f.message }, f.status);
     }
     return c.redirect(`${DATABASES}?notice=db-deleted`, 303);

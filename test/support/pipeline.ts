@@ -96,7 +96,12 @@ export class Pipeline {
   }
 
   /** Registers, verifies and signs in an account; answers an API token of it. */
-  async userToken(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<string> {
+  async userToken(email?: string): Promise<string> {
+    return (await this.account(email)).token;
+  }
+
+  /** A verified, signed-in account: its session cookie and an API token. */
+  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; cookie: string; token: string }> {
     const password = "User-Pass-123";
     const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
@@ -120,7 +125,7 @@ export class Pipeline {
       headers: { "content-type": "application/json", cookie },
       body: JSON.stringify({ name: "pipeline test" }),
     });
-    return ((await token.json()) as Json).secret;
+    return { username, cookie, token: ((await token.json()) as Json).secret };
   }
 
   async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {
