@@ -2,7 +2,7 @@ import { LxdError } from "../lxd/errors";
 import type { LxdClient } from "../lxd/client";
 import type { LxdDevice } from "../lxd/types";
 import type { Handler } from "./handler";
-import { settleInstance, summarize, waitForAddress } from "./instance-support";
+import { settleInstance, summarize, waitForAddress, type InstanceSummary } from "./instance-support";
 
 export interface InstanceCreateOptions {
   /** How long a started instance may take to get its reserved address from DHCP. */
@@ -21,7 +21,8 @@ export interface EnsureInstanceSpec {
 
 /**
  * Create-if-absent, then start-if-stopped, then wait for the reserved address: the part that
- * instance.create and instance.deploy share. Steps reported: create, start, network.
+ * instance.create and instance.deploy share. Steps reported: create, start, network. Answers the
+ * instance's summary when the address wait already read it (a state read costs LXD ~8 ms).
  */
 export async function ensureInstance(
   lxd: LxdClient,
@@ -29,10 +30,11 @@ export async function ensureInstance(
   progress: (step: string, message: string) => void,
   signal: AbortSignal,
   options: InstanceCreateOptions = {},
-): Promise<void> {
+): Promise<InstanceSummary | undefined> {
   const { name, image, network, pool, ipv4Address } = spec;
   await settleInstance(lxd, name, (m) => progress("create", m));
 
+  let created = false;
   if (await lxd.getInstance(name)) {
     progress("create", `${name} already exists`);
   } else {
@@ -45,30 +47,31 @@ export async function ensureInstance(
         config: spec.config,
         devices: { eth0, root: { type: "disk", path: "/", pool } },
       });
+      created = true;
     } catch (err) {
       // 409 is also LXD's answer to an address clash: only "it exists now" counts as done.
       if (!(err instanceof LxdError && err.status === 409 && (await lxd.getInstance(name)))) throw err;
     }
   }
 
-  if (!spec.start) return;
-  const { status } = await lxd.getInstanceState(name);
+  if (!spec.start) return undefined;
+  // One that was just made is stopped: no need to ask.
+  const status = created ? "Stopped" : (await lxd.getInstanceState(name)).status;
   if (status === "Running") {
     progress("start", `${name} is already running`);
   } else {
     progress("start", `starting ${name}`);
     await lxd.startInstance(name);
   }
-  if (ipv4Address) {
-    progress("network", `waiting for ${name} to get ${ipv4Address}`);
-    await waitForAddress(lxd, { name, address: ipv4Address, network }, signal, options.addressTimeoutMs);
-  }
+  if (!ipv4Address) return undefined;
+  progress("network", `waiting for ${name} to get ${ipv4Address}`);
+  const addresses = await waitForAddress(lxd, { name, address: ipv4Address, network }, signal, options.addressTimeoutMs);
+  return { name, status: "Running", ipv4: addresses[0] ?? null };
 }
 
 export const instanceCreate = (options: InstanceCreateOptions = {}): Handler<"instance.create"> => ({
   lxd: "required",
   async run({ lxd, payload, progress, signal }) {
-    await ensureInstance(lxd, payload, progress, signal, options);
-    return summarize(lxd, payload.name);
+    return (await ensureInstance(lxd, payload, progress, signal, options)) ?? summarize(lxd, payload.name);
   },
 });

@@ -8,8 +8,7 @@ import { summarize } from "./instance-support";
 const FAST_POOL = "kws-btrfs";
 
 async function choosePool(lxd: LxdClient, requested: string | undefined): Promise<string> {
-  if (requested) return requested;
-  return (await lxd.getStoragePool(FAST_POOL)) ? FAST_POOL : "default";
+  return requested ?? ((await lxd.getStoragePool(FAST_POOL)) ? FAST_POOL : "default");
 }
 
 /** The bridge's own address: its dnsmasq is the containers' resolver. */
@@ -30,8 +29,8 @@ export const instanceDeploy = (options: InstanceCreateOptions = {}): Handler<"in
       ...(p.cpus ? { "limits.cpu": String(p.cpus) } : {}),
     };
     const pool = await choosePool(lxd, p.pool);
-    await ensureInstance(lxd, { name: p.name, image: p.image, network: p.network, pool, ipv4Address: p.ipv4Address, config, start: true }, progress, signal, options);
-    if (!p.provision) return summarize(lxd, p.name);
+    const started = await ensureInstance(lxd, { name: p.name, image: p.image, network: p.network, pool, ipv4Address: p.ipv4Address, config, start: true }, progress, signal, options);
+    if (!p.provision) return started ?? summarize(lxd, p.name);
 
     const nameserver = await bridgeAddress(lxd, p.network);
     progress("dns", `resolver ${nameserver}`);

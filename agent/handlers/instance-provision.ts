@@ -70,6 +70,8 @@ export async function ensureSsh(lxd: LxdClient, name: string): Promise<void> {
   // Images ship without host keys (first boot makes them): make any that are missing now, not racing that.
   await run(lxd, name, "making SSH host keys", { command: ["ssh-keygen", "-A"] });
   await lxd.pushFile(name, SSHD_DROP_IN, SSHD_CONFIG, { mode: 0o644 });
+  // sshd -t needs its privilege separation directory, which ssh.service makes only once boot reaches it.
+  await run(lxd, name, "making sshd's runtime directory", { command: ["install", "-d", "-m", "0755", "/run/sshd"] });
   await run(lxd, name, "checking the SSH configuration", { command: ["/usr/sbin/sshd", "-t"] });
   await run(lxd, name, "enabling SSH", { command: ["systemctl", "enable", "ssh"] });
   await run(lxd, name, "restarting SSH", { command: ["systemctl", "restart", "ssh"] });

@@ -12,6 +12,8 @@ type Json = Record<string, any>;
 
 export interface PipelineOptions {
   heartbeatMs?: number;
+  /** Let the agent bring up the host's WireGuard interface (off by default: one test file at a time may own it). */
+  wireguard?: boolean;
   /** More control-plane settings (e.g. KWS_BRIDGE_RANGE, so concurrent test files never share an address). */
   env?: Record<string, string>;
 }
@@ -72,6 +74,8 @@ export class Pipeline {
     this.host = created.body.host;
     this.agent = new Program("agent", "agent/main.ts", ["--gateway", this.url, "--state-dir", join(this.dir, "agent")], {
       LXD_SOCKET: socketPath,
+      // Test files run two at a time: their agents must not fight over the host's one WireGuard interface.
+      KWS_WIREGUARD: options.wireguard ? "on" : "off",
     });
     this.agent.start(["--enroll", created.body.enrollmentToken]);
     await this.waitHostOnline();

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench -- deploy`: how long a person waits for their instance.
+ *
+ * 1. A bare busybox instance (KWS_INSTANCE_PROVISION=false) from the API request to "running"
+ *    (the deploy job succeeded: created, started, its address up), against the same create + start
+ *    + address done directly on the LXD socket in the same run, alternating. Target ratio ≤ 1.15.
+ * 2. The Debian image with code-server on a warm host (image present): API request to code-server
+ *    answering on the instance's address (target ≤ 15 s), and start of the stopped instance to
+ *    code-server answering (target ≤ 5 s).
+ */
+import { waitForAddress } from "../agent/handlers/instance-support";
+import { Pipeline } from "../test/support/pipeline";
+import { answers } from "../test/support/instance-checks";
+import { envInt, progress, round, sleep } from "./support/common";
+
+const log = progress("deploy");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const MEMORY_MB = 256;
+
+async function untilTrue(check: () => Promise<boolean>, everyMs: number, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+// Polled often: the polling interval is a measurement error on the API side only.
+async function finalJob(p: Pipeline, id: string, token: string, everyMs = 5) {
+  let job: Record<string, any> = {};
+  await untilTrue(async () => ["succeeded", "failed"].includes((job = await p.job(id, token)).status), everyMs, 300_000, `job ${id}`);
+  if (job.status !== "succeeded") throw new Error(`job ${job.kind} failed: ${JSON.stringify(job.error)}`);
+  return job;
+}
+
+async function kill(p: Pipeline, token: string) {
+  const res = await p.api("DELETE", "/instance", undefined, token);
+  if (res.status === 202) await finalJob(p, res.body.job.id, token, 200);
+}
+
+async function bare(rounds: number) {
+  const p = await Pipeline.start({
+    env: { KWS_BRIDGE_RANGE: "172.30.0.140-172.30.0.149", KWS_INSTANCE_IMAGE: "kws/busybox", KWS_INSTANCE_PROVISION: "false", KWS_INSTANCE_MEMORY_MB: String(MEMORY_MB) },
+  });
+  const token = await p.userToken();
+  const api: number[] = [];
+  const direct: number[] = [];
+  try {
+    await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
+    for (let i = 0; i < rounds; i++) {
+      let t0 = performance.now();
+      const res = await p.api("POST", "/instance", { username: "bench", password: "Bench-Mark-123" }, token);
+      if (res.status !== 202) throw new Error(`deploy: ${res.status} ${JSON.stringify(res.body)}`);
+      await finalJob(p, res.body.job.id, token);
+      api.push(performance.now() - t0);
+      await kill(p, token);
+
+      const name = `kws-bench-direct-${Date.now().toString(36)}`;
+      const address = "172.30.0.149";
+      t0 = performance.now();
+      await p.lxd.createInstance({
+        name,
+        image: "kws/busybox",
+        config: { "security.nesting": "true", "limits.memory": `${MEMORY_MB}MB` },
+        devices: { eth0: { type: "nic", name: "eth0", network: "lxdbr0", "ipv4.address": address }, root: { type: "disk", path: "/", pool: "kws-btrfs" } },
+      });
+      await p.lxd.startInstance(name);
+      await waitForAddress(p.lxd, { name, address, network: "lxdbr0" }, new AbortController().signal);
+      direct.push(performance.now() - t0);
+      await p.lxd.stopInstance(name, { force: true, timeoutSeconds: 10 });
+      await p.lxd.deleteInstance(name);
+      log(`round ${i + 1}: api ${Math.round(api.at(-1)!)} ms, direct ${Math.round(direct.at(-1)!)} ms`);
+    }
+  } finally {
+    await kill(p, token).catch(() => undefined);
+    await p.close();
+  }
+  return { api, direct };
+}
+
+async function codeServer(rounds: number) {
+  const p = await Pipeline.start({ env: { KWS_BRIDGE_RANGE: "172.30.0.150-172.30.0.159", KWS_INSTANCE_IMAGE: "kws/debian-12", KWS_HOST_MEMORY_RESERVE_MB: "512" } });
+  const token = await p.userToken();
+  const deploy: number[] = [];
+  const start: number[] = [];
+  try {
+    await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
+    for (let i = 0; i < rounds; i++) {
+      let t0 = performance.now();
+      const res = await p.api("POST", "/instance", { username: "bench", password: "Bench-Mark-123" }, token);
+      if (res.status !== 202) throw new Error(`deploy: ${res.status} ${JSON.stringify(res.body)}`);
+      const ip = (await p.api("GET", "/instance", undefined, token)).body.ip as string;
+      await untilTrue(async () => (await answers(ip)) || (await p.job(res.body.job.id, token)).status === "failed", 100, 120_000, "code-server after deploy");
+      deploy.push(performance.now() - t0);
+      await finalJob(p, res.body.job.id, token, 200);
+
+      await finalJob(p, (await p.api("POST", "/instance/stop", undefined, token)).body.job.id, token, 200);
+      t0 = performance.now();
+      const started = await p.api("POST", "/instance/start", undefined, token);
+      await untilTrue(() => answers(ip), 100, 60_000, "code-server after start");
+      start.push(performance.now() - t0);
+      await finalJob(p, started.body.job.id, token, 200);
+      await kill(p, token);
+      log(`round ${i + 1}: deploy→code-server ${Math.round(deploy.at(-1)!)} ms, start→code-server ${Math.round(start.at(-1)!)} ms`);
+    }
+  } finally {
+    await kill(p, token).catch(() => undefined);
+    await p.close();
+  }
+  return { deploy, start };
+}
+
+export async function run() {
+  const { api, direct } = await bare(envInt("BENCH_DEPLOY_ROUNDS", 7));
+  const cs = await codeServer(envInt("BENCH_CODE_SERVER_ROUNDS", 3));
+  const ratio = round(median(api) / median(direct), 3);
+  const deployMs = Math.round(median(cs.deploy));
+  const startMs = Math.round(median(cs.start));
+  return {
+    bareApiP50Ms: Math.round(median(api)),
+    bareDirectLxdP50Ms: Math.round(median(direct)),
+    ratio,
+    codeServerDeployP50Ms: deployMs,
+    codeServerStartP50Ms: startMs,
+    met: { ratio: ratio <= 1.15, deploy: deployMs <= 15_000, start: startMs <= 5_000 },
+  };
+}
