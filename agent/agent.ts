@@ -11,6 +11,8 @@ import { StateDir } from "./state";
 import type { Credential } from "./state";
 import { createHandlers } from "./handlers";
 import { collectHostFacts } from "./handlers/host-facts";
+import { WireGuard } from "./wireguard/manager";
+import type { WireGuardOptions } from "./wireguard/manager";
 
 export interface LxdMonitorOptions {
   /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
@@ -103,16 +105,23 @@ export interface AgentOptions {
   lxdRecheckMs?: number;
   drainTimeoutMs?: number;
   storagePool?: string;
+  /**
+   * The WireGuard interface's name, address, port and endpoint (omitted fields take the defaults).
+   * Without it the agent leaves WireGuard alone and the wg.* commands fail: agents started in
+   * numbers by benches must not fight over one interface.
+   */
+  wireguard?: WireGuardOptions["config"];
   /** Connection tuning for tests (watchdog, backoff, facts interval). */
   connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
 }
 
-/** The host agent: journal, LXD, executor and the gateway connection, started in that order. */
+/** The host agent: journal, LXD, WireGuard, executor and the gateway connection, started in that order. */
 export class Agent {
   private readonly options: AgentOptions;
   private readonly logger: Logger;
   private readonly journal: Journal;
   private readonly lxd: LxdMonitor;
+  private readonly wireguard: WireGuard | undefined;
   private readonly executor: Executor;
   private readonly connection: Connection;
 
@@ -120,7 +129,12 @@ export class Agent {
     this.options = options;
     this.logger = options.logger.child({ hostId: options.credential.hostId });
     const state = new StateDir({ dir: options.stateDir });
-    const factsOptions = { stateDir: options.stateDir, storagePool: options.storagePool ?? "default" };
+    this.wireguard = options.wireguard && new WireGuard({ config: options.wireguard, stateDir: options.stateDir, logger: this.logger });
+    const factsOptions = {
+      stateDir: options.stateDir,
+      storagePool: options.storagePool ?? "default",
+      ...(this.wireguard ? { wireguard: this.wireguard } : {}),
+    };
     this.journal = new Journal({ path: state.journalPath, logger: this.logger });
     this.lxd = new LxdMonitor({
       ...(options.lxdSocket ? { socketPath: options.lxdSocket } : {}),
@@ -162,6 +176,7 @@ export class Agent {
     await new StateDir({ dir: this.options.stateDir }).ensure();
     await this.journal.start();
     await this.lxd.start();
+    await this.wireguard?.start();
     this.executor.start();
     this.connection.start();
     this.logger.info("agent started", { version: this.options.agentVersion, stateDir: this.options.stateDir });
@@ -172,6 +187,7 @@ export class Agent {
     this.logger.info("agent stopping");
     const { abandoned } = await this.executor.stop();
     await this.connection.stop();
+    this.wireguard?.stop();
     this.lxd.stop();
     await this.journal.stop();
     this.logger.info("agent stopped", { abandonedJobs: abandoned.length });

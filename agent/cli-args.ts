@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { z } from "zod";
+import { interfaceAddress, interfaceName, listenPort, publicEndpoint } from "./wireguard/config";
 
 export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]
+                 [--wg-interface NAME] [--wg-address CIDR] [--wg-port PORT] [--wg-endpoint HOST:PORT] [--no-wireguard]
 
   (no command)        run the agent: connect to the gateway and execute its commands
   doctor              check this host (LXD, storage, bridge, image, WireGuard, gateway) and exit
@@ -13,6 +15,11 @@ export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN]
   --state-dir DIR     where the credential and the job journal live
                       (env KWS_AGENT_STATE_DIR; default /var/lib/kws-agent as root, ~/.kws-agent otherwise)
   --lxd-socket PATH   LXD's unix socket (env LXD_SOCKET; default: the Debian, snap or Incus path)
+  --wg-interface NAME the WireGuard interface the agent owns (env KWS_WG_INTERFACE; default wg0)
+  --wg-address CIDR   the host's tunnel address and the devices' subnet (env KWS_WG_ADDRESS; default 10.8.0.1/24)
+  --wg-port PORT      WireGuard's UDP listen port (env KWS_WG_PORT; default 51820)
+  --wg-endpoint HOST:PORT  where devices reach this host, reported to the control plane (env KWS_WG_ENDPOINT)
+  --no-wireguard      leave WireGuard alone: no interface, no firewall table (env KWS_WIREGUARD=off)
   -h, --help          show this help`;
 
 /** A command line the agent cannot run with; main prints it with the usage and exits 2. */
@@ -25,6 +32,12 @@ export interface CliEnvironment {
   gatewayUrl?: string;
   stateDir?: string;
   lxdSocket?: string;
+  wgInterface?: string;
+  wgAddress?: string;
+  wgPort?: string;
+  wgEndpoint?: string;
+  /** "off" disables WireGuard. */
+  wireguard?: string;
   isRoot: boolean;
   homeDir: string;
 }
@@ -39,6 +52,11 @@ const ArgsSchema = z.object({
   enrollToken: z.string().trim().min(1, "must not be empty").max(512).optional(),
   stateDir: z.string().min(1, "must not be empty"),
   lxdSocket: z.string().min(1, "must not be empty").optional(),
+  wgInterface: interfaceName.optional(),
+  wgAddress: interfaceAddress.optional(),
+  wgPort: listenPort.optional(),
+  wgEndpoint: publicEndpoint.optional(),
+  wireguard: z.boolean(),
 });
 
 export type AgentArgs = z.infer<typeof ArgsSchema>;
@@ -48,6 +66,10 @@ const FLAG_OF: Record<string, string> = {
   enrollToken: "--enroll",
   stateDir: "--state-dir",
   lxdSocket: "--lxd-socket",
+  wgInterface: "--wg-interface",
+  wgAddress: "--wg-address",
+  wgPort: "--wg-port",
+  wgEndpoint: "--wg-endpoint",
   command: "command",
 };
 
@@ -73,6 +95,11 @@ export function parseCliArgs(argv: readonly string[], env: CliEnvironment): Agen
     enrollToken: values.enroll,
     stateDir: values["state-dir"] ?? nonEmpty(env.stateDir) ?? defaultStateDir(env),
     lxdSocket: values["lxd-socket"] ?? nonEmpty(env.lxdSocket),
+    wgInterface: values["wg-interface"] ?? nonEmpty(env.wgInterface),
+    wgAddress: values["wg-address"] ?? nonEmpty(env.wgAddress),
+    wgPort: values["wg-port"] ?? nonEmpty(env.wgPort),
+    wgEndpoint: values["wg-endpoint"] ?? nonEmpty(env.wgEndpoint),
+    wireguard: !values["no-wireguard"] && env.wireguard?.trim() !== "off",
   });
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -95,6 +122,11 @@ function tokenize(argv: readonly string[]) {
       enroll: { type: "string" },
       "state-dir": { type: "string" },
       "lxd-socket": { type: "string" },
+      "wg-interface": { type: "string" },
+      "wg-address": { type: "string" },
+      "wg-port": { type: "string" },
+      "wg-endpoint": { type: "string" },
+      "no-wireguard": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -24,7 +24,7 @@ export interface DoctorOptions {
   storagePool?: string;
   bridge?: string;
   image?: string;
-  /** Where to look for wg and wireguard-go (the caller passes PATH). */
+  /** Where to look for wg, wireguard-go and nft (the caller passes PATH). */
   searchPath?: string;
   print?: (line: string) => void;
   fetch?: typeof fetch;
@@ -34,6 +34,7 @@ export interface DoctorOptions {
 const SETUP_FIX = "sudo scripts/host-setup.sh (or: apt-get install lxd, or set LXD_SOCKET / --lxd-socket to a running daemon's socket)";
 const START_FIX = "lxd --group root & (with systemd: systemctl start lxd; with the snap: snap start lxd)";
 const WIREGUARD_FIX = "apt-get install wireguard-tools wireguard-go";
+const NFT_FIX = "apt-get install nftables";
 const FALLBACK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export function formatCheck(check: DoctorCheck): string {
@@ -51,12 +52,13 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<{ exitCode
 
   const lxd = lxdSocketCheck(options, report);
   if (lxd) await lxdChecks(lxd, options, report);
-  for (const [binary, what] of [
-    ["wg", "wg (wireguard-tools)"],
-    ["wireguard-go", "wireguard-go (WireGuard where the kernel has no module)"],
+  for (const [binary, what, fix] of [
+    ["wg", "wg (wireguard-tools)", WIREGUARD_FIX],
+    ["wireguard-go", "wireguard-go (WireGuard where the kernel has no module)", WIREGUARD_FIX],
+    ["nft", "nft (nftables: the rules that keep each device to its owner's container)", NFT_FIX],
   ] as const) {
     const found = findExecutable(binary, options.searchPath ?? FALLBACK_PATH);
-    report(found ? { status: "ok", name: binary, detail: found } : { status: "FAIL", name: binary, detail: `${what} not found on PATH`, fix: WIREGUARD_FIX });
+    report(found ? { status: "ok", name: binary, detail: found } : { status: "FAIL", name: binary, detail: `${what} not found on PATH`, fix });
   }
   if (options.gatewayUrl) report(await gatewayCheck(options.gatewayUrl, options));
 

@@ -40,6 +40,16 @@ async function run(args: AgentArgs): Promise<number> {
     agentVersion: agentVersion(),
     logger,
     ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
+    ...(args.wireguard
+      ? {
+          wireguard: {
+            ...(args.wgInterface ? { interfaceName: args.wgInterface } : {}),
+            ...(args.wgAddress ? { address: args.wgAddress } : {}),
+            ...(args.wgPort ? { listenPort: args.wgPort } : {}),
+            ...(args.wgEndpoint ? { endpoint: args.wgEndpoint } : {}),
+          },
+        }
+      : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
@@ -67,6 +77,11 @@ async function main(): Promise<number> {
       gatewayUrl: process.env.KWS_GATEWAY_URL,
       stateDir: process.env.KWS_AGENT_STATE_DIR,
       lxdSocket: process.env.LXD_SOCKET,
+      wgInterface: process.env.KWS_WG_INTERFACE,
+      wgAddress: process.env.KWS_WG_ADDRESS,
+      wgPort: process.env.KWS_WG_PORT,
+      wgEndpoint: process.env.KWS_WG_ENDPOINT,
+      wireguard: process.env.KWS_WIREGUARD,
       isRoot: process.getuid?.() === 0,
       homeDir: homedir(),
     });

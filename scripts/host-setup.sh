@@ -19,7 +19,7 @@ BRIDGE_CIDR=172.30.0.1/24
 # Addresses for containers without a reserved one; KWS reserves from .11 up, so the two never meet.
 DHCP_RANGE=172.30.0.2-172.30.0.10
 BUSYBOX_ALIAS=kws/busybox
-PACKAGES=(lxd lxd-client wireguard-tools wireguard-go busybox-static)
+PACKAGES=(lxd lxd-client wireguard-tools wireguard-go nftables busybox-static)
 # Only with --instance-image:
 INSTANCE_PACKAGES=(debootstrap zstd)
 INSTANCE_ALIAS=kws/debian-12

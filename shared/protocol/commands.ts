@@ -1,4 +1,12 @@
 import { z } from "zod";
+import {
+  WireGuardFactsSchema,
+  WireGuardPeerSchema,
+  WireGuardPeerSetSchema,
+  WireGuardPeerStatusSchema,
+  WireGuardSyncResultSchema,
+  wireguardKey,
+} from "./wireguard";
 import { instancePassword, instanceUsername } from "../instances/rules";
 
 /**
@@ -33,6 +41,8 @@ export const commandSchemas = {
       diskFreeBytes: z.number(),
       runningInstances: z.number(),
       instances: z.number(),
+      /** Absent from agents without WireGuard (older ones, or the interface could not be set up). */
+      wireguard: WireGuardFactsSchema.optional(),
     }),
   },
   "instance.create": {
@@ -112,6 +122,24 @@ export const commandSchemas = {
       .strict(),
     result: z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string() }),
   },
+  // WireGuard: the agent's interface and its device peers. Each converges to the state asked for.
+  "wg.peer.add": {
+    payload: WireGuardPeerSchema,
+    result: z.object({ publicKey: wireguardKey, status: z.enum(["added", "updated", "unchanged"]) }),
+  },
+  "wg.peer.remove": {
+    payload: z.object({ publicKey: wireguardKey }).strict(),
+    result: z.object({ publicKey: wireguardKey, removed: z.boolean() }),
+  },
+  "wg.status": {
+    payload: z.object({}).strict(),
+    result: WireGuardFactsSchema.extend({ peers: z.array(WireGuardPeerStatusSchema) }),
+  },
+  /** The full desired peer set: missing peers added, unknown ones removed, unchanged ones untouched. */
+  "wg.sync": {
+    payload: z.object({ peers: WireGuardPeerSetSchema }).strict(),
+    result: WireGuardSyncResultSchema,
+  },
 } as const;
 
 export type CommandKind = keyof typeof commandSchemas;
@@ -133,4 +161,6 @@ export const agentErrorCodes = {
   deadline: "deadline_passed",
   shuttingDown: "shutting_down",
   internal: "agent_error",
+  /** wg, wireguard-go or nft missing or failing, or the agent not allowed to use them. */
+  wireguard: "wireguard_error",
 } as const;

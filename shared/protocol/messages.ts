@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WireGuardFactsSchema } from "./wireguard";
 
 /**
  * The agent protocol: every websocket frame is one JSON message of this catalogue.
@@ -17,6 +18,8 @@ export const HostFactsSchema = z.object({
   diskFreeBytes: z.number().nonnegative(),
   runningInstances: z.number().int().nonnegative(),
   instances: z.number().int().nonnegative(),
+  /** Sent by agents with a WireGuard interface (optional: older agents still validate). */
+  wireguard: WireGuardFactsSchema.optional(),
 });
 
 export const JobErrorSchema = z.object({ code: z.string().min(1).max(100), message: z.string().max(4000) });

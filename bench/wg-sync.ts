@@ -1,0 +1,127 @@
+/**
+ * Reconciling a large WireGuard peer set: the agent's `wg.sync` code (agent/wireguard/manager.ts:
+ * dump, diff, batched `wg set`, the nftables table) against `wg syncconf` of the same peers from a
+ * file, each on a fresh real interface (wireguard-go here, kernel WireGuard where the host has it).
+ *
+ *   npm run bench -- wg-sync
+ *
+ * Each repetition recreates both interfaces empty, then times one full sync of BENCH_WG_PEERS
+ * (default 5000) random keys with addresses from a /18; the two sides alternate who goes first.
+ * The `wg syncconf` side gets its file written before the clock starts; the KWS side is timed
+ * from the command's peer list to peers and firewall applied. Then the same set is synced again,
+ * unchanged (`resync`: what the periodic reconcile costs). Medians of BENCH_WG_REPS (default 5).
+ * Needs root, wg, wireguard-go and nft; interface and table names are random, removed at the end.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { formatIPv4, parseIPv4 } from "../shared/addresses/pool";
+import { createLogger } from "../shared/logger";
+import type { WireGuardPeer } from "../shared/protocol/wireguard";
+import { generateKeyPair } from "../agent/wireguard/keys";
+import { WireGuard } from "../agent/wireguard/manager";
+import { Cleanups, envInt, p50, progress, round, time, until } from "./support/common";
+
+const log = progress("wg-sync");
+const SUBNET = "10.200.0.1/18";
+
+function sh(file: string, args: string[], env?: NodeJS.ProcessEnv): string {
+  return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+}
+
+/** Deletes the interface and waits for its wireguard-go to exit (it holds the name's control socket until then). */
+async function deleteLink(name: string): Promise<void> {
+  try {
+    sh("ip", ["link", "del", "dev", name]);
+  } catch {
+    // already gone
+  }
+  await until(async () => !existsSync(`/var/run/wireguard/${name}.sock`), 10_000, `wireguard-go of ${name} to exit`);
+}
+
+function randomPeers(count: number): WireGuardPeer[] {
+  const first = parseIPv4("10.200.0.2");
+  return Array.from({ length: count }, (_, i) => ({
+    publicKey: generateKeyPair().publicKey,
+    address: `${formatIPv4(first + i)}/32`,
+    ownerAddress: `172.30.${(i >> 8) & 255}.${(i & 255) || 1}`,
+  }));
+}
+
+/** The plain wireguard-tools way: an interface made by hand, its peers from a file. */
+async function createBaseline(name: string, keyFile: string, port: number): Promise<void> {
+  await deleteLink(name);
+  sh("wireguard-go", [name], { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" });
+  sh("wg", ["set", name, "private-key", keyFile, "listen-port", String(port)]);
+  sh("ip", ["address", "add", "10.201.0.1/18", "dev", name]);
+  sh("ip", ["link", "set", "dev", name, "up"]);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const peerCount = envInt("BENCH_WG_PEERS", 5000);
+  const reps = envInt("BENCH_WG_REPS", 5);
+  const id = randomBytes(3).toString("hex");
+  const kwsName = `kwsb${id}k`;
+  const baseName = `kwsb${id}s`;
+  const table = `kwsb${id}`;
+  const dir = mkdtempSync(join(tmpdir(), "kws-bench-wg-"));
+  const cleanups = new Cleanups(log);
+  cleanups.add("temporary files", async () => rmSync(dir, { recursive: true, force: true }));
+  cleanups.add("interfaces", () => Promise.all([kwsName, baseName].map(deleteLink)));
+  cleanups.add("nft table", async () => sh("nft", ["delete", "table", "inet", table]));
+
+  const peers = randomPeers(peerCount);
+  const confFile = join(dir, "peers.conf");
+  writeFileSync(confFile, peers.map((p) => `[Peer]\nPublicKey = ${p.publicKey}\nAllowedIPs = ${p.address}\n`).join("\n"), { mode: 0o600 });
+  const keyFile = join(dir, "baseline.key");
+  writeFileSync(keyFile, `${generateKeyPair().privateKey}\n`, { mode: 0o600 });
+  const logger = createLogger({ bench: "wg-sync" }, { level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
+
+  const kwsMs: number[] = [];
+  const syncconfMs: number[] = [];
+  const kwsResyncMs: number[] = [];
+  const syncconfResyncMs: number[] = [];
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      await deleteLink(kwsName);
+      // A fresh state directory: the manager starts with no saved peers and makes a new, empty interface.
+      const wireguard = new WireGuard({
+        config: { interfaceName: kwsName, address: SUBNET, listenPort: 52_100, table },
+        stateDir: mkdtempSync(join(dir, "state-")),
+        logger,
+        reconcileIntervalMs: 3_600_000,
+      });
+      await wireguard.start();
+      await createBaseline(baseName, keyFile, 52_101);
+
+      const sides = [
+        async () => kwsMs.push(await time(() => wireguard.sync(peers))),
+        async () => syncconfMs.push(await time(async () => sh("wg", ["syncconf", baseName, confFile]))),
+      ];
+      if (rep % 2 === 1) sides.reverse();
+      for (const side of sides) await side();
+      kwsResyncMs.push(await time(() => wireguard.sync(peers)));
+      syncconfResyncMs.push(await time(async () => sh("wg", ["syncconf", baseName, confFile])));
+      wireguard.stop();
+
+      const applied = sh("wg", ["show", kwsName, "peers"]).trim().split("\n").length;
+      if (applied !== peerCount) throw new Error(`${kwsName} has ${applied} peers after the sync, expected ${peerCount}`);
+      log(`rep ${rep + 1}/${reps}: kws ${round(kwsMs.at(-1)!, 0)} ms, syncconf ${round(syncconfMs.at(-1)!, 0)} ms`);
+    }
+  } finally {
+    await cleanups.run();
+  }
+
+  const ratio = round(p50(kwsMs) / p50(syncconfMs));
+  return {
+    peers: peerCount,
+    kwsMs: p50(kwsMs),
+    syncconfMs: p50(syncconfMs),
+    ratio,
+    met: ratio <= 1.5,
+    reps,
+    resync: { kwsMs: p50(kwsResyncMs), syncconfMs: p50(syncconfResyncMs) },
+  };
+}
