@@ -3,6 +3,8 @@ import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
+import { devicePages } from "./devices/pages";
+import { deviceRoutes } from "./devices/routes";
 import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
@@ -23,12 +25,14 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
     .route("/api/v1", instanceRoutes)
+    .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", dashboardPages)
     .route("/", pgPages)
-    .route("/", instancePages);
+    .route("/", instancePages)
+    .route("/", devicePages);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

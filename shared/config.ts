@@ -102,6 +102,8 @@ export const configSchema = z
     // "false": instances are bare containers (created, started, addressed), without the user, SSH and
     // code-server steps; for images that have none of them (the kws/busybox test image).
     KWS_INSTANCE_PROVISION: z.enum(["true", "false"]).default("true"),
+    // The resolver written into device configs (DNS = ...): it is reached outside the tunnel.
+    KWS_DEVICE_DNS: z.ipv4({ message: "must be an IPv4 address" }).default("1.1.1.1"),
     // Memory each host keeps for itself: instances are placed only while their limits sum below the rest (MB).
     KWS_HOST_MEMORY_RESERVE_MB: intInRange(0, 1_048_576, 1024),
     // Static addresses instances get on each host's bridge (FIRST-LAST, outside the bridge's DHCP range).
@@ -193,6 +195,7 @@ export interface Config {
   /** KWS_SECRET_KEY (base64 of 32 bytes), when set. */
   secretKey?: string;
   instances: InstanceConfig;
+  deviceDns: string;
 }
 
 export interface RateLimits {
@@ -263,5 +266,6 @@ export function parseConfig(input: ConfigInput): Config {
       bridgeRange: parseRange(e.KWS_BRIDGE_RANGE),
       provision: e.KWS_INSTANCE_PROVISION === "true",
     },
+    deviceDns: e.KWS_DEVICE_DNS,
   };
 }

@@ -28,6 +28,9 @@ export const dashboardPages = createRouter().get("/", (c) => {
             <a href="/kws_instances">Your instance (Linux container with SSH and VS Code)</a>
           </li>
           <li>
+            <a href="/kws_devices">WireGuard devices</a>
+          </li>
+          <li>
             <a href="/kws_services/postgres/users">PostgreSQL users</a>
           </li>
           <li>

@@ -3,8 +3,8 @@ import { instancePassword, instanceUsername } from "../../shared/instances/rules
 
 export const DeployBody = z
   .object({
-    username: instanceUsername.openapi({ example: "ada" }),
-    password: instancePassword.openapi({ example: "Difference-Engine-1822" }),
+    username: instanceUsername,
+    password: instancePassword,
   })
   .openapi("DeployInstance");
 

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { listHosts } from "../../shared/hosts/store";
 import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { lockPlacement, lockUser, type Db } from "../../shared/db/locks";
+import { lockUser, type Db } from "../../shared/db/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { instanceAddressHolder } from "../../shared/instances/effects";
@@ -14,8 +13,10 @@ import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
 import type { QueuePort } from "../../shared/queue/port";
 import type { Services } from "../services";
-import { chooseHost, hasRoom } from "./placement";
-import { homeHostOf, hostById, hostLoads, insertInstance, instanceOfUser, jobById, setHomeHost, updateInstance } from "./queries";
+import { queueOwnerChange } from "../../shared/devices/owner";
+import { homeHostFor } from "../../shared/placement/home-host";
+import type { PlacementRules } from "../../shared/placement/rules";
+import { hostById, insertInstance, instanceOfUser, jobById, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */
 export const IDE_PORT = 8099;
@@ -46,26 +47,11 @@ async function refuseWhileBusy(tx: Db, instance: Instance): Promise<void> {
   }
 }
 
-/** The user's home host if they have one, else the placement choice; 503 no_capacity when none has room. */
-async function placeFor(tx: Database, s: Services, userId: string): Promise<Host> {
-  const rules = { memoryMB: s.config.instances.memoryMB, reserveMB: s.config.instances.hostReserveMB, heartbeatMs: s.config.heartbeatMs };
-  await lockPlacement(tx);
-  const loads = await hostLoads(tx);
-  const homeId = await homeHostOf(tx, userId);
-  if (homeId) {
-    const home = await hostById(tx, homeId);
-    if (home) {
-      if (!hasRoom(home, loads.get(home.id), rules)) {
-        throw new AppError("no_capacity", `your host ${home.name} has no room for another ${rules.memoryMB} MB instance right now`);
-      }
-      return home;
-    }
-  }
-  const host = chooseHost(await listHosts(tx), loads, rules);
-  if (!host) throw new AppError("no_capacity", "no host has room for a new instance right now; try again later");
-  await setHomeHost(tx, userId, host.id);
-  return host;
-}
+const placementRules = (s: Services): PlacementRules => ({
+  memoryMB: s.config.instances.memoryMB,
+  reserveMB: s.config.instances.hostReserveMB,
+  heartbeatMs: s.config.heartbeatMs,
+});
 
 async function newJob(
   tx: Database,
@@ -97,7 +83,7 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       await refuseWhileBusy(tx, instance);
       if (instance.state !== "failed") throw new AppError("conflict", "you already have an instance; kill it before deploying a new one");
     }
-    const host = instance ? await hostById(tx, instance.hostId) : await placeFor(tx, s, userId);
+    const host = instance ? await hostById(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s), true);
     if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
     const id = instance?.id ?? randomUUID();
     const name = instanceNameFor(userId);
@@ -144,6 +130,8 @@ export async function deployInstance(s: Services, userId: string, body: { userna
     return row;
   });
   await publishJob(s.db, queue, s.logger, job);
+  const ownerAddress = (job.payload as { ipv4Address: string }).ipv4Address;
+  await queueOwnerChange(s.db, queue, s.logger, { userId, hostId: job.hostId, ownerAddress, deadlineSeconds: s.config.jobDeadlineSeconds });
   return job;
 }
 
@@ -174,6 +162,10 @@ export async function instanceAction(s: Services, userId: string, action: Instan
     await updateInstance(tx, instance.id, { jobId: row.id });
     return row;
   });
+  if (action === "kill") {
+    // Before the kill's message: the devices lose the address before it can be freed and reused.
+    await queueOwnerChange(s.db, queue, s.logger, { userId, hostId: job.hostId, ownerAddress: null, deadlineSeconds: s.config.jobDeadlineSeconds });
+  }
   await publishJob(s.db, queue, s.logger, job);
   return job;
 }

@@ -19,6 +19,9 @@ button.link { background:none; color:var(--accent); padding:0; margin:0; }
 .notice { padding:.75rem 1rem; border-radius:6px; margin-bottom:1rem; background:#eef4ff; }
 .notice.error { background:#fef3f2; color:var(--err); }
 .notice.ok { background:#ecfdf3; color:var(--ok); }
+.dot { display:inline-block; width:.7rem; height:.7rem; border-radius:50%; background:#c4c4c4; }
+.dot.on { background:#12b76a; }
+pre { white-space:pre-wrap; word-break:break-all; background:#f6f6f6; padding:.6rem; }
 dl { display:grid; grid-template-columns:max-content 1fr; gap:.4rem 1rem; }
 dt { color:var(--muted); } dd { margin:0; word-break:break-all; }
 p.alt { color:var(--muted); margin-top:1.25rem; }

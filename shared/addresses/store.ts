@@ -63,6 +63,10 @@ interface AllocateRow {
  */
 export async function allocateAddress(db: Database, options: AllocateOptions): Promise<string> {
   const { hostId, pool, range, holder } = options;
+  // Inside a caller's transaction, allocations on one pool queue here until that transaction ends,
+  // instead of all computing the same lowest number and retrying against each other (1,000 at once
+  // made ~70/s that way). Outside one, the lock ends with the statement and the retries below apply.
+  await db.execute(sql`select pg_advisory_xact_lock(hashtext(${`${hostId}/${pool}`}::text))`);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const row = await allocateOnce(db, options);
     if (row.existing_address !== null) {

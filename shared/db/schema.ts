@@ -90,6 +90,15 @@ export interface HostFacts {
   diskFreeBytes: number;
   runningInstances: number;
   instances: number;
+  /** The host's WireGuard interface, when the agent runs one. */
+  wireguard?: {
+    interface: string;
+    publicKey: string;
+    listenPort: number;
+    /** The interface's own address with the subnet's prefix, e.g. 10.8.0.1/24. */
+    address: string;
+    endpoint: string | null;
+  };
 }
 
 export const jobStatuses = ["queued", "running", "succeeded", "failed"] as const;
@@ -253,3 +262,42 @@ export const instances = pgTable(
 );
 
 export type Instance = typeof instances.$inferSelect;
+
+export const deviceStates = ["pending", "active", "removing"] as const;
+export type DeviceState = (typeof deviceStates)[number];
+
+/**
+ * A person's WireGuard device (laptop, phone): a peer on their home host's interface. `pending`
+ * until the agent confirmed the peer (a failure deletes the row and frees the address), `removing`
+ * while its removal runs. Traffic figures are the last ones a wg.status job read.
+ */
+export const devices = pgTable(
+  "devices",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    hostId: uuid("host_id")
+      .notNull()
+      .references(() => hosts.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    publicKey: text("public_key").notNull(),
+    // The device's tunnel address, e.g. 10.8.0.2 (leased from the host's wireguard pool).
+    address: text("address").notNull(),
+    state: text("state").$type<DeviceState>().notNull(),
+    jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    lastHandshakeAt: timestamp("last_handshake_at", { withTimezone: true }),
+    rxBytes: bigint("rx_bytes", { mode: "number" }).notNull().default(0),
+    txBytes: bigint("tx_bytes", { mode: "number" }).notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("devices_public_key_key").on(t.publicKey),
+    index("devices_user_idx").on(t.userId),
+    index("devices_host_idx").on(t.hostId),
+    index("devices_job_idx").on(t.jobId),
+  ],
+);
+
+export type Device = typeof devices.$inferSelect;

@@ -1,8 +1,10 @@
 import type { Database } from "../db";
 import type { Job } from "../db/schema";
+import { applyDeviceOutcome } from "../devices/effects";
 import { applyInstanceOutcome } from "../instances/effects";
 
 /** What a finished job changes besides its own row, by the kind of resource it worked on. */
 export async function applyJobEffects(tx: Database, job: Job): Promise<void> {
   if (job.kind.startsWith("instance.")) await applyInstanceOutcome(tx, job);
+  else if (job.kind.startsWith("wg.")) await applyDeviceOutcome(tx, job);
 }

@@ -12,8 +12,8 @@ type Json = Record<string, any>;
 
 export interface PipelineOptions {
   heartbeatMs?: number;
-  /** Let the agent bring up the host's WireGuard interface (off by default: one test file at a time may own it). */
-  wireguard?: boolean;
+  /** The agent's WireGuard interface (off unless given: test files must not share one). */
+  wireguard?: { interface: string; address: string; port: number; endpoint: string };
   /** More control-plane settings (e.g. KWS_BRIDGE_RANGE, so concurrent test files never share an address). */
   env?: Record<string, string>;
 }
@@ -74,8 +74,15 @@ export class Pipeline {
     this.host = created.body.host;
     this.agent = new Program("agent", "agent/main.ts", ["--gateway", this.url, "--state-dir", join(this.dir, "agent")], {
       LXD_SOCKET: socketPath,
-      // Test files run two at a time: their agents must not fight over the host's one WireGuard interface.
-      KWS_WIREGUARD: options.wireguard ? "on" : "off",
+      // Test files run two at a time: their agents must not fight over one WireGuard interface.
+      ...(options.wireguard
+        ? {
+            KWS_WG_INTERFACE: options.wireguard.interface,
+            KWS_WG_ADDRESS: options.wireguard.address,
+            KWS_WG_PORT: String(options.wireguard.port),
+            KWS_WG_ENDPOINT: options.wireguard.endpoint,
+          }
+        : { KWS_WIREGUARD: "off" }),
     });
     this.agent.start(["--enroll", created.body.enrollmentToken]);
     await this.waitHostOnline();

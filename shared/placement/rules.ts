@@ -1,6 +1,6 @@
-import { isOnline } from "../../shared/hosts/store";
-import type { Host } from "../../shared/db/schema";
-import type { HostLoad } from "./queries";
+import { isOnline } from "../hosts/store";
+import type { Host } from "../db/schema";
+import type { HostLoad } from "./home-host";
 
 export interface PlacementRules {
   /** The new instance's memory limit. */

@@ -1,0 +1,224 @@
+import { raw } from "hono/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Device } from "../../shared/db/schema";
+import { createRouter } from "../app";
+import type { AuthUser } from "../env";
+import { csrfToken } from "../web/csrf";
+import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { presentDevice } from "./present";
+import { configQrSvg } from "./qr";
+import { CreateDeviceBody, DeviceIdParam, MAX_DEVICES } from "./schemas";
+import { createDevice, listDevices, removeDevice } from "./service";
+
+const PAGE = "/kws_devices";
+
+// Keeps the online dots, handshakes and traffic current without reloading the page.
+const REFRESH = `(function(){
+  function fmt(n){ return n < 1024 ? n + ' B' : n < 1048576 ? (n/1024).toFixed(1) + ' KiB' : (n/1048576).toFixed(1) + ' MiB'; }
+  setInterval(function(){
+    fetch('/api/v1/devices', { credentials: 'same-origin' }).then(function(r){ return r.json(); }).then(function(j){
+      (j.devices || []).forEach(function(d){
+        var row = document.querySelector('tr[data-device="' + d.id + '"]');
+        if (!row) return;
+        row.querySelector('.dot').className = 'dot ' + (d.online ? 'on' : 'off');
+        row.querySelector('[data-cell=state]').textContent = d.state;
+        row.querySelector('[data-cell=handshake]').textContent = d.lastHandshakeAt ? new Date(d.lastHandshakeAt).toLocaleString() : 'never';
+        row.querySelector('[data-cell=traffic]').textContent = fmt(d.rxBytes) + ' in, ' + fmt(d.txBytes) + ' out';
+      });
+    });
+  }, 10000);
+})();`;
+
+// WebCrypto X25519 where the browser has it: the private key is made here and never sent. The
+// registration then goes through the JSON API and the config is completed in the page.
+const GENERATE_IN_BROWSER = `(function(){
+  var button = document.getElementById('generate');
+  if (!button || !window.crypto || !crypto.subtle) return;
+  function b64(buf){ return btoa(String.fromCharCode.apply(null, new Uint8Array(buf))); }
+  crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']).then(function(){ button.hidden = false; }, function(){});
+  var privateKey;
+  button.addEventListener('click', function(){
+    crypto.subtle.generateKey({ name: 'X25519' }, true, ['deriveBits']).then(function(pair){
+      return Promise.all([crypto.subtle.exportKey('raw', pair.publicKey), crypto.subtle.exportKey('pkcs8', pair.privateKey)]);
+    }).then(function(keys){
+      document.getElementById('publicKey').value = b64(keys[0]);
+      privateKey = b64(new Uint8Array(keys[1]).slice(-32));
+      button.textContent = 'Key pair made in this browser';
+    });
+  });
+  document.getElementById('device-form').addEventListener('submit', function(e){
+    if (!privateKey) return;
+    e.preventDefault();
+    var form = e.target;
+    fetch('/api/v1/devices', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: form.name.value, publicKey: form.publicKey.value }) })
+      .then(function(r){ return r.json().then(function(j){ return { ok: r.ok, j: j }; }); })
+      .then(function(res){
+        if (!res.ok) { alert(res.j.error.message); return; }
+        var config = res.j.config.replace("<your device's private key>", privateKey);
+        document.getElementById('browser-config').hidden = false;
+        document.getElementById('browser-config-text').textContent = config;
+        var link = document.getElementById('browser-config-download');
+        link.href = URL.createObjectURL(new Blob([config], { type: 'text/plain' }));
+      });
+  });
+})();`;
+
+interface Created {
+  name: string;
+  config: string;
+  qr: string;
+}
+
+interface View {
+  user: AuthUser;
+  csrf: string;
+  devices: Device[];
+  created?: Created;
+  values?: Record<string, string>;
+  errors?: FieldErrors;
+  message?: string;
+}
+
+function ConfigBox({ created }: { created: Created }) {
+  const hasKey = !created.config.includes("<your device's private key>");
+  return (
+    <div class="notice ok" role="status" data-testid="device-config">
+      <p>
+        <strong>{created.name} is registered.</strong>{" "}
+        {hasKey ? "Its private key is in this config and is not kept: save it now." : "Put your private key in place of the placeholder."}
+      </p>
+      <pre data-testid="device-config-text">{created.config}</pre>
+      <a href={`data:text/plain;charset=utf-8,${encodeURIComponent(created.config)}`} download="kws.conf">
+        Download .conf
+      </a>
+      <div data-testid="device-qr">{raw(created.qr)}</div>
+    </div>
+  );
+}
+
+function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, message }: View) {
+  const now = Date.now();
+  return (
+    <Layout title="Devices" user={user} csrf={csrf} wide>
+      <div class="card">
+        <h1>WireGuard devices</h1>
+        <p>Reach your instance privately from up to {MAX_DEVICES} devices: import the config into the WireGuard app.</p>
+        {message ? <Notice kind="error">{message}</Notice> : null}
+        {created ? <ConfigBox created={created} /> : null}
+        <div id="browser-config" hidden class="notice ok">
+          <p>
+            <strong>Registered.</strong> This config holds the private key your browser made; it was never sent. Save it now.
+          </p>
+          <pre id="browser-config-text"></pre>
+          <a id="browser-config-download" download="kws.conf">
+            Download .conf
+          </a>
+        </div>
+        {devices.length ? (
+          <table data-testid="device-list">
+            <tr>
+              <th></th>
+              <th>Name</th>
+              <th>Address</th>
+              <th>State</th>
+              <th>Last handshake</th>
+              <th>Traffic</th>
+              <th></th>
+            </tr>
+            {devices.map((d) => {
+              const p = presentDevice(d, now);
+              return (
+                <tr data-device={d.id}>
+                  <td>
+                    <span class={`dot ${p.online ? "on" : "off"}`} title={p.online ? "online" : "offline"}></span>
+                  </td>
+                  <td>{d.name}</td>
+                  <td>
+                    <code>{d.address}</code>
+                  </td>
+                  <td data-cell="state">{d.state}</td>
+                  <td data-cell="handshake">{p.lastHandshakeAt ?? "never"}</td>
+                  <td data-cell="traffic">
+                    {p.rxBytes} B in, {p.txBytes} B out
+                  </td>
+                  <td>
+                    <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
+                    <form method="post" action={`${PAGE}/remove`} style="display:inline" onsubmit={`return confirm(${JSON.stringify(`Remove ${d.name}?`)})`}>
+                      <CsrfField token={csrf} />
+                      <input type="hidden" name="id" value={d.id} />
+                      <button type="submit" class="link" data-testid={`remove-${d.id}`}>
+                        Remove
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              );
+            })}
+          </table>
+        ) : (
+          <p data-testid="no-devices">No devices yet.</p>
+        )}
+        {devices.length < MAX_DEVICES ? (
+          <form method="post" action={PAGE} id="device-form">
+            <CsrfField token={csrf} />
+            <Field name="name" label="Device name" value={values.name} error={errors.name} autocomplete="off" />
+            <Field name="publicKey" label="Public key (optional: leave empty to have a key pair made)" value={values.publicKey} error={errors.publicKey} autocomplete="off" />
+            <button type="button" id="generate" class="link" hidden>
+              Make the key pair in this browser instead
+            </button>{" "}
+            <button type="submit" data-testid="device-register">
+              Register device
+            </button>
+          </form>
+        ) : (
+          <p>You have {MAX_DEVICES} devices, the most allowed.</p>
+        )}
+        <script>{raw(REFRESH)}</script>
+        <script>{raw(GENERATE_IN_BROWSER)}</script>
+      </div>
+    </Layout>
+  );
+}
+
+async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
+  const devices = await listDevices(c.get("services"), user.id);
+  return html(c, <DevicesPage user={user} csrf={csrfToken(c)} devices={devices} {...extra} />, status);
+}
+
+export const devicePages = createRouter()
+  .get(PAGE, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    return render(c, user);
+  })
+  .post(PAGE, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(CreateDeviceBody, { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) });
+    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
+    try {
+      const created = await createDevice(c.get("services"), user.id, valid.data);
+      return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
+    } catch (err) {
+      const f = pageFailure(err);
+      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
+    }
+  })
+  .post(`${PAGE}/remove`, async (c) => {
+    const user = signedIn(c);
+    if (!user) return toSignIn(c);
+    const fields = await readForm(c);
+    const valid = validateForm(DeviceIdParam, { id: fields.id ?? "" });
+    if (!valid.ok) return render(c, user, { message: "no device of yours with that id" }, 404);
+    try {
+      await removeDevice(c.get("services"), user.id, valid.data.id);
+    } catch (err) {
+      const f = pageFailure(err);
+      return render(c, user, { message: f.message }, f.status);
+    }
+    return c.redirect(PAGE, 303);
+  });

@@ -1,0 +1,172 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
+import { uniqueViolation } from "../../shared/db/errors";
+import { lockUser, type Db } from "../../shared/db/locks";
+import type { Device, Host, Job } from "../../shared/db/schema";
+import { deviceAddressHolder } from "../../shared/devices/effects";
+import { AppError } from "../../shared/errors";
+import { getHost } from "../../shared/hosts/store";
+import { isFinal, getJob, insertJob } from "../../shared/jobs/store";
+import { publishJob, submitJob } from "../../shared/jobs/submit";
+import { homeHostFor } from "../../shared/placement/home-host";
+import type { QueuePort } from "../../shared/queue/port";
+import type { Services } from "../services";
+import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
+import {
+  countDevices,
+  deviceOfUser,
+  devicesOfUser,
+  insertDevice,
+  ownerAddress,
+  publicKeyTaken,
+  recentStatusJob,
+  setDeviceJob,
+} from "./queries";
+import { MAX_DEVICES } from "./schemas";
+
+function queueOf(s: Services): QueuePort {
+  if (!s.queue) throw new AppError("not_configured", "devices need the Node control plane (job queue)");
+  return s.queue;
+}
+
+async function lockOrGone(tx: Db, userId: string) {
+  if (!(await lockUser(tx, userId))) throw new AppError("unauthorized", "your account no longer exists");
+}
+
+const keyTaken = () =>
+  new AppError("conflict", "publicKey: this key is already registered; every device needs a key of its own", {
+    issues: [{ path: "publicKey", message: "is already registered" }],
+  });
+
+const deadline = (s: Services) => new Date(Date.now() + s.config.jobDeadlineSeconds * 1000);
+
+export interface CreatedDevice {
+  device: Device;
+  job: Job;
+  config: string;
+}
+
+/**
+ * Registers a device on the person's home host: the row (pending), its tunnel address and the job
+ * that adds the peer, in one transaction; then the message. The peer's failure rolls the row back
+ * (shared/devices/effects.ts). A key pair made here is returned inside the config only.
+ */
+export async function createDevice(s: Services, userId: string, body: { name: string; publicKey?: string }): Promise<CreatedDevice> {
+  const queue = queueOf(s);
+  const made = body.publicKey ? undefined : generateKeyPair();
+  const publicKey = body.publicKey ?? made!.publicKey;
+  const rules = { memoryMB: s.config.instances.memoryMB, reserveMB: s.config.instances.hostReserveMB, heartbeatMs: s.config.heartbeatMs };
+  let created: { device: Device; job: Job; owner: string | null; host: Host };
+  try {
+    created = await s.db.transaction(async (tx) => {
+      await lockOrGone(tx, userId);
+      if ((await countDevices(tx, userId)) >= MAX_DEVICES) {
+        throw new AppError("limit", `you have ${MAX_DEVICES} devices, the most allowed; remove one first`);
+      }
+      if (await publicKeyTaken(tx, publicKey)) throw keyTaken();
+      const host = await homeHostFor(tx, userId, rules, false);
+      const network = deviceNetwork(host);
+      if (publicKey === network.wg.publicKey) {
+        throw new AppError("invalid", "publicKey: is the host's own key, not a device's", {
+          issues: [{ path: "publicKey", message: "is the host's own key, not a device's" }],
+        });
+      }
+      const owner = await ownerAddress(tx, userId, host.id);
+      // Last before the inserts: the allocation holds the pool's lock until the transaction ends.
+      const id = randomUUID();
+      const address = await allocateAddress(tx, { hostId: host.id, pool: "wireguard", range: network.range, holder: deviceAddressHolder({ id }) }).catch(
+        (err: unknown) => {
+          if (err instanceof PoolExhaustedError) throw new AppError("no_capacity", `host ${host.name} has no free device address left`);
+          if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this device already holds an address");
+          throw err;
+        },
+      );
+      const job = await insertJob(tx, {
+        hostId: host.id,
+        userId,
+        kind: "wg.peer.add",
+        payload: { publicKey, address: `${address}/32`, ownerAddress: owner },
+        deadline: deadline(s),
+      });
+      const device = await insertDevice(tx, { id, userId, hostId: host.id, name: body.name, publicKey, address, state: "pending", jobId: job.id });
+      return { device, job, owner, host };
+    });
+  } catch (err) {
+    // Two registrations of one key at once: the unique index decides, the loser gets the same 409.
+    if (uniqueViolation(err) === "devices_public_key_key") throw keyTaken();
+    throw err;
+  }
+  await publishJob(s.db, queue, s.logger, created.job);
+  const config = renderClientConfig({
+    privateKey: made?.privateKey,
+    address: created.device.address,
+    dns: s.config.deviceDns,
+    network: deviceNetwork(created.host),
+    ownerAddress: created.owner,
+  });
+  return { device: created.device, job: created.job, config };
+}
+
+/** The device's client config; the private key is never kept, so it has a placeholder. */
+export async function deviceConfig(s: Services, userId: string, id: string): Promise<{ device: Device; config: string }> {
+  const device = await deviceOfUser(s.db, userId, id);
+  if (!device) throw new AppError("not_found", "no device of yours with that id");
+  const host = await getHost(s.db, device.hostId);
+  if (!host) throw new AppError("not_found", "the device's host is gone");
+  const config = renderClientConfig({
+    address: device.address,
+    dns: s.config.deviceDns,
+    network: deviceNetwork(host),
+    ownerAddress: await ownerAddress(s.db, userId, host.id),
+  });
+  return { device, config };
+}
+
+/** Removes the peer through the pipeline; the row and the address go once the agent confirms. */
+export async function removeDevice(s: Services, userId: string, id: string): Promise<Job> {
+  const queue = queueOf(s);
+  const job = await s.db.transaction(async (tx) => {
+    await lockOrGone(tx, userId);
+    const device = await deviceOfUser(tx, userId, id, true);
+    if (!device) throw new AppError("not_found", "no device of yours with that id");
+    if (device.jobId) {
+      const running = await getJob(tx, device.jobId);
+      if (running && !isFinal(running.status)) {
+        throw new AppError("conflict", "the device is busy with another job; wait for it to end", { jobId: running.id });
+      }
+    }
+    const row = await insertJob(tx, { hostId: device.hostId, userId, kind: "wg.peer.remove", payload: { publicKey: device.publicKey }, deadline: deadline(s) });
+    await setDeviceJob(tx, device.id, row.id, "removing");
+    return row;
+  });
+  await publishJob(s.db, queue, s.logger, job);
+  return job;
+}
+
+const STATUS_FRESH_MS = 10_000;
+const STATUS_WAIT_MS = 2_000;
+
+/**
+ * The person's devices with traffic figures at most ~10 s old: a wg.status job on the home host is
+ * asked for when the last one is older, and waited for briefly; if the host is slow or away, the
+ * last figures are shown.
+ */
+export async function listDevices(s: Services, userId: string): Promise<Device[]> {
+  const list = await devicesOfUser(s.db, userId);
+  const hostId = list[0]?.hostId;
+  if (hostId && s.queue) {
+    const since = new Date(Date.now() - STATUS_FRESH_MS);
+    let job = await recentStatusJob(s.db, hostId, since);
+    if (!job) {
+      job = await submitJob(s.db, s.queue, s.logger, { hostId, userId: null, kind: "wg.status", payload: {}, deadlineSeconds: 60 }).catch(() => undefined);
+    }
+    const until = Date.now() + STATUS_WAIT_MS;
+    while (job && !isFinal(job.status) && Date.now() < until) {
+      await delay(50);
+      job = await getJob(s.db, job.id);
+    }
+    return devicesOfUser(s.db, userId);
+  }
+  return list;
+}

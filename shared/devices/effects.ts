@@ -1,0 +1,46 @@
+import { and, eq } from "drizzle-orm";
+import { releaseAddress } from "../addresses/store";
+import type { Database } from "../db";
+import { devices, type Device, type Job } from "../db/schema";
+import { commandSchemas } from "../protocol/commands";
+
+export const deviceAddressHolder = (device: Pick<Device, "id">) => `device:${device.id}`;
+
+async function removeDevice(tx: Database, device: Device) {
+  await tx.delete(devices).where(eq(devices.id, device.id));
+  await releaseAddress(tx, { pool: "wireguard", holder: deviceAddressHolder(device) });
+}
+
+/** The traffic figures a wg.status job read, onto the host's device rows. */
+async function recordStatus(tx: Database, job: Job) {
+  const parsed = commandSchemas["wg.status"].result.safeParse(job.result);
+  if (!parsed.success) return;
+  for (const peer of parsed.data.peers) {
+    await tx
+      .update(devices)
+      .set({ lastHandshakeAt: peer.latestHandshakeAt ? new Date(peer.latestHandshakeAt) : null, rxBytes: peer.rxBytes, txBytes: peer.txBytes })
+      .where(and(eq(devices.hostId, job.hostId), eq(devices.publicKey, peer.publicKey)));
+  }
+}
+
+/**
+ * In the transaction that records a WireGuard job's outcome. A device is pending until the agent
+ * confirms its peer; if that fails, the row and its address go (the registration is rolled back).
+ * A confirmed removal deletes the row and frees the address; a failed one leaves the device active.
+ */
+export async function applyDeviceOutcome(tx: Database, job: Job): Promise<void> {
+  const ok = job.status === "succeeded";
+  if (job.kind === "wg.status") {
+    if (ok) await recordStatus(tx, job);
+    return;
+  }
+  const [device] = await tx.select().from(devices).where(eq(devices.jobId, job.id)).for("update");
+  if (!device) return;
+  if (job.kind === "wg.peer.add") {
+    if (ok) await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
+    else if (device.state === "pending") await removeDevice(tx, device);
+  } else if (job.kind === "wg.peer.remove") {
+    if (ok) await removeDevice(tx, device);
+    else await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
+  }
+}
