@@ -13,6 +13,7 @@ import { createHandlers } from "./handlers";
 import { collectHostFacts } from "./handlers/host-facts";
 import { WireGuard } from "./wireguard/manager";
 import type { WireGuardOptions } from "./wireguard/manager";
+import { PeerRefresh } from "./wireguard/peer-refresh";
 
 export interface LxdMonitorOptions {
   /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
@@ -115,13 +116,14 @@ export interface AgentOptions {
   connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
 }
 
-/** The host agent: journal, LXD, WireGuard, executor and the gateway connection, started in that order. */
+/** The host agent: journal, LXD, WireGuard, executor, WireGuard peer refresh and the gateway connection, started in that order. */
 export class Agent {
   private readonly options: AgentOptions;
   private readonly logger: Logger;
   private readonly journal: Journal;
   private readonly lxd: LxdMonitor;
   private readonly wireguard: WireGuard | undefined;
+  private readonly peerRefresh: PeerRefresh | undefined;
   private readonly executor: Executor;
   private readonly connection: Connection;
 
@@ -130,6 +132,14 @@ export class Agent {
     this.logger = options.logger.child({ hostId: options.credential.hostId });
     const state = new StateDir({ dir: options.stateDir });
     this.wireguard = options.wireguard && new WireGuard({ config: options.wireguard, stateDir: options.stateDir, logger: this.logger });
+    this.peerRefresh =
+      this.wireguard &&
+      new PeerRefresh({
+        wireguard: this.wireguard,
+        request: () => this.connection.request({ type: "wg-peers-request" }),
+        logger: this.logger,
+        intervalMs: this.wireguard.intervalMs,
+      });
     const factsOptions = {
       stateDir: options.stateDir,
       storagePool: options.storagePool ?? "default",
@@ -168,6 +178,8 @@ export class Agent {
       // Facts without LXD beat no facts: the gateway still sees the host's size.
       facts: () => collectHostFacts(this.lxd.current.client, factsOptions).catch(() => collectHostFacts(undefined, factsOptions)),
       onCommand: (command) => this.executor.submit(command),
+      onWelcome: () => this.peerRefresh?.ask(),
+      onWireGuardPeers: (answer) => void this.peerRefresh?.answer(answer.requestId, answer.peers),
       logger: options.logger,
     });
   }
@@ -176,8 +188,10 @@ export class Agent {
     await new StateDir({ dir: this.options.stateDir }).ensure();
     await this.journal.start();
     await this.lxd.start();
+    // The saved peers are up before the control plane is asked: a rebooted host serves its devices at once.
     await this.wireguard?.start();
     this.executor.start();
+    this.peerRefresh?.start();
     this.connection.start();
     this.logger.info("agent started", { version: this.options.agentVersion, stateDir: this.options.stateDir });
   }
@@ -187,6 +201,7 @@ export class Agent {
     this.logger.info("agent stopping");
     const { abandoned } = await this.executor.stop();
     await this.connection.stop();
+    this.peerRefresh?.stop();
     this.wireguard?.stop();
     this.lxd.stop();
     await this.journal.stop();

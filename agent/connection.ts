@@ -1,8 +1,8 @@
 import WebSocket from "ws";
 import type { RawData } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { GatewayMessageSchema, PROTOCOL_VERSION, compatible, parseFrame, stamp } from "../shared/protocol/messages";
-import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage } from "../shared/protocol/messages";
+import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible, parseFrame, speaks, stamp } from "../shared/protocol/messages";
+import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
 import { gatewayEndpoint } from "./cli-args";
 import type { Journal } from "./journal";
@@ -28,6 +28,9 @@ export interface ConnectionOptions {
   lxdStatus: () => { lxdVersion: string | null; degradedReason: string | null };
   facts: () => Promise<HostFactsMessage>;
   onCommand: (command: Command) => void;
+  /** After each welcome (every reconnect), once the held progress and unacked results are out. */
+  onWelcome?: () => void;
+  onWireGuardPeers?: (answer: WireGuardPeersAnswer) => void;
   logger: Logger;
   factsIntervalMs?: number;
   watchdogMs?: number;
@@ -59,6 +62,7 @@ export class Connection {
   private readonly heldProgress: AgentMessageBody[] = [];
   private openedAt: number | undefined;
   private failure: string | undefined;
+  private gatewayProtocol = PROTOCOL_VERSION;
   private watchdogMs: number;
   private watchdog: NodeJS.Timeout | undefined;
   private factsTimer: NodeJS.Timeout | undefined;
@@ -120,7 +124,7 @@ export class Connection {
    * job's steps survive a gateway restart in the middle of it.
    */
   send(body: AgentMessageBody): boolean {
-    if (this.state === "ready" && this.write(body)) return true;
+    if (this.state === "ready" && this.write(body) !== undefined) return true;
     if (body.type === "progress") {
       this.heldProgress.push(body);
       if (this.heldProgress.length > MAX_HELD_PROGRESS) this.heldProgress.shift();
@@ -128,11 +132,20 @@ export class Connection {
     return false;
   }
 
-  private write(body: AgentMessageBody): boolean {
+  /** Sends a request when welcomed; its message id, which the answer quotes, or undefined when it cannot go out. */
+  request(body: AgentMessageBody): string | undefined {
+    return this.state === "ready" ? this.write(body) : undefined;
+  }
+
+  /** The message id when sent; undefined when the socket is not open or the gateway is too old for the message. */
+  private write(body: AgentMessageBody): string | undefined {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(stamp(body)));
-    return true;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return undefined;
+    const minor = AGENT_MESSAGE_MINOR[body.type];
+    if (minor !== undefined && !speaks(this.gatewayProtocol, minor)) return undefined;
+    const message = stamp(body);
+    ws.send(JSON.stringify(message));
+    return message.id;
   }
 
   private connect(): void {
@@ -230,6 +243,9 @@ export class Connection {
         }
         this.options.onCommand(message);
         return;
+      case "wg-peers":
+        if (this.state === "ready") this.options.onWireGuardPeers?.(message);
+        return;
       case "ack":
         this.options.journal.markAcked(message.jobId).catch((err: unknown) => {
           this.logger.warn("could not journal an ack", { jobId: message.jobId, err });
@@ -252,6 +268,7 @@ export class Connection {
       return;
     }
     if (welcome.hostId !== this.options.hostId) this.logger = this.options.logger.child({ hostId: welcome.hostId });
+    this.gatewayProtocol = welcome.protocol;
     // The gateway may ping less often than our default expects: allow three missed heartbeats.
     this.watchdogMs = Math.max(this.options.watchdogMs ?? 45_000, 3 * welcome.heartbeatMs);
     this.feedWatchdog(ws);
@@ -261,6 +278,7 @@ export class Connection {
     this.factsTimer = setInterval(() => this.sendFacts(), this.options.factsIntervalMs ?? 60_000);
     for (const step of this.heldProgress.splice(0)) this.write(step);
     for (const result of unacked) this.write(result);
+    this.options.onWelcome?.();
   }
 
   private sendFacts(): void {

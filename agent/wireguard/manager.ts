@@ -42,9 +42,11 @@ export class WireGuard {
   private readonly logger: Logger;
   private readonly keyPath: string;
   private readonly store: DesiredPeers;
-  private readonly intervalMs: number;
+  /** The repair period; the agent asks the control plane for the desired set as often. */
+  readonly intervalMs: number;
   private keys: KeyPair | undefined;
   private desired = new Map<string, WireGuardPeer>();
+  private commands = 0;
   private timer: NodeJS.Timeout | undefined;
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -86,8 +88,8 @@ export class WireGuard {
   /** undefined until the key is loaded. */
   facts(): WireGuardFacts | undefined {
     if (!this.keys) return undefined;
-    const { interfaceName, listenPort, endpoint } = this.config;
-    return { interface: interfaceName, publicKey: this.keys.publicKey, listenPort, endpoint: endpoint ?? null };
+    const { interfaceName, listenPort, address, endpoint } = this.config;
+    return { interface: interfaceName, publicKey: this.keys.publicKey, listenPort, address, endpoint: endpoint ?? null };
   }
 
   /** Recreates whatever is missing (after a reboot: interface, address, key, peers, table) from the saved set. */
@@ -95,9 +97,31 @@ export class WireGuard {
     return this.exclusive(async () => counts(await this.reconcile()));
   }
 
+  /**
+   * How many peer commands (wg.peer.add, wg.peer.remove, wg.sync) have run. A peer set the control
+   * plane read before the latest of them may lack its change: see syncUnlessChanged.
+   */
+  get changes(): number {
+    return this.commands;
+  }
+
   /** Makes `peers` the whole set: missing ones added, unknown ones removed, unchanged ones untouched. */
   sync(peers: readonly WireGuardPeer[]): Promise<SyncResult> {
     return this.exclusive(async () => {
+      this.check(peers);
+      this.commands += 1;
+      return counts(await this.commit(byKey(peers)));
+    });
+  }
+
+  /**
+   * sync for a set the control plane read after `changes` was taken: undefined, and nothing
+   * applied, when a peer command ran since (the older set would undo it). Checked in turn with the
+   * commands, so none can slip in between the check and the sync.
+   */
+  syncUnlessChanged(peers: readonly WireGuardPeer[], changes: number): Promise<SyncResult | undefined> {
+    return this.exclusive(async () => {
+      if (this.commands !== changes) return undefined;
       this.check(peers);
       return counts(await this.commit(byKey(peers)));
     });
@@ -111,6 +135,7 @@ export class WireGuard {
       if (holder) {
         throw new JobError(agentErrorCodes.invalidPayload, `${peer.address} belongs to peer ${holder.publicKey}: remove that peer first`);
       }
+      this.commands += 1;
       const before = this.desired.get(peer.publicKey);
       const status = !before ? "added" : before.address === peer.address && before.ownerAddress === peer.ownerAddress ? "unchanged" : "updated";
       await this.commit(new Map(this.desired).set(peer.publicKey, peer));
@@ -120,6 +145,7 @@ export class WireGuard {
 
   removePeer(publicKey: string): Promise<CommandResult<"wg.peer.remove">> {
     return this.exclusive(async () => {
+      this.commands += 1;
       const next = new Map(this.desired);
       const known = next.delete(publicKey);
       const plan = await this.commit(next);

@@ -1,6 +1,7 @@
 import type WebSocket from "ws";
 import type { Database } from "../../shared/db";
 import type { Host } from "../../shared/db/schema";
+import { desiredPeers } from "../../shared/devices/desired";
 import { markConnected, markDisconnected, recordFacts } from "../../shared/hosts/store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../../shared/jobs/queue-names";
 import { appendStep, finishJob, markRunning } from "../../shared/jobs/store";
@@ -155,6 +156,8 @@ export class AgentSession {
         return;
       case "result":
         return this.onResult(m);
+      case "wg-peers-request":
+        return this.onPeersRequest(m);
       case "error":
         this.log.warn("agent reported a protocol error", { message: m.message });
         return;
@@ -249,6 +252,12 @@ export class AgentSession {
     const delivery = this.pending.get(m.jobId);
     this.pending.delete(m.jobId);
     await delivery?.ack();
+  }
+
+  /** A failed read goes unanswered (onFrame logs it): the agent keeps its current peers and asks again later. */
+  private async onPeersRequest(m: Extract<AgentMessage, { type: "wg-peers-request" }>) {
+    const peers = await desiredPeers(this.o.db, this.hostId);
+    this.send({ type: "wg-peers", requestId: m.id, peers });
   }
 
   private async teardown(code: number, reason: string) {

@@ -1,13 +1,16 @@
 import { z } from "zod";
-import { WireGuardFactsSchema } from "./wireguard";
+import { WireGuardFactsSchema, WireGuardPeerSetSchema } from "./wireguard";
 
 /**
  * The agent protocol: every websocket frame is one JSON message of this catalogue.
  * `v` is the protocol major version; a peer with another major is refused at hello.
- * Minor versions only add optional fields, so they interoperate.
+ * Minor versions add optional fields, or messages that a side sends only to a peer whose hello or
+ * welcome announced that minor (see `speaks`), so they interoperate.
+ *
+ * 1.1: wg-peers-request / wg-peers; WireGuard facts carry the interface address.
  */
 export const PROTOCOL_MAJOR = 1;
-export const PROTOCOL_MINOR = 0;
+export const PROTOCOL_MINOR = 1;
 export const PROTOCOL_VERSION = `${PROTOCOL_MAJOR}.${PROTOCOL_MINOR}`;
 
 const envelope = { v: z.literal(PROTOCOL_MAJOR), id: z.string().min(1).max(64) };
@@ -18,8 +21,12 @@ export const HostFactsSchema = z.object({
   diskFreeBytes: z.number().nonnegative(),
   runningInstances: z.number().int().nonnegative(),
   instances: z.number().int().nonnegative(),
-  /** Sent by agents with a WireGuard interface (optional: older agents still validate). */
-  wireguard: WireGuardFactsSchema.optional(),
+  /**
+   * Sent by agents with a WireGuard interface (optional: older agents still validate). 1.0 agents
+   * leave out the address, without which no device can be configured: their block is dropped
+   * rather than the whole frame.
+   */
+  wireguard: z.union([WireGuardFactsSchema, WireGuardFactsSchema.omit({ address: true }).transform(() => undefined)]).optional(),
 });
 
 export const JobErrorSchema = z.object({ code: z.string().min(1).max(100), message: z.string().max(4000) });
@@ -50,6 +57,9 @@ export const ResultSchema = z.discriminatedUnion("ok", [
   z.object({ ...envelope, type: z.literal("result"), jobId: z.uuid(), ok: z.literal(false), error: JobErrorSchema }),
 ]);
 
+/** Asks for the host's whole desired WireGuard peer set (answered with wg-peers; since 1.1). */
+export const WireGuardPeersRequestSchema = z.object({ ...envelope, type: z.literal("wg-peers-request") });
+
 // gateway → agent
 
 export const WelcomeSchema = z.object({
@@ -77,6 +87,15 @@ export const CommandSchema = z.object({
 /** The result of `jobId` is stored: the agent may forget it from its resend list. */
 export const AckSchema = z.object({ ...envelope, type: z.literal("ack"), jobId: z.uuid() });
 
+/** The host's desired WireGuard peers, as PostgreSQL has them when the request was read. */
+export const WireGuardPeersSchema = z.object({
+  ...envelope,
+  type: z.literal("wg-peers"),
+  /** The id of the wg-peers-request this answers. */
+  requestId: z.string().min(1).max(64),
+  peers: WireGuardPeerSetSchema,
+});
+
 // either way
 
 /** A frame the peer could not accept; the connection stays up. */
@@ -91,6 +110,7 @@ export const AgentMessageSchema = z.discriminatedUnion("type", [
   FactsSchema,
   ProgressSchema,
   ResultSchema,
+  WireGuardPeersRequestSchema,
   ProtocolErrorSchema,
 ]);
 export const GatewayMessageSchema = z.discriminatedUnion("type", [
@@ -98,6 +118,7 @@ export const GatewayMessageSchema = z.discriminatedUnion("type", [
   RefusedSchema,
   CommandSchema,
   AckSchema,
+  WireGuardPeersSchema,
   ProtocolErrorSchema,
 ]);
 
@@ -106,6 +127,7 @@ export type GatewayMessage = z.infer<typeof GatewayMessageSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
 export type Command = z.infer<typeof CommandSchema>;
 export type Result = z.infer<typeof ResultSchema>;
+export type WireGuardPeersAnswer = z.infer<typeof WireGuardPeersSchema>;
 export type HostFactsMessage = z.infer<typeof HostFactsSchema>;
 
 type Body<T> = T extends unknown ? Omit<T, "v" | "id"> : never;
@@ -144,3 +166,11 @@ export function parseFrame<T>(schema: z.ZodType<T>, data: unknown): Parsed<T> {
 export function compatible(protocol: string): boolean {
   return Number(protocol.split(".")[0]) === PROTOCOL_MAJOR;
 }
+
+/** Whether a compatible peer's "major.minor" knows the messages added in `minor`. */
+export function speaks(protocol: string, minor: number): boolean {
+  return compatible(protocol) && Number(protocol.split(".")[1]) >= minor;
+}
+
+/** Agent messages newer than 1.0, with the minor that added them: sent only to gateways that speak it. */
+export const AGENT_MESSAGE_MINOR: Partial<Record<AgentMessage["type"], number>> = { "wg-peers-request": 1 };

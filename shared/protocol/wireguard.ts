@@ -43,6 +43,8 @@ export const WireGuardFactsSchema = z.object({
   interface: z.string(),
   publicKey: wireguardKey,
   listenPort: z.number().int().min(1).max(65_535),
+  /** The interface's own address with the devices' prefix, e.g. 10.8.0.1/24: device addresses come from that subnet. */
+  address: z.cidrv4(),
   /** host:port that devices dial, when the operator configured one. */
   endpoint: z.string().nullable(),
 });

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import { createLogger } from "../../shared/logger";
-import { AgentMessageSchema, stamp } from "../../shared/protocol/messages";
-import type { AgentMessage, Command, GatewayMessageBody } from "../../shared/protocol/messages";
+import { AgentMessageSchema, PROTOCOL_VERSION, stamp } from "../../shared/protocol/messages";
+import type { AgentMessage, Command, GatewayMessageBody, WireGuardPeersAnswer } from "../../shared/protocol/messages";
 import { Connection } from "../../agent/connection";
 import type { ConnectionOptions } from "../../agent/connection";
 import { Journal } from "../../agent/journal";
@@ -69,8 +69,8 @@ class GatewayConnection {
     return until(`${type} #${index + 1}`, () => this.of(type)[index]);
   }
 
-  welcome(heartbeatMs = 15_000): void {
-    this.send({ type: "welcome", protocol: "1.0", hostId: HOST_ID, hostName: "test-host", heartbeatMs });
+  welcome(heartbeatMs = 15_000, protocol = "1.0"): void {
+    this.send({ type: "welcome", protocol, hostId: HOST_ID, hostName: "test-host", heartbeatMs });
   }
 
   closed(): Promise<number> {
@@ -186,7 +186,7 @@ describe("agent connection", () => {
     const conn = await gateway.connection(0);
     assert.equal(conn.request.headers.authorization, `Bearer ${CREDENTIAL}`);
     const hello = await conn.next("hello");
-    assert.equal(hello.protocol, "1.0");
+    assert.equal(hello.protocol, PROTOCOL_VERSION);
     assert.equal(hello.agentVersion, "9.9.9-test");
     assert.equal(hello.lxdVersion, null);
     assert.equal(hello.degradedReason, "no LXD socket found");
@@ -220,6 +220,32 @@ describe("agent connection", () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(agent.current, "stopped");
     assert.equal(gateway.connections.length, 1, "no redial after stop");
+  });
+
+  test("each welcome lets the agent ask for its WireGuard peers, unless the gateway is older than 1.1; answers reach it", async () => {
+    const asked: (string | undefined)[] = [];
+    const answers: WireGuardPeersAnswer[] = [];
+    gateway.onHello = (conn) => conn.welcome(15_000, gateway.connections.length === 1 ? "1.0" : "1.1");
+    const agent: Connection = connect({
+      onWelcome: () => asked.push(agent.request({ type: "wg-peers-request" })),
+      onWireGuardPeers: (answer) => answers.push(answer),
+    });
+    assert.equal(agent.request({ type: "wg-peers-request" }), undefined, "nothing goes out before a welcome");
+
+    const old = await gateway.connection(0);
+    await old.next("facts");
+    assert.deepEqual(asked, [undefined], "a 1.0 gateway would refuse the message: it is not sent");
+    old.ws.close(1011, "gateway upgraded");
+
+    const current = await gateway.connection(1);
+    const request = await current.next("wg-peers-request");
+    assert.deepEqual(asked, [undefined, request.id]);
+    const peers = [{ publicKey: Buffer.alloc(32, 1).toString("base64"), address: "10.8.0.2/32", ownerAddress: "172.30.0.11" }];
+    current.send({ type: "wg-peers", requestId: request.id, peers });
+    const answer = await until("the answer", () => answers[0]);
+    assert.equal(answer.requestId, request.id);
+    assert.deepEqual(answer.peers, peers);
+    assert.equal(old.of("wg-peers-request").length + old.invalid.length, 0);
   });
 
   test("a malformed frame gets an error reply and the connection stays", async () => {

@@ -24,6 +24,7 @@ import type { ResultBody } from "../../agent/journal";
 import { createHandlers } from "../../agent/handlers";
 import { generateKeyPair } from "../../agent/wireguard/keys";
 import { WireGuard } from "../../agent/wireguard/manager";
+import { PeerRefresh } from "../../agent/wireguard/peer-refresh";
 
 const id = randomBytes(3).toString("hex");
 const IF = `kwst${id}`;
@@ -290,7 +291,7 @@ describe("WireGuard on a real interface", () => {
     assert.equal(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(), "1");
 
     const hostFacts = await agent.ok("host.facts", {});
-    assert.deepEqual(hostFacts.wireguard, { interface: IF, publicKey: facts.publicKey, listenPort: PORT, endpoint: null });
+    assert.deepEqual(hostFacts.wireguard, { interface: IF, publicKey: facts.publicKey, listenPort: PORT, address: `${tunnel(1)}/24`, endpoint: null });
   });
 
   test("wg.sync puts exactly the desired peers on the interface, and the rules map each device to its owner", async () => {
@@ -349,6 +350,52 @@ describe("WireGuard on a real interface", () => {
     assert.deepEqual(await agent.ok("wg.peer.remove", { publicKey: e.publicKey }), { publicKey: e.publicKey, removed: false });
     assert.ok(!dump().peers.has(e.publicKey));
     assert.ok(!firewallPairs().some((p) => p.startsWith(`${tunnel(6)} `)));
+  });
+
+  test("the control plane's set is applied unless a peer command overtook it; then it is dropped and asked for again, a bounded number of times", async () => {
+    const requests: string[] = [];
+    const refresh = new PeerRefresh({
+      wireguard: agent.wireguard,
+      request: () => {
+        requests.push(`r${requests.length + 1}`);
+        return requests.at(-1);
+      },
+      logger,
+      maxRetries: 1,
+    });
+    const e = peer(7, "172.30.0.15");
+    const f = peer(8, null);
+
+    // The control plane read its set before e's job, which ran before the answer came.
+    refresh.ask();
+    await agent.ok("wg.peer.add", e);
+    await refresh.answer("r1", [a, b, c]);
+    assert.ok(dump().peers.has(e.publicKey), "the older set did not undo the add");
+    assert.deepEqual(requests, ["r1", "r2"], "asked again at once");
+
+    // A command still queued in the manager when the answer arrives: the check waits its turn behind it.
+    await Promise.all([agent.wireguard.addPeer(f), refresh.answer("r2", [a, b, c, e])]);
+    assert.ok(dump().peers.has(f.publicKey));
+    assert.deepEqual(requests, ["r1", "r2"], "after maxRetries stale answers it waits for the next interval");
+
+    // Nothing in between: the set is applied; strangers go, the unchanged peers keep their session.
+    refresh.ask();
+    await refresh.answer("r3", [a, b, c]);
+    const { peers } = dump();
+    assert.deepEqual([...peers.keys()].sort(), [a, b, c].map((p) => p.publicKey).sort());
+    assert.equal(peers.get(a.publicKey)?.endpoint, `${link(254)}:51820`, "a was not re-created");
+    assert.equal(peers.get(a.publicKey)?.keepalive, "25");
+
+    // Answers to superseded or unanswered-too-long requests change nothing.
+    refresh.ask();
+    refresh.ask();
+    await refresh.answer("r4", []);
+    refresh.stop();
+    const patient = new PeerRefresh({ wireguard: agent.wireguard, request: () => "r6", logger, answerTimeoutMs: 20 });
+    patient.ask();
+    await delay(60);
+    await patient.answer("r6", []);
+    assert.equal(dump().peers.size, 3);
   });
 
   test("bad peers are refused before anything changes: malformed keys, foreign or reserved addresses", async () => {
