@@ -190,3 +190,51 @@ test("removing a device removes its peer: it reaches nothing, and its address is
   const next = await register(a.token, { name: "new laptop" });
   assert.equal(next.device.address, laptop.device.address, "the lowest free address again");
 });
+
+test("the page: devices with their dots, a key pair made in the browser (the private key never sent), removal", async () => {
+  const b = users[1]!;
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const context = await browser.newContext();
+    await context.setExtraHTTPHeaders({ authorization: `Bearer ${b.token}` });
+    const page = await context.newPage();
+    const sent: string[] = [];
+    page.on("request", (r) => sent.push(`${r.url()} ${r.postData() ?? ""}`));
+    await page.goto(`${p.url}/kws_devices`);
+    const row = page.locator(`tr[data-device="${phone.device.id}"]`);
+    assert.equal(await row.locator(".dot").getAttribute("class"), "dot on", "the phone had a handshake: online");
+
+    await page.fill("#name", "browser key");
+    await page.click("#generate");
+    await page.waitForFunction(() => (document.getElementById("publicKey") as HTMLInputElement).value.length === 44);
+    const publicKey = await page.inputValue("#publicKey");
+    await page.click("[data-testid=device-register]");
+    await page.waitForSelector("#browser-config:not([hidden])");
+    const config = (await page.textContent("#browser-config-text")) ?? "";
+    const privateKey = config.match(/^PrivateKey = (.+)$/m)?.[1] ?? "";
+    assert.match(privateKey, /^[A-Za-z0-9+/]{43}=$/, "the config is complete with the browser's private key");
+    // That private key belongs to the registered public key, and it never left the browser.
+    const { createPrivateKey, createPublicKey } = await import("node:crypto");
+    const der = Buffer.concat([Buffer.from("302e020100300506032b656e04220420", "hex"), Buffer.from(privateKey, "base64")]);
+    const derived = createPublicKey(createPrivateKey({ key: der, format: "der", type: "pkcs8" })).export({ format: "jwk" }).x!;
+    assert.equal(Buffer.from(derived, "base64url").toString("base64"), publicKey);
+    assert.ok(!sent.some((s) => s.includes(privateKey)), "no request carried the private key");
+    const devices = (await p.api("GET", "/devices", undefined, b.token)).body.devices;
+    const made = devices.find((d: any) => d.publicKey === publicKey);
+    assert.ok(made, "registered with the browser's public key");
+
+    await p.until(async () => (await p.api("GET", "/devices", undefined, b.token)).body.devices.find((d: any) => d.id === made.id)?.state === "active", 30_000, "active");
+    await page.goto(`${p.url}/kws_devices`);
+    page.once("dialog", (d) => void d.accept());
+    await page.click(`[data-testid="remove-${made.id}"]`);
+    await p.until(async () => !(await p.api("GET", "/devices", undefined, b.token)).body.devices.some((d: any) => d.id === made.id), 30_000, "removed");
+    assert.ok(!peers().includes(publicKey));
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});
