@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu host (or a CI machine) for KWS: LXD with a dir pool and a managed
-# bridge, WireGuard tools, and a tiny busybox image for fast tests.
+# bridge, WireGuard tools, nftables, dnsmasq-utils (dhcp_release), and a tiny busybox image for fast tests.
 # Idempotent: run it as often as you like; it only does what is missing.
 #
 # Usage: sudo scripts/host-setup.sh [--verify] [--instance-image]
@@ -19,7 +19,7 @@ BRIDGE_CIDR=172.30.0.1/24
 # Addresses for containers without a reserved one; KWS reserves from .11 up, so the two never meet.
 DHCP_RANGE=172.30.0.2-172.30.0.10
 BUSYBOX_ALIAS=kws/busybox
-PACKAGES=(lxd lxd-client wireguard-tools wireguard-go nftables busybox-static)
+PACKAGES=(lxd lxd-client wireguard-tools wireguard-go nftables busybox-static dnsmasq-utils)
 # Only with --instance-image:
 INSTANCE_PACKAGES=(debootstrap zstd)
 INSTANCE_ALIAS=kws/debian-12

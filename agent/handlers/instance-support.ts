@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { leaseFilePath, readLeases, releaseLease } from "../lxd/dhcp-leases";
 import { LxdError } from "../lxd/errors";
 import type { LxdClient } from "../lxd/client";
 import type { CommandResult } from "../../shared/protocol/commands";
@@ -40,7 +41,35 @@ export async function settleInstance(
   }
 }
 
-/** Polls until eth0 reports `address`; the guest's DHCP client takes a moment after start. */
+// A constant script (no values): asks the guest's DHCP client for a new lease, with systemd-networkd
+// or busybox's udhcpc, the clients of the images KWS runs.
+const RENEW_LEASE = "if command -v networkctl >/dev/null 2>&1; then networkctl renew eth0; elif [ -x /bin/busybox ]; then /bin/busybox killall -USR1 udhcpc; fi";
+const RENEW_AFTER_MS = 2000;
+
+/**
+ * A lease on `address` left by an instance that no longer exists (see agent/lxd/dhcp-leases.ts)
+ * keeps dnsmasq from giving the address to the instance it is now reserved for: release it.
+ */
+async function releaseStaleLease(lxd: LxdClient, name: string, address: string, network: string): Promise<void> {
+  const leases = (await readLeases(leaseFilePath(lxd.socketPath, network))).filter((l) => l.ip === address && l.hostname !== name);
+  if (leases.length === 0) return;
+  const existing = new Set((await lxd.listInstances()).map((i) => i.name));
+  for (const lease of leases) if (!existing.has(lease.hostname)) await releaseLease(network, lease);
+}
+
+/** Releases the leases of a deleted instance's MAC, which LXD may have left behind. */
+export async function releaseLeasesOf(lxd: LxdClient, mac: string, network: string): Promise<number> {
+  const leases = (await readLeases(leaseFilePath(lxd.socketPath, network))).filter((l) => l.mac === mac.toLowerCase());
+  for (const lease of leases) await releaseLease(network, lease);
+  return leases.length;
+}
+
+/**
+ * Polls until eth0 reports `address`; the guest's DHCP client takes a moment after start. When
+ * many instances start at once, the bridge's dnsmasq can answer a guest before it has read that
+ * guest's reserved address and hand out one of its dynamic range instead: then the guest is asked
+ * to renew its lease, which dnsmasq answers with the reserved address.
+ */
 export async function waitForAddress(
   lxd: LxdClient,
   target: { name: string; address: string; network: string },
@@ -49,9 +78,19 @@ export async function waitForAddress(
 ): Promise<string[]> {
   const { name, address, network } = target;
   const deadline = Date.now() + timeoutMs;
+  let wrongSince: number | undefined;
   for (;;) {
     const state = await lxd.getInstanceState(name);
     if (state.ipv4.includes(address)) return state.ipv4;
+    if (state.ipv4.length === 0) {
+      wrongSince = undefined;
+    } else if (wrongSince === undefined) {
+      wrongSince = Date.now();
+    } else if (Date.now() - wrongSince >= RENEW_AFTER_MS) {
+      await releaseStaleLease(lxd, name, address, network).catch(() => undefined);
+      await lxd.exec(name, { command: ["/bin/sh", "-c", RENEW_LEASE], timeoutMs: 30_000 }).catch(() => undefined);
+      wrongSince = Date.now();
+    }
     if (state.status !== "Running") throw new Error(`${name} is ${state.status}, so it cannot get ${address}`);
     if (Date.now() >= deadline) {
       const has = state.ipv4.length ? `it has ${state.ipv4.join(", ")}` : "it has no IPv4 address";
