@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { strongPassword } from "../../shared/auth/password-rule";
 import { UserSchema } from "../schemas";
 
 export const emailField = z
@@ -17,15 +18,7 @@ export const usernameField = z
   )
   .openapi({ example: "ada.lovelace" });
 
-export const passwordField = z
-  .string({ message: "must be a string" })
-  .min(8, "must be at least 8 characters")
-  .max(128, "must be at most 128 characters")
-  .refine((v) => /[a-z]/.test(v), "must contain a lower-case letter")
-  .refine((v) => /[A-Z]/.test(v), "must contain an upper-case letter")
-  .refine((v) => /[0-9]/.test(v), "must contain a digit")
-  .refine((v) => /[^a-zA-Z0-9]/.test(v), "must contain a special character")
-  .openapi({ example: "Analytical-Engine-1843" });
+export const passwordField = strongPassword;
 
 const nameField = z
   .string({ message: "must be a string" })

@@ -130,8 +130,12 @@ export async function deployInstance(s: Services, userId: string, body: { userna
     return row;
   });
   await publishJob(s.db, queue, s.logger, job);
+  // The person's devices may reach the new address; not awaited: nothing of the answer depends on it,
+  // and a failure is logged and repaired by the host's next reconcile.
   const ownerAddress = (job.payload as { ipv4Address: string }).ipv4Address;
-  await queueOwnerChange(s.db, queue, s.logger, { userId, hostId: job.hostId, ownerAddress, deadlineSeconds: s.config.jobDeadlineSeconds });
+  void queueOwnerChange(s.db, queue, s.logger, { userId, hostId: job.hostId, ownerAddress, deadlineSeconds: s.config.jobDeadlineSeconds }).catch((err: unknown) =>
+    s.logger.warn("device peers not updated for the new instance", { jobId: job.id, err }),
+  );
   return job;
 }
 

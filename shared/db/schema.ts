@@ -222,6 +222,17 @@ export const addressLeases = pgTable(
 
 export type AddressLease = typeof addressLeases.$inferSelect;
 
+/** The columns of a person's resource that lives on one host and goes with the person or the host. */
+const hostedResource = () => ({
+  id: uuid("id").primaryKey().defaultRandom(),
+  userId: uuid("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  hostId: uuid("host_id")
+    .notNull()
+    .references(() => hosts.id, { onDelete: "cascade" }),
+});
+
 export const instanceStates = ["provisioning", "running", "stopped", "failed"] as const;
 export type InstanceState = (typeof instanceStates)[number];
 
@@ -233,13 +244,7 @@ export type InstanceState = (typeof instanceStates)[number];
 export const instances = pgTable(
   "instances",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    hostId: uuid("host_id")
-      .notNull()
-      .references(() => hosts.id, { onDelete: "cascade" }),
+    ...hostedResource(),
     // The LXD name, derived from the user id: stable across redeploys.
     name: text("name").notNull(),
     username: text("username").notNull(),
@@ -274,13 +279,7 @@ export type DeviceState = (typeof deviceStates)[number];
 export const devices = pgTable(
   "devices",
   {
-    id: uuid("id").primaryKey().defaultRandom(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    hostId: uuid("host_id")
-      .notNull()
-      .references(() => hosts.id, { onDelete: "cascade" }),
+    ...hostedResource(),
     name: text("name").notNull(),
     publicKey: text("public_key").notNull(),
     // The device's tunnel address, e.g. 10.8.0.2 (leased from the host's wireguard pool).

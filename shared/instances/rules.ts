@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { strongPassword } from "../auth/password-rule";
 
 /**
  * The rules for an instance's login: used by the API (400 naming the rule) and by the agent's
@@ -22,15 +23,7 @@ export const instanceUsername = z
 
 // Control characters would not survive chpasswd's line format or the config file, so they are
 // refused rather than silently changed; every other character is set exactly.
-export const instancePassword = z
-  .string({ message: "must be a string" })
-  .min(8, "must be at least 8 characters")
-  .max(128, "must be at most 128 characters")
-  .refine((v) => /[a-z]/.test(v), "must contain a lower-case letter")
-  .refine((v) => /[A-Z]/.test(v), "must contain an upper-case letter")
-  .refine((v) => /[0-9]/.test(v), "must contain a digit")
-  .refine((v) => /[^a-zA-Z0-9]/.test(v), "must contain a special character")
-  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters (newlines, tabs)");
+export const instancePassword = strongPassword.refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "must not contain control characters (newlines, tabs)");
 
 /** The LXD name of a user's container: stable for the user, valid for LXD (≤ 63, letter first). */
 export function instanceNameFor(userId: string): string {
