@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { createLogger } from "../shared/logger";
 import { Agent } from "./agent";
@@ -7,13 +6,9 @@ import type { AgentArgs } from "./cli-args";
 import { runDoctor } from "./doctor";
 import { EnrollError, enroll } from "./enroll";
 import { StateDir } from "./state";
+import { agentVersion } from "./version";
 
 const EXIT_USAGE = 2;
-
-function agentVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: unknown };
-  return typeof pkg.version === "string" ? pkg.version : "0.0.0";
-}
 
 async function run(args: AgentArgs): Promise<number> {
   const logger = createLogger({ service: "kws-agent" });

@@ -234,6 +234,8 @@ export async function run(): Promise<Record<string, unknown>> {
         // The agents' enrollments say where they come from (X-Forwarded-For), see bench/support/agents.ts.
         TRUST_PROXY: "true",
         LOG_LEVEL: "warn",
+        // Only the bench's agents: npm start's own agent for this machine would be a 51st host.
+        KWS_LOCAL_AGENT: "off",
         REDIS_URL: "",
         UPSTASH_REDIS_REST_URL: "",
         UPSTASH_REDIS_REST_TOKEN: "",

@@ -108,6 +108,10 @@ export const configSchema = z
     KWS_HOST_MEMORY_RESERVE_MB: intInRange(0, 1_048_576, 1024),
     // Static addresses instances get on each host's bridge (FIRST-LAST, outside the bridge's DHCP range).
     KWS_BRIDGE_RANGE: z.string().trim().refine(isRange, "must be an IPv4 range FIRST-LAST, e.g. 172.30.0.11-172.30.0.254").default(DEFAULT_BRIDGE_RANGE),
+    // npm start's own agent for this machine's LXD: auto (when an LXD socket answers), on, off.
+    KWS_LOCAL_AGENT: z.enum(["auto", "on", "off"]).default("auto"),
+    // Whether that agent runs the host's WireGuard interface (wg0, 10.8.0.1/24, needs root).
+    KWS_LOCAL_WIREGUARD: z.enum(["on", "off"]).default("on"),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -196,6 +200,7 @@ export interface Config {
   secretKey?: string;
   instances: InstanceConfig;
   deviceDns: string;
+  localAgent: { mode: "auto" | "on" | "off"; wireguard: boolean };
 }
 
 export interface RateLimits {
@@ -267,5 +272,6 @@ export function parseConfig(input: ConfigInput): Config {
       provision: e.KWS_INSTANCE_PROVISION === "true",
     },
     deviceDns: e.KWS_DEVICE_DNS,
+    localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD === "on" },
   };
 }

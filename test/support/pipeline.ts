@@ -65,6 +65,8 @@ export class Pipeline {
       UPSTASH_REDIS_REST_TOKEN: "",
       SMTP_URL: "",
       TRUST_PROXY: "true",
+      // The test's own agent is the only host: npm start's local agent would take placements too.
+      KWS_LOCAL_AGENT: "off",
       ...options.env,
     });
     await this.startControlPlane();

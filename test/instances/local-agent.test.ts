@@ -1,0 +1,113 @@
+/**
+ * `npm start` on a machine with LXD and nothing else: embedded PostgreSQL (PGlite), in-process
+ * queue and KV, mails in the log, and its own agent for this machine's LXD, enrolled as the host
+ * "local". A person signs up and deploys an instance with nothing else installed.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { LxdClient } from "../../agent/lxd/client";
+import { findLxdSocket } from "../../agent/lxd/socket";
+import { freePort, Program } from "../support/processes";
+
+const dir = mkdtempSync(join(tmpdir(), "kws-local-"));
+let kws: Program;
+let url: string;
+// An API token: it is kept in the (embedded) database, so it outlives a restart, unlike a session.
+let token: string;
+const lxd = new LxdClient({ socketPath: findLxdSocket() ?? "/var/lib/lxd/unix.socket" });
+
+before(async () => {
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  kws = new Program("kws", "functions/node.ts", [], {
+    NODE_ENV: "test",
+    PORT: String(port),
+    PUBLIC_URL: url,
+    KWS_DATA_DIR: join(dir, "data"),
+    // Embedded defaults: whatever the suite's environment points at is switched off here.
+    DATABASE_URL: "",
+    REDIS_URL: "",
+    UPSTASH_REDIS_REST_URL: "",
+    UPSTASH_REDIS_REST_TOKEN: "",
+    AMQP_URL: "",
+    SMTP_URL: "",
+    KWS_LOCAL_WIREGUARD: "off",
+    KWS_INSTANCE_IMAGE: "kws/busybox",
+    KWS_INSTANCE_PROVISION: "false",
+    KWS_INSTANCE_MEMORY_MB: "64",
+    KWS_BRIDGE_RANGE: "172.30.0.160-172.30.0.169",
+    GATEWAY_HEARTBEAT_MS: "1000",
+  });
+  kws.start();
+  await kws.waitFor((l) => l.msg === "listening", 60_000);
+});
+
+after(async () => {
+  if (token) {
+    const kill = await api("DELETE", "/instance");
+    if (kill.status === 202) await until(async () => (await api("GET", "/instance")).body.state === "none", 60_000).catch(() => undefined);
+  }
+  await kws?.stop("SIGTERM").catch(() => kws.stop("SIGKILL"));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${url}/api/v1${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json().catch(() => ({}))) as Record<string, any> };
+}
+
+async function until(check: () => Promise<boolean>, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test("sign up, then deploy an instance on this machine's LXD through npm start's own agent", async () => {
+  await kws.waitFor((l) => l.msg === "enrolled this machine as a host", 30_000);
+  assert.equal(statSync(join(dir, "data", "agent", "credential.json")).mode & 0o777, 0o600, "its credential is kept 0600");
+
+  const account = { email: `local.${Date.now()}@example.org`, username: `local_${Date.now().toString(36)}`, password: "Local-Pass-123", firstName: "Lo", lastName: "Cal" };
+  assert.equal((await api("POST", "/auth/register", account)).status, 201);
+  const mail = await kws.waitFor((l) => l.msg === "mail" && l.to === account.email);
+  const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
+  await fetch(`${url}${link.pathname}${link.search}`);
+  const login = await api("POST", "/auth/login", { username: account.username, password: account.password });
+  const created = await fetch(`${url}/api/v1/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie: login.headers.get("set-cookie")!.split(";")[0]! },
+    body: JSON.stringify({ name: "local test" }),
+  });
+  token = ((await created.json()) as { secret: string }).secret;
+
+  const deploy = await api("POST", "/instance", { username: "dev", password: "Local-Box-123" });
+  assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
+  let inst: Record<string, any> = {};
+  await until(async () => ["running", "failed"].includes((inst = (await api("GET", "/instance")).body).state), 120_000);
+  assert.equal(inst.state, "running", JSON.stringify(inst.job));
+  assert.equal(inst.host, "local");
+  const job = (await api("GET", `/jobs/${inst.job.id}`)).body.job;
+  const state = await lxd.getInstanceState(job.result.name);
+  assert.equal(state.status, "Running", "the container runs in this machine's LXD");
+  assert.ok(state.ipv4.includes(inst.ip));
+});
+
+test("restarted, npm start's agent comes back as the same host, with no second enrollment, and runs the instance's jobs", async () => {
+  await kws.stop("SIGTERM");
+  const from = kws.lines.length;
+  kws.start();
+  await kws.waitFor((l) => l.msg === "listening", 60_000, from);
+  const stop = await api("POST", "/instance/stop");
+  assert.equal(stop.status, 202, JSON.stringify(stop.body));
+  await until(async () => (await api("GET", "/instance")).body.state === "stopped", 60_000);
+  assert.ok(!kws.lines.slice(from).some((l) => l.msg === "enrolled this machine as a host"), "no new enrollment");
+  assert.equal((await api("GET", "/instance")).body.host, "local");
+});
