@@ -35,6 +35,10 @@ export const HostSchema = z
         diskFreeBytes: z.number(),
         runningInstances: z.number(),
         instances: z.number(),
+        wireguard: z
+          .object({ interface: z.string(), publicKey: z.string(), listenPort: z.number(), address: z.string(), endpoint: z.string().nullable() })
+          .optional()
+          .openapi({ description: "The host's WireGuard interface: only its public key leaves the host" }),
       })
       .nullable(),
     createdAt: z.string(),
