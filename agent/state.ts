@@ -44,30 +44,40 @@ export class StateDir {
 
   /** undefined when this host has not enrolled yet; throws when the file exists but is unreadable. */
   async loadCredential(): Promise<Credential | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.credentialPath, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new Error(`cannot read ${this.credentialPath}: ${(err as Error).message}`, { cause: err });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = CredentialSchema.safeParse(json);
-    if (!parsed.success) {
-      throw new Error(`${this.credentialPath} is damaged: delete it and enroll again with --enroll TOKEN`);
-    }
-    return parsed.data;
+    const read = await readJsonFile(this.credentialPath, CredentialSchema);
+    if (read && !read.ok) throw new Error(`${this.credentialPath} is damaged: delete it and enroll again with --enroll TOKEN`);
+    return read?.value;
   }
 
   async saveCredential(credential: Credential): Promise<void> {
     await this.ensure();
     await writeFileAtomic(this.credentialPath, `${JSON.stringify(CredentialSchema.parse(credential), null, 2)}\n`, 0o600);
   }
+}
+
+/**
+ * A JSON file checked against `schema`: undefined when it does not exist, `ok: false` with the
+ * first problem when it is not JSON or not of that shape. Other read errors throw, naming the file.
+ */
+export async function readJsonFile<T>(
+  path: string,
+  schema: z.ZodType<T>,
+): Promise<{ ok: true; value: T } | { ok: false; value?: undefined; problem: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: "not JSON" };
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problem: parsed.error.issues[0]?.message ?? "invalid" };
 }
 
 /**

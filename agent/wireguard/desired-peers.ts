@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { WireGuardPeerSetSchema } from "../../shared/protocol/wireguard";
 import type { WireGuardPeer } from "../../shared/protocol/wireguard";
-import { writeFileAtomic } from "../state";
+import { readJsonFile, writeFileAtomic } from "../state";
 
 const FileSchema = z.object({ peers: WireGuardPeerSetSchema });
 
@@ -15,22 +14,9 @@ export class DesiredPeers {
 
   /** [] when nothing was saved yet; throws when the file is damaged (the caller decides what that means). */
   async load(): Promise<WireGuardPeer[]> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw err;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = FileSchema.safeParse(json);
-    if (!parsed.success) throw new Error(`${this.path} is damaged: ${parsed.error.issues[0]?.message ?? "invalid"}`);
-    return parsed.data.peers;
+    const read = await readJsonFile(this.path, FileSchema);
+    if (read && !read.ok) throw new Error(`${this.path} is damaged: ${read.problem}`);
+    return read?.value.peers ?? [];
   }
 
   async save(peers: readonly WireGuardPeer[]): Promise<void> {

@@ -6,8 +6,7 @@
  */
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +24,7 @@ import { createHandlers } from "../../agent/handlers";
 import { generateKeyPair } from "../../agent/wireguard/keys";
 import { WireGuard } from "../../agent/wireguard/manager";
 import { PeerRefresh } from "../../agent/wireguard/peer-refresh";
+import { Namespace } from "../support/netns";
 
 const id = randomBytes(3).toString("hex");
 const IF = `kwst${id}`;
@@ -157,63 +157,19 @@ function startWireGuard(): Promise<WireGuard> {
 
 const NS = { client: `kwst${id}c`, owner: `kwst${id}o`, other: `kwst${id}x` };
 const CLIENT_IF = `kwst${id}w`;
-const servers: ChildProcess[] = [];
+const spaces: Namespace[] = [];
 
 /** A namespace joined to the host by a veth pair: host side .{base}/30 + 1, namespace side + 2. */
-function namespace(name: string, base: number): string {
-  const hostEnd = `${name}h`;
-  sh("ip", ["netns", "add", name]);
-  sh("ip", ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", name]);
-  sh("ip", ["address", "add", `${link(base + 1)}/30`, "dev", hostEnd]);
-  sh("ip", ["link", "set", hostEnd, "up"]);
-  sh("ip", ["-n", name, "address", "add", `${link(base + 2)}/30`, "dev", "eth0"]);
-  sh("ip", ["-n", name, "link", "set", "eth0", "up"]);
-  sh("ip", ["-n", name, "link", "set", "lo", "up"]);
-  sh("ip", ["-n", name, "route", "add", "default", "via", link(base + 1)]);
-  return link(base + 2);
-}
-
-/** A TCP server in the namespace that answers "hi" on `address`:8080. */
-async function listen(ns: string, address: string): Promise<void> {
-  const script = `require("net").createServer((s) => s.end("hi")).listen(8080, ${JSON.stringify(address)}, () => console.log("listening"))`;
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-  servers.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`server in ${ns} exited with ${code}`)));
-  });
-}
-
-/** "hi" when a TCP connection from the client namespace to address:8080 gets through, else why not. */
-function connect(address: string): Promise<string> {
-  const script = `const s = require("net").connect({ host: ${JSON.stringify(address)}, port: 8080, timeout: 1500 });
-s.on("data", (d) => { process.stdout.write(d); process.exit(0); });
-s.on("timeout", () => { process.stdout.write("timeout"); process.exit(0); });
-s.on("error", (e) => { process.stdout.write(e.code || e.message); process.exit(0); });`;
-  return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", NS.client, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", () => resolve(out));
-    child.once("error", reject);
-  });
-}
-
-/** Polls `connect` until it answers "hi": a device retries a failed handshake only every 5 s. */
-async function reaches(address: string, ms = 12_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) if ((await connect(address)) === "hi") return true;
-  return false;
+function namespace(name: string, base: number): Namespace {
+  const ns = Namespace.create(name, link(base + 1), link(base + 2), { defaultRoute: true });
+  spaces.push(ns);
+  return ns;
 }
 
 after(async () => {
-  for (const server of servers) server.kill();
   // Explicitly: wireguard-go keeps its namespace alive, so deleting the namespace alone would leave it running.
   quietly(() => sh("ip", ["-n", NS.client, "link", "del", CLIENT_IF]));
-  for (const ns of Object.values(NS)) {
-    quietly(() => sh("ip", ["link", "del", `${ns}h`]));
-    quietly(() => sh("ip", ["netns", "del", ns]));
-  }
+  for (const ns of spaces) ns.destroy();
   quietly(() => sh("ip", ["link", "del", IF]));
   quietly(() => sh("nft", ["delete", "table", "inet", TABLE]));
   rmSync(dir, { recursive: true, force: true });
@@ -452,11 +408,14 @@ describe("WireGuard on a real interface", () => {
 
   test("end to end: a device reaches its owner's container through the tunnel, and nothing else", async () => {
     // Three namespaces: the device (client), its owner's "container", and another "container".
-    const clientAddress = namespace(NS.client, 0);
-    assert.equal(namespace(NS.owner, 4), owner);
-    const other = namespace(NS.other, 8);
-    await listen(NS.owner, owner);
-    await listen(NS.other, other);
+    const client = namespace(NS.client, 0);
+    const clientAddress = client.address;
+    const ownerSpace = namespace(NS.owner, 4);
+    assert.equal(ownerSpace.address, owner);
+    const otherSpace = namespace(NS.other, 8);
+    const other = otherSpace.address;
+    await ownerSpace.listen(owner);
+    await otherSpace.listen(other);
 
     const device = generateKeyPair();
     const keyFile = join(dir, "device.key");
@@ -470,17 +429,17 @@ describe("WireGuard on a real interface", () => {
     sh("ip", ["-n", NS.client, "route", "add", `${tunnel(0)}/24`, "dev", CLIENT_IF]);
     sh("ip", ["-n", NS.client, "route", "add", `${link(4)}/30`, "dev", CLIENT_IF]);
     sh("ip", ["-n", NS.client, "route", "add", `${link(8)}/30`, "dev", CLIENT_IF]);
-    assert.equal(await connect(owner), "timeout", "not a peer yet: nothing gets through");
+    assert.equal(await client.connect(owner, 8080), "timeout", "not a peer yet: nothing gets through");
 
     const mine = { publicKey: device.publicKey, address: `${tunnel(40)}/32`, ownerAddress: owner };
     await agent.ok("wg.peer.add", mine);
-    assert.ok(await reaches(owner), "the owner's container answers through the tunnel");
+    assert.ok(await client.reaches(owner, 8080), "the owner's container answers through the tunnel");
     const session = dump().peers.get(device.publicKey);
     assert.ok(session && session.handshake > 0 && session.rx > 0, `handshake and traffic: ${JSON.stringify(session)}`);
     assert.equal(session.endpoint, `${clientAddress}:${session.endpoint.split(":")[1]}`);
 
-    assert.equal(await connect(other), "timeout", "another container is out of reach");
-    assert.equal(await connect(tunnel(1)), "timeout", "so are the host's own services");
+    assert.equal(await client.connect(other, 8080), "timeout", "another container is out of reach");
+    assert.equal(await client.connect(tunnel(1), 8080), "timeout", "so are the host's own services");
 
     // Syncing the same set plus a newcomer leaves the live session alone: same handshake, counters kept.
     const all = [a, b, c, mine];
@@ -488,11 +447,11 @@ describe("WireGuard on a real interface", () => {
     const after = dump().peers.get(device.publicKey);
     assert.equal(after?.handshake, session.handshake);
     assert.ok((after?.rx ?? 0) >= session.rx);
-    assert.equal(await connect(owner), "hi");
+    assert.equal(await client.connect(owner, 8080), "open");
 
     // Moving the device to another owner moves what it may reach.
     await agent.ok("wg.peer.add", { ...mine, ownerAddress: other });
-    assert.equal(await connect(other), "hi");
-    assert.equal(await connect(owner), "timeout");
+    assert.equal(await client.connect(other, 8080), "open");
+    assert.equal(await client.connect(owner, 8080), "timeout");
   });
 });

@@ -19,8 +19,9 @@ const quietly = (f: () => unknown) => {
 /**
  * A network namespace joined to the host by a veth pair, playing a device on its own network: the
  * host side of the pair gets `hostAddress`, the namespace side `address` (a /30 between them).
- * No default route: like a device on the internet, it reaches the host's endpoint and nothing
- * behind the host except through the tunnel.
+ * No default route unless asked for: like a device on the internet, it reaches the host's endpoint
+ * and nothing behind the host except through the tunnel. A namespace playing a container behind the
+ * host takes `defaultRoute`, so its answers find their way back.
  */
 export class Namespace {
   private readonly children: ChildProcess[] = [];
@@ -32,7 +33,7 @@ export class Namespace {
     readonly hostAddress: string,
   ) {}
 
-  static create(name: string, hostAddress: string, address: string): Namespace {
+  static create(name: string, hostAddress: string, address: string, o: { defaultRoute?: boolean } = {}): Namespace {
     const ns = new Namespace(name, address, hostAddress);
     sh("ip", ["netns", "add", name]);
     sh("ip", ["link", "add", `${name}h`, "type", "veth", "peer", "name", "eth0", "netns", name]);
@@ -41,6 +42,7 @@ export class Namespace {
     sh("ip", ["-n", name, "address", "add", `${address}/30`, "dev", "eth0"]);
     sh("ip", ["-n", name, "link", "set", "eth0", "up"]);
     sh("ip", ["-n", name, "link", "set", "lo", "up"]);
+    if (o.defaultRoute) sh("ip", ["-n", name, "route", "add", "default", "via", hostAddress]);
     return ns;
   }
 
@@ -76,7 +78,8 @@ export class Namespace {
 
   /** A TCP server on address:port in the namespace that answers "hi". */
   async listen(address: string, port = 8080): Promise<void> {
-    const script = `require("net").createServer((s) => s.end("hi")).listen(${port}, ${JSON.stringify(address)}, () => console.log("listening"))`;
+    // A client that leaves at once resets the connection: that must not kill the server.
+    const script = `require("net").createServer((s) => { s.on("error", () => {}); s.end("hi"); }).listen(${port}, ${JSON.stringify(address)}, () => console.log("listening"))`;
     const child = spawn("ip", ["netns", "exec", this.name, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     this.children.push(child);
     await new Promise<void>((resolve, reject) => {
