@@ -102,6 +102,61 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
   );
 }
 
+/** What both pages show above their list: heading, tabs, feedback, a secret shown once, where to connect. */
+function PageTop(p: { heading: string; current: "users" | "db"; service: PgServiceConfig; notice?: string; message?: string; secret?: Secret }) {
+  return (
+    <>
+      <h1>{p.heading}</h1>
+      <Tabs current={p.current} />
+      {p.notice && notices[p.notice] ? <Notice kind="ok">{notices[p.notice]}</Notice> : null}
+      {p.message ? (
+        <Notice kind="error">
+          <span data-testid="pg-error">{p.message}</span>
+        </Notice>
+      ) : null}
+      {p.secret ? <SecretBox secret={p.secret} /> : null}
+      <Connect service={p.service} />
+    </>
+  );
+}
+
+interface NameRow {
+  name: string;
+  testId: string;
+  second: Child;
+  createdAt: Date;
+  actions: Child;
+}
+
+/** The list of a person's users or databases: name, one more column, created, and the row's buttons. */
+function NameTable({ testId, empty, second, rows }: { testId: string; empty: string; second: string; rows: NameRow[] }) {
+  if (rows.length === 0) return <p data-testid="pg-empty">{empty}</p>;
+  return (
+    <table data-testid={testId} style="width:100%;border-collapse:collapse">
+      <thead>
+        <tr>
+          <th align="left">Name</th>
+          <th align="left">{second}</th>
+          <th align="left">Created</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr data-testid={r.testId}>
+            <td>
+              <code>{r.name}</code>
+            </td>
+            <td>{r.second}</td>
+            <td>{r.createdAt.toISOString().slice(0, 10)}</td>
+            <td align="right">{r.actions}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 interface UsersView extends Feedback {
   user: AuthUser;
   csrf: string;
@@ -113,56 +168,35 @@ interface UsersView extends Feedback {
 function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {}, message, notice }: UsersView) {
   return (
     <Page title="Database users" user={user} csrf={csrf}>
-      <h1>PostgreSQL database users</h1>
-      <Tabs current="users" />
-      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
-      {message ? (
-        <Notice kind="error">
-          <span data-testid="pg-error">{message}</span>
-        </Notice>
-      ) : null}
-      {secret ? <SecretBox secret={secret} /> : null}
-      <Connect service={service} />
-      {users.length === 0 ? (
-        <p data-testid="pg-empty">You have no database users yet.</p>
-      ) : (
-        <table data-testid="pg-users" style="width:100%;border-collapse:collapse">
-          <thead>
-            <tr>
-              <th align="left">Name</th>
-              <th align="left">Databases</th>
-              <th align="left">Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => (
-              <tr data-testid={`pg-user-${u.name}`}>
-                <td>
-                  <code>{u.name}</code>
-                </td>
-                <td>{u.databases.length ? u.databases.join(", ") : "none"}</td>
-                <td>{u.createdAt.toISOString().slice(0, 10)}</td>
-                <td align="right">
-                  <form method="post" action={`${USERS}/password`} style="display:inline">
-                    <CsrfField token={csrf} />
-                    <input type="hidden" name="name" value={u.name} />
-                    <button type="submit" class="link">
-                      Show password
-                    </button>
-                  </form>{" "}
-                  <DeleteButton
-                    action={`${USERS}/delete`}
-                    name={u.name}
-                    csrf={csrf}
-                    confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
-                  />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PageTop heading="PostgreSQL database users" current="users" service={service} notice={notice} message={message} secret={secret} />
+      <NameTable
+        testId="pg-users"
+        empty="You have no database users yet."
+        second="Databases"
+        rows={users.map((u) => ({
+          name: u.name,
+          testId: `pg-user-${u.name}`,
+          second: u.databases.length ? u.databases.join(", ") : "none",
+          createdAt: u.createdAt,
+          actions: (
+            <>
+              <form method="post" action={`${USERS}/password`} style="display:inline">
+                <CsrfField token={csrf} />
+                <input type="hidden" name="name" value={u.name} />
+                <button type="submit" class="link">
+                  Show password
+                </button>
+              </form>{" "}
+              <DeleteButton
+                action={`${USERS}/delete`}
+                name={u.name}
+                csrf={csrf}
+                confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
+              />
+            </>
+          ),
+        }))}
+      />
       <h2>New database user</h2>
       {users.length >= MAX_PG_USERS ? (
         <p>You have {MAX_PG_USERS} database users, the most allowed. Delete one to create another.</p>
@@ -204,46 +238,19 @@ interface DatabasesView extends Feedback {
 function DatabasesPage({ user, csrf, service, databases, owners, secret, values = {}, errors = {}, message, notice }: DatabasesView) {
   return (
     <Page title="Databases" user={user} csrf={csrf}>
-      <h1>PostgreSQL databases</h1>
-      <Tabs current="db" />
-      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
-      {message ? (
-        <Notice kind="error">
-          <span data-testid="pg-error">{message}</span>
-        </Notice>
-      ) : null}
-      {secret ? <SecretBox secret={secret} /> : null}
-      <Connect service={service} />
-      {databases.length === 0 ? (
-        <p data-testid="pg-empty">You have no databases yet.</p>
-      ) : (
-        <table data-testid="pg-databases" style="width:100%;border-collapse:collapse">
-          <thead>
-            <tr>
-              <th align="left">Name</th>
-              <th align="left">Owner</th>
-              <th align="left">Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {databases.map((d) => (
-              <tr data-testid={`pg-db-${d.name}`}>
-                <td>
-                  <code>{d.name}</code>
-                </td>
-                <td>
-                  <code>{d.owner}</code>
-                </td>
-                <td>{d.createdAt.toISOString().slice(0, 10)}</td>
-                <td align="right">
-                  <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <PageTop heading="PostgreSQL databases" current="db" service={service} notice={notice} message={message} secret={secret} />
+      <NameTable
+        testId="pg-databases"
+        empty="You have no databases yet."
+        second="Owner"
+        rows={databases.map((d) => ({
+          name: d.name,
+          testId: `pg-db-${d.name}`,
+          second: <code>{d.owner}</code>,
+          createdAt: d.createdAt,
+          actions: <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />,
+        }))}
+      />
       <h2>New database</h2>
       {databases.length >= MAX_PG_DATABASES ? (
         <p>You have {MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.</p>
