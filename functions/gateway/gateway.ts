@@ -2,25 +2,14 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import type { Database } from "../../shared/db";
 import { hostByCredential, recordHeartbeats } from "../../shared/hosts/store";
 import type { Logger } from "../../shared/logger";
-import type { QueuePort } from "../../shared/queue/port";
-import type { SecretBox } from "../../shared/crypto/secret-box";
 import { JobReaper } from "./reaper";
-import { AgentSession, CloseCodes } from "./session";
+import { AgentSession, CloseCodes, type SessionServices } from "./session";
 
 export const CONNECT_PATH = "/agent/v1/connect";
 
-export interface GatewayOptions {
-  db: Database;
-  queue: QueuePort;
-  logger: Logger;
-  heartbeatMs: number;
-  /** Opens the sealed secrets of job payloads; the control plane's KWS_SECRET_KEY. */
-  secretBox?: SecretBox;
-  /** Deliveries in flight per agent. */
-  prefetch?: number;
+export interface GatewayOptions extends SessionServices {
   reaperIntervalMs?: number;
 }
 

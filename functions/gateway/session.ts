@@ -20,18 +20,22 @@ import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port"
 import type { SecretBox } from "../../shared/crypto/secret-box";
 import { openSealedPayload } from "../../shared/jobs/sealed";
 
-export interface AgentSessionOptions {
-  ws: WebSocket;
-  host: Host;
-  connectionId: string;
+/** What the gateway hands each of its sessions (and takes itself). */
+export interface SessionServices {
   db: Database;
   queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
-  /** Opens the sealed secrets of job payloads (shared/jobs/sealed.ts). */
+  /** Opens the sealed secrets of job payloads (shared/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
   secretBox?: SecretBox;
   /** Deliveries in flight to one agent. */
   prefetch?: number;
+}
+
+export interface AgentSessionOptions extends SessionServices {
+  ws: WebSocket;
+  host: Host;
+  connectionId: string;
   helloTimeoutMs?: number;
   /** Called once, when the session has ended for whatever reason. */
   onClose(session: AgentSession): void;
