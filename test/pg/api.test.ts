@@ -8,9 +8,9 @@ import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type postgres from "postgres";
 import { pgDatabases, pgUsers } from "../../shared/db/schema";
-import { signedInUser, startHarness, type Harness } from "../support/harness";
-import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
-import { adminSql, clusterState, Connections, psqlLogin, sqlError, TEST_SECRET_KEY } from "./support";
+import { signedInUser, type Harness } from "../support/harness";
+import type { PgTestCluster } from "../support/pg-cluster";
+import { clusterState, Connections, psqlLogin, sqlError, startPgService, type PgService } from "./support";
 
 let cluster: PgTestCluster;
 let h: Harness;
@@ -21,27 +21,13 @@ const passwords = new Set<string>();
 
 const ADMIN_EMAIL = "pg-admin@example.org";
 
+let service: PgService | undefined;
 before(async () => {
-  cluster = await startPgCluster();
-  h = await startHarness({
-    env: {
-      PG_SERVICE_URL: cluster.adminUrl,
-      PG_SERVICE_PUBLIC_HOST: "postgres.kws.services",
-      PG_SERVICE_PUBLIC_PORT: "5432",
-      KWS_SECRET_KEY: TEST_SECRET_KEY,
-      KWS_ADMINS: ADMIN_EMAIL,
-    },
-  });
-  admin = adminSql(cluster);
-  conns = new Connections(cluster);
+  service = await startPgService({ PG_SERVICE_PUBLIC_HOST: "postgres.kws.services", PG_SERVICE_PUBLIC_PORT: "5432", KWS_ADMINS: ADMIN_EMAIL });
+  ({ cluster, h, admin, conns } = service);
 });
 
-after(async () => {
-  await conns?.closeAll();
-  await admin?.end({ timeout: 1 });
-  await h?.close();
-  await cluster?.stop();
-});
+after(() => service?.close());
 
 type Json = Record<string, any>;
 

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type postgres from "postgres";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
-import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
-import { adminSql, clusterState, Connections, TEST_SECRET_KEY } from "./support";
+import type { PgTestCluster } from "../support/pg-cluster";
+import { clusterState, Connections, startPgService, TEST_SECRET_KEY, type PgService } from "./support";
 
 const USERS = "/kws_services/postgres/users";
 const DBS = "/kws_services/postgres/db";
@@ -65,18 +65,12 @@ describe("with a service cluster", () => {
   let admin: postgres.Sql;
   let conns: Connections;
 
+  let service: PgService | undefined;
   before(async () => {
-    cluster = await startPgCluster();
-    h = await startHarness({ env: { PG_SERVICE_URL: cluster.adminUrl, KWS_SECRET_KEY: TEST_SECRET_KEY } });
-    admin = adminSql(cluster);
-    conns = new Connections(cluster);
+    service = await startPgService();
+    ({ cluster, h, admin, conns } = service);
   });
-  after(async () => {
-    await conns?.closeAll();
-    await admin?.end({ timeout: 1 });
-      await h?.close();
-    await cluster?.stop();
-  });
+  after(() => service?.close());
 
   test("signed-out visitors go to sign-in", async () => {
     for (const path of [USERS, DBS]) {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import postgres from "postgres";
-import type { PgTestCluster } from "../support/pg-cluster";
+import { startHarness, type Harness } from "../support/harness";
+import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
 
 /** Fixed test key (32 bytes, base64): tests never write $KWS_DATA_DIR/secret.key. */
 export const TEST_SECRET_KEY = Buffer.alloc(32, 0x5a).toString("base64");
@@ -84,4 +85,32 @@ export async function clusterState(sql: postgres.Sql) {
   const roles = (await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname !~ '^pg_' order by 1`).map((r) => r.rolname);
   const databases = (await sql<{ datname: string }[]>`select datname from pg_database order by 1`).map((r) => r.datname);
   return { roles, databases };
+}
+
+/** A throwaway service cluster and a control plane pointed at it, with an admin connection to look inside. */
+export interface PgService {
+  cluster: PgTestCluster;
+  h: Harness;
+  admin: postgres.Sql;
+  conns: Connections;
+  close(): Promise<void>;
+}
+
+export async function startPgService(env: Record<string, string> = {}): Promise<PgService> {
+  const cluster = await startPgCluster();
+  const h = await startHarness({ env: { PG_SERVICE_URL: cluster.adminUrl, KWS_SECRET_KEY: TEST_SECRET_KEY, ...env } });
+  const admin = adminSql(cluster);
+  const conns = new Connections(cluster);
+  return {
+    cluster,
+    h,
+    admin,
+    conns,
+    close: async () => {
+      await conns.closeAll();
+      await admin.end({ timeout: 1 });
+      await h.close();
+      await cluster.stop();
+    },
+  };
 }
