@@ -204,6 +204,10 @@ test("the page: devices with their dots, a key pair made in the browser (the pri
     const page = await context.newPage();
     const sent: string[] = [];
     page.on("request", (r) => sent.push(`${r.url()} ${r.postData() ?? ""}`));
+    // The host's interface was made again in the reboot test: the phone talks first, so it has a
+    // fresh handshake with it, and the API has read it, before the page is looked at.
+    assert.ok(await nsB.reaches(b.ip, 8080, 40_000));
+    await p.until(async () => (await p.api("GET", "/devices", undefined, b.token)).body.devices.find((d: any) => d.id === phone.device.id)?.online === true, 30_000, "phone online");
     await page.goto(`${p.url}/kws_devices`);
     const row = page.locator(`tr[data-device="${phone.device.id}"]`);
     assert.equal(await row.locator(".dot").getAttribute("class"), "dot on", "the phone had a handshake: online");
