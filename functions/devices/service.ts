@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser, type Db } from "../../shared/db/locks";
+import { lockUser } from "../../shared/db/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
 import { deviceAddressHolder } from "../../shared/devices/effects";
 import { AppError } from "../../shared/errors";
 import { getHost } from "../../shared/hosts/store";
-import { isFinal, getJob, insertJob } from "../../shared/jobs/store";
+import { getJob, insertJob, isFinal, refuseWhileOpen } from "../../shared/jobs/store";
 import { publishJob, submitJob } from "../../shared/jobs/submit";
 import { homeHostFor } from "../../shared/placement/home-host";
 import type { QueuePort } from "../../shared/queue/port";
@@ -28,10 +28,6 @@ import { MAX_DEVICES } from "./schemas";
 function queueOf(s: Services): QueuePort {
   if (!s.queue) throw new AppError("not_configured", "devices need the Node control plane (job queue)");
   return s.queue;
-}
-
-async function lockOrGone(tx: Db, userId: string) {
-  if (!(await lockUser(tx, userId))) throw new AppError("unauthorized", "your account no longer exists");
 }
 
 const keyTaken = () =>
@@ -60,7 +56,7 @@ export async function createDevice(s: Services, userId: string, body: { name: st
   let created: { device: Device; job: Job; owner: string | null; host: Host };
   try {
     created = await s.db.transaction(async (tx) => {
-      await lockOrGone(tx, userId);
+      await lockUser(tx, userId);
       if ((await countDevices(tx, userId)) >= MAX_DEVICES) {
         throw new AppError("limit", `you have ${MAX_DEVICES} devices, the most allowed; remove one first`);
       }
@@ -127,15 +123,10 @@ export async function deviceConfig(s: Services, userId: string, id: string): Pro
 export async function removeDevice(s: Services, userId: string, id: string): Promise<Job> {
   const queue = queueOf(s);
   const job = await s.db.transaction(async (tx) => {
-    await lockOrGone(tx, userId);
+    await lockUser(tx, userId);
     const device = await deviceOfUser(tx, userId, id, true);
     if (!device) throw new AppError("not_found", "no device of yours with that id");
-    if (device.jobId) {
-      const running = await getJob(tx, device.jobId);
-      if (running && !isFinal(running.status)) {
-        throw new AppError("conflict", "the device is busy with another job; wait for it to end", { jobId: running.id });
-      }
-    }
+    await refuseWhileOpen(tx, device.jobId, "the device");
     const row = await insertJob(tx, { hostId: device.hostId, userId, kind: "wg.peer.remove", payload: { publicKey: device.publicKey }, deadline: deadline(s) });
     await setDeviceJob(tx, device.id, row.id, "removing");
     return row;

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { lockUser, type Db } from "../../shared/db/locks";
+import { lockUser } from "../../shared/db/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { instanceAddressHolder } from "../../shared/instances/effects";
 import { instanceNameFor } from "../../shared/instances/rules";
 import { sealValue } from "../../shared/jobs/sealed";
-import { isFinal, insertJob } from "../../shared/jobs/store";
+import { getJob, insertJob, refuseWhileOpen } from "../../shared/jobs/store";
+import { getHost } from "../../shared/hosts/store";
 import { publishJob } from "../../shared/jobs/submit";
 import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
@@ -16,7 +17,7 @@ import type { Services } from "../services";
 import { queueOwnerChange } from "../../shared/devices/owner";
 import { homeHostFor } from "../../shared/placement/home-host";
 import type { PlacementRules } from "../../shared/placement/rules";
-import { hostById, insertInstance, instanceOfUser, jobById, updateInstance } from "./queries";
+import { insertInstance, instanceOfUser, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */
 export const IDE_PORT = 8099;
@@ -33,19 +34,6 @@ function ready(s: Services): Ready {
 }
 
 const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
-
-async function lockOrGone(tx: Db, userId: string) {
-  if (!(await lockUser(tx, userId))) throw new AppError("unauthorized", "your account no longer exists");
-}
-
-/** 409 while the instance's latest job is still open: one job at a time, never a second. */
-async function refuseWhileBusy(tx: Db, instance: Instance): Promise<void> {
-  if (!instance.jobId) return;
-  const job = await jobById(tx, instance.jobId);
-  if (job && !isFinal(job.status)) {
-    throw new AppError("conflict", `your instance is busy with a ${job.kind.replace("instance.", "")} job; wait for it to end`, { jobId: job.id });
-  }
-}
 
 const placementRules = (s: Services): PlacementRules => ({
   memoryMB: s.config.instances.memoryMB,
@@ -77,13 +65,13 @@ export async function deployInstance(s: Services, userId: string, body: { userna
   const { queue, box } = ready(s);
   const jobId = randomUUID();
   const job = await s.db.transaction(async (tx) => {
-    await lockOrGone(tx, userId);
+    await lockUser(tx, userId);
     let instance = await instanceOfUser(tx, userId, true);
     if (instance) {
-      await refuseWhileBusy(tx, instance);
+      await refuseWhileOpen(tx, instance.jobId, "your instance");
       if (instance.state !== "failed") throw new AppError("conflict", "you already have an instance; kill it before deploying a new one");
     }
-    const host = instance ? await hostById(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s), true);
+    const host = instance ? await getHost(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s), true);
     if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
     const id = instance?.id ?? randomUUID();
     const name = instanceNameFor(userId);
@@ -145,10 +133,10 @@ export type InstanceAction = "start" | "stop" | "kill";
 export async function instanceAction(s: Services, userId: string, action: InstanceAction): Promise<Job> {
   const { queue } = ready(s);
   const job = await s.db.transaction(async (tx) => {
-    await lockOrGone(tx, userId);
+    await lockUser(tx, userId);
     const instance = await instanceOfUser(tx, userId, true);
     if (!instance) throw new AppError("not_found", "you have no instance; deploy one first");
-    await refuseWhileBusy(tx, instance);
+    await refuseWhileOpen(tx, instance.jobId, "your instance");
     if (action !== "kill" && instance.state === "failed") {
       throw new AppError("conflict", "your instance failed to deploy: deploy it again, or kill it");
     }
@@ -184,7 +172,7 @@ export interface InstanceView {
 export async function viewInstance(s: Services, userId: string, reveal: boolean): Promise<InstanceView> {
   const instance = await instanceOfUser(s.db, userId);
   if (!instance) return {};
-  const [host, job] = await Promise.all([hostById(s.db, instance.hostId), instance.jobId ? jobById(s.db, instance.jobId) : undefined]);
+  const [host, job] = await Promise.all([getHost(s.db, instance.hostId), instance.jobId ? getJob(s.db, instance.jobId) : undefined]);
   let password: string | undefined;
   if (reveal) password = await ready(s).box.open(instance.passwordEncrypted, passwordContext(instance));
   return { instance, host, job, password };

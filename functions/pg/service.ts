@@ -117,10 +117,6 @@ async function assertNotAdmin(ctx: PgContext, log: Logger, name: string) {
   if (name === (await step(log, ctx.cluster.adminName()))) throw new AppError("invalid", "name: is reserved", issue("name", "is reserved"));
 }
 
-async function lockOrGone(tx: Parameters<typeof lockUser>[0], userId: string) {
-  if (!(await lockUser(tx, userId))) throw new AppError("unauthorized", "your account no longer exists");
-}
-
 export async function listUsers(s: Services, userId: string): Promise<{ service: PgServiceConfig; users: PgUserListing[] }> {
   const { service } = pgContext(s);
   return { service, users: await listPgUsers(s.db, userId) };
@@ -148,7 +144,7 @@ export async function createUser(s: Services, log: Logger, userId: string, input
   let created = false;
   try {
     const user = await s.db.transaction(async (tx) => {
-      await lockOrGone(tx, userId);
+      await lockUser(tx, userId);
       const existing = await findPgUser(tx, name);
       if (existing) {
         if (existing.userId !== userId) throw taken("database user");
@@ -223,7 +219,7 @@ export async function deleteUser(s: Services, log: Logger, userId: string, name:
     return;
   }
   await s.db.transaction(async (tx) => {
-    await lockOrGone(tx, userId);
+    await lockUser(tx, userId);
     if (ours) await step(log, cluster.dropRole(name));
     else if (role) log.warn("pg user row names a role that is not this person's; the role is left alone", { userId, name });
     // Databases of the row that another of this person's roles owns (none unless repaired oddly).
@@ -250,7 +246,7 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
   let created = false;
   try {
     const result = await s.db.transaction(async (tx) => {
-      await lockOrGone(tx, userId);
+      await lockUser(tx, userId);
       const ownerRow = await findPgUser(tx, owner);
       if (!ownerRow || ownerRow.userId !== userId) {
         throw new AppError("invalid", "owner: must be one of your database users", issue("owner", "must be one of your database users"));
@@ -319,7 +315,7 @@ export async function deleteDatabase(s: Services, log: Logger, userId: string, n
     return;
   }
   await s.db.transaction(async (tx) => {
-    await lockOrGone(tx, userId);
+    await lockUser(tx, userId);
     if (ours) await step(log, cluster.dropDatabase(name));
     else if (found) log.warn("pg database row names a database that is not this person's; it is left alone", { userId, name });
     await deletePgDatabaseRow(tx, row.id);

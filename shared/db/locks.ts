@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "./index";
 import { users } from "./schema";
+import { AppError } from "../errors";
 
 /** What a transaction gives: the same query surface as the database. */
 export type Db = Pick<Database, "select" | "insert" | "update" | "delete" | "execute">;
@@ -11,9 +12,10 @@ export type Db = Pick<Database, "select" | "insert" | "update" | "delete" | "exe
  * UPDATE, not UPDATE: it must not block inserts elsewhere that only reference the user (foreign
  * keys take KEY SHARE).
  */
-export async function lockUser(tx: Db, userId: string): Promise<boolean> {
+export async function lockUser(tx: Db, userId: string): Promise<void> {
   const rows = await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for("no key update");
-  return rows.length > 0;
+  // Deleted between authentication and here: nothing of theirs may be created any more.
+  if (rows.length === 0) throw new AppError("unauthorized", "your account no longer exists");
 }
 
 // Any fixed number: the key of the advisory lock below.

@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, notLike, sql } from "drizzle-orm";
 import type { Database } from "../db";
 import { jobs, type Job, type JobError } from "../db/schema";
+import { AppError } from "../errors";
 import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./effects";
 
 export const OPEN_STATUSES = ["queued", "running"] as const;
@@ -9,6 +10,18 @@ export const isFinal = (status: Job["status"]) => status === "succeeded" || stat
 export async function getJob(db: Database, id: string): Promise<Job | undefined> {
   const [row] = await db.select().from(jobs).where(eq(jobs.id, id)).limit(1);
   return row;
+}
+
+/**
+ * 409 while a resource's latest job is still open: one job at a time per resource, never a second.
+ * The error names the running job, so the client can follow it instead.
+ */
+export async function refuseWhileOpen(db: Database, jobId: string | null, subject: string): Promise<void> {
+  if (!jobId) return;
+  const job = await getJob(db, jobId);
+  if (job && !isFinal(job.status)) {
+    throw new AppError("conflict", `${subject} is busy with a job (${job.kind}); wait for it to end`, { jobId: job.id });
+  }
 }
 
 export async function insertJob(
