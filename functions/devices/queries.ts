@@ -1,5 +1,5 @@
 import { and, asc, count, eq, gt } from "drizzle-orm";
-import type { Db } from "../../shared/db/locks";
+import type { Db } from "../../shared/db";
 import { devices, instances, jobs, type Device, type Job } from "../../shared/db/schema";
 
 export function devicesOfUser(db: Db, userId: string): Promise<Device[]> {

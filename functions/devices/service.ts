@@ -10,6 +10,7 @@ import { getHost } from "../../shared/hosts/store";
 import { getJob, insertJob, isFinal, refuseWhileOpen } from "../../shared/jobs/store";
 import { publishJob, submitJob } from "../../shared/jobs/submit";
 import { homeHostFor } from "../../shared/placement/home-host";
+import { placementRules } from "../../shared/placement/rules";
 import type { QueuePort } from "../../shared/queue/port";
 import type { Services } from "../services";
 import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
@@ -52,7 +53,6 @@ export async function createDevice(s: Services, userId: string, body: { name: st
   const queue = queueOf(s);
   const made = body.publicKey ? undefined : generateKeyPair();
   const publicKey = body.publicKey ?? made!.publicKey;
-  const rules = { memoryMB: s.config.instances.memoryMB, reserveMB: s.config.instances.hostReserveMB, heartbeatMs: s.config.heartbeatMs };
   let created: { device: Device; job: Job; owner: string | null; host: Host };
   try {
     created = await s.db.transaction(async (tx) => {
@@ -61,7 +61,7 @@ export async function createDevice(s: Services, userId: string, body: { name: st
         throw new AppError("limit", `you have ${MAX_DEVICES} devices, the most allowed; remove one first`);
       }
       if (await publicKeyTaken(tx, publicKey)) throw keyTaken();
-      const host = await homeHostFor(tx, userId, rules, false);
+      const host = await homeHostFor(tx, userId, placementRules(s.config), false);
       const network = deviceNetwork(host);
       if (publicKey === network.wg.publicKey) {
         throw new AppError("invalid", "publicKey: is the host's own key, not a device's", {

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "../../shared/db/locks";
+import type { Db } from "../../shared/db";
 import { instances, type Instance } from "../../shared/db/schema";
 
 export async function instanceOfUser(db: Db, userId: string, lock = false): Promise<Instance | undefined> {

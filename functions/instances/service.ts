@@ -16,7 +16,7 @@ import type { QueuePort } from "../../shared/queue/port";
 import type { Services } from "../services";
 import { queueOwnerChange } from "../../shared/devices/owner";
 import { homeHostFor } from "../../shared/placement/home-host";
-import type { PlacementRules } from "../../shared/placement/rules";
+import { placementRules } from "../../shared/placement/rules";
 import { insertInstance, instanceOfUser, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */
@@ -34,12 +34,6 @@ function ready(s: Services): Ready {
 }
 
 const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
-
-const placementRules = (s: Services): PlacementRules => ({
-  memoryMB: s.config.instances.memoryMB,
-  reserveMB: s.config.instances.hostReserveMB,
-  heartbeatMs: s.config.heartbeatMs,
-});
 
 async function newJob(
   tx: Database,
@@ -71,7 +65,7 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       await refuseWhileOpen(tx, instance.jobId, "your instance");
       if (instance.state !== "failed") throw new AppError("conflict", "you already have an instance; kill it before deploying a new one");
     }
-    const host = instance ? await getHost(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s), true);
+    const host = instance ? await getHost(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s.config), true);
     if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
     const id = instance?.id ?? randomUUID();
     const name = instanceNameFor(userId);

@@ -1,8 +1,7 @@
 import { asc, count, eq } from "drizzle-orm";
-import type { Database } from "../../shared/db";
+import type { Db } from "../../shared/db";
 import { pgDatabases, pgUsers, type PgDatabaseRow, type PgUserRow } from "../../shared/db/schema";
 
-type Db = Pick<Database, "select" | "insert" | "update" | "delete">;
 
 export async function findPgUser(db: Db, name: string): Promise<PgUserRow | undefined> {
   const [row] = await db.select().from(pgUsers).where(eq(pgUsers.name, name));

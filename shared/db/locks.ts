@@ -1,10 +1,7 @@
 import { eq, sql } from "drizzle-orm";
-import type { Database } from "./index";
+import type { Db } from "./index";
 import { users } from "./schema";
 import { AppError } from "../errors";
-
-/** What a transaction gives: the same query surface as the database. */
-export type Db = Pick<Database, "select" | "insert" | "update" | "delete" | "execute">;
 
 /**
  * Serializes one person's operations on their resources (pg users, the instance): taken inside

@@ -1,3 +1,4 @@
+import type { Config } from "../config";
 import { isOnline } from "../hosts/store";
 import type { Host } from "../db/schema";
 import type { HostLoad } from "./home-host";
@@ -9,6 +10,11 @@ export interface PlacementRules {
   reserveMB: number;
   heartbeatMs: number;
   now?: number;
+}
+
+/** The rules as configured: an instance of the configured size, the configured reserve. */
+export function placementRules(config: Pick<Config, "instances" | "heartbeatMs">): PlacementRules {
+  return { memoryMB: config.instances.memoryMB, reserveMB: config.instances.hostReserveMB, heartbeatMs: config.heartbeatMs };
 }
 
 const MB = 1024 * 1024;
