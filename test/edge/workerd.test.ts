@@ -149,6 +149,8 @@ before(async () => {
 
   await writeFile(join(workDir, "capped.js"), CAPPED_ENTRY);
   const compat = { modules: true, scriptPath: built.outfile, modulesRoot: workDir, compatibilityDate: "2025-01-01", compatibilityFlags: ["nodejs_compat"] };
+  // The sign-up API's settings, as `wrangler secret put` would give them.
+  const configured = { NODE_ENV: "test", PUBLIC_URL, DATABASE_URL: databaseUrl, UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: token };
   mf = new Miniflare({
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       capture(stdout, "stdout");
@@ -158,14 +160,7 @@ before(async () => {
       {
         name: "kws-signup",
         ...compat,
-        bindings: {
-          NODE_ENV: "test",
-          PUBLIC_URL,
-          DATABASE_URL: databaseUrl,
-          UPSTASH_REDIS_REST_URL: bridge.url,
-          UPSTASH_REDIS_REST_TOKEN: token,
-          LOG_LEVEL: "info",
-        },
+        bindings: { ...configured, LOG_LEVEL: "info" },
       },
       // The same script without its secrets: it must say what is missing.
       {
@@ -185,13 +180,7 @@ before(async () => {
         compatibilityDate: compat.compatibilityDate,
         compatibilityFlags: compat.compatibilityFlags,
         routes: ["capped.test/*"],
-        bindings: {
-          NODE_ENV: "test",
-          PUBLIC_URL,
-          DATABASE_URL: databaseUrl,
-          UPSTASH_REDIS_REST_URL: bridge.url,
-          UPSTASH_REDIS_REST_TOKEN: token,
-        },
+        bindings: configured,
       },
     ],
   });
