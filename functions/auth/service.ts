@@ -1,4 +1,4 @@
-import { createSession } from "../../shared/auth/sessions";
+import { createSession, destroySession } from "../../shared/auth/sessions";
 import { findUserById, findUserByLogin } from "../../shared/auth/users";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../shared/crypto/password";
 import { uniqueViolation } from "../../shared/db/errors";
@@ -76,6 +76,21 @@ export async function resendVerification(s: Services, log: Logger, email: string
   if (user && user.verifiedAt === null && user.email === email) await sendVerification(s, log, user);
 }
 
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that cannot reject, so one started early is never an unhandled rejection. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+async function discardSession(s: Services, log: Logger, pending: Promise<Settled<string>>): Promise<void> {
+  const written = await pending;
+  if (written.ok) await destroySession(s.kv, written.value).catch((err) => log.warn("discarding an unused session failed", { err }));
+}
+
 export async function login(
   s: Services,
   log: Logger,
@@ -88,18 +103,23 @@ export async function login(
     enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login),
     findUserByLogin(s.db, input.username),
   ]);
+  // The session is written while the hash runs, so the answer does not wait for the KV after it.
+  // Its token stays in this function unless the password matches: until then nobody can use it.
+  const pending = user ? settle(createSession(s.kv, user.id)) : undefined;
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
-  if (!user || !ok) {
+  if (!user || !ok || user.verifiedAt === null) {
+    // Not awaited: a wrong password must answer as fast as an unknown user, who has no session.
+    if (pending) void discardSession(s, log, pending);
+    if (user && ok) throw new AppError("unverified", "verify your e-mail address first; we can send a new link");
     log.info("login failed", { ip });
     throw new AppError("unauthorized", "wrong username or password");
   }
-  if (user.verifiedAt === null) {
-    throw new AppError("unverified", "verify your e-mail address first; we can send a new link");
-  }
   // The reset need not delay the answer: if it were lost, the bucket only refills on its own.
   resetRateLimit(s.kv, limitKey).catch((err) => log.warn("rate limit reset failed", { err }));
-  const sessionToken = await createSession(s.kv, user.id);
+  const written = await pending!;
+  if (!written.ok) throw written.error;
+  const sessionToken = written.value;
   log.info("login", { userId: user.id });
   return { user, sessionToken };
 }
