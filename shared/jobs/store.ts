@@ -24,24 +24,54 @@ export async function refuseWhileOpen(db: Database, jobId: string | null, subjec
   }
 }
 
-export async function insertJob(
-  db: Database,
-  values: Pick<Job, "hostId" | "userId" | "kind" | "payload" | "deadline"> & { id?: string },
-): Promise<Job> {
-  const [row] = await db.insert(jobs).values(values).returning();
+export type NewJob = Pick<Job, "hostId" | "userId" | "kind" | "payload" | "deadline"> & { id?: string };
+
+export async function insertJob(db: Database, values: NewJob): Promise<Job> {
+  const [row] = await insertJobs(db, [values]);
   return row!;
 }
 
+/** Several jobs in one statement; the rows come back in the values' order. */
+export async function insertJobs(db: Database, values: readonly NewJob[]): Promise<Job[]> {
+  const withIds = values.map((v) => ({ ...v, id: v.id ?? crypto.randomUUID() }));
+  const rows = await db.insert(jobs).values(withIds).returning();
+  return inOrder(withIds, rows).map((row) => row!);
+}
+
+export interface RunningMark {
+  id: string;
+  hostId: string;
+  attempt: number;
+}
+
 /**
- * A delivery is going to the agent: running, with the attempt number. Only an open job of that
- * host changes; undefined means there is nothing to do (missing, final, or another host's).
+ * Deliveries are going to the agents: running, with the attempt number, in one statement. Only an
+ * open job of the mark's host changes; undefined (in the mark's place) means there is nothing to
+ * do (missing, final, or another host's).
  */
-export async function markRunning(db: Database, id: string, hostId: string, attempt: number): Promise<Job | undefined> {
-  const [row] = await db
+export async function markRunningJobs(db: Database, marks: readonly RunningMark[]): Promise<(Job | undefined)[]> {
+  const byId = byIdJson(marks);
+  const rows = await db
     .update(jobs)
-    .set({ status: "running", attempts: attempt, startedAt: sql`coalesce(${jobs.startedAt}, now())`, updatedAt: sql`now()` })
-    .where(and(eq(jobs.id, id), eq(jobs.hostId, hostId), inArray(jobs.status, [...OPEN_STATUSES])))
+    .set({
+      status: "running",
+      attempts: sql`(${byId}::jsonb -> ${jobs.id}::text ->> 'attempt')::int`,
+      startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+      updatedAt: sql`now()`,
+    })
+    .where(
+      and(
+        inArray(jobs.id, marks.map((m) => m.id)),
+        sql`${jobs.hostId}::text = ${byId}::jsonb -> ${jobs.id}::text ->> 'hostId'`,
+        inArray(jobs.status, [...OPEN_STATUSES]),
+      ),
+    )
     .returning();
+  return inOrder(marks, rows);
+}
+
+export async function markRunning(db: Database, id: string, hostId: string, attempt: number): Promise<Job | undefined> {
+  const [row] = await markRunningJobs(db, [{ id, hostId, attempt }]);
   return row;
 }
 
@@ -58,27 +88,88 @@ export async function appendStep(db: Database, id: string, hostId: string, step:
 
 export type Outcome = { ok: true; data: unknown } | { ok: false; error: JobError };
 
+export interface Finish {
+  id: string;
+  outcome: Outcome;
+  /** When given, the job must be this host's. */
+  hostId?: string;
+}
+
 /**
- * Records the final outcome once: a job that is already final keeps its first outcome,
- * so a resent result or a late reaper cannot overwrite it. `hostId` (when given) must match.
- * What the outcome means for the resource the job worked on is applied in the same transaction.
+ * Records final outcomes once: a job that is already final keeps its first outcome, so a resent
+ * result or a late reaper cannot overwrite it. Undefined (in the finish's place) means nothing
+ * changed. What an outcome means for the resource the job worked on is applied in the same
+ * transaction as the job's row.
  */
+export async function finishJobs(db: Database, finishes: readonly Finish[]): Promise<(Job | undefined)[]> {
+  // Most jobs change nothing else: one statement for all of them, no transaction.
+  const byId = byIdJson(
+    finishes.map((f) => ({
+      id: f.id,
+      hostId: f.hostId ?? null,
+      status: f.outcome.ok ? "succeeded" : "failed",
+      result: f.outcome.ok ? (f.outcome.data ?? null) : null,
+      error: f.outcome.ok ? null : f.outcome.error,
+    })),
+  );
+  const field = (name: string) => sql`${byId}::jsonb -> ${jobs.id}::text -> ${name}`;
+  const plain = await db
+    .update(jobs)
+    .set({
+      status: sql`${field("status")} #>> '{}'`,
+      result: sql`case when ${field("status")} #>> '{}' = 'succeeded' then nullif(${field("result")}, 'null'::jsonb) else ${jobs.result} end`,
+      error: sql`case when ${field("status")} #>> '{}' = 'failed' then ${field("error")} else ${jobs.error} end`,
+      finishedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(
+      and(
+        inArray(jobs.id, finishes.map((f) => f.id)),
+        inArray(jobs.status, [...OPEN_STATUSES]),
+        sql`${jobs.hostId}::text = coalesce(${field("hostId")} #>> '{}', ${jobs.hostId}::text)`,
+        ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`)),
+      ),
+    )
+    .returning();
+  const done = inOrder(finishes, plain, true);
+  // The rest are jobs with effects, or jobs that are final already (the transaction finds nothing).
+  return Promise.all(finishes.map((f, i) => done[i] ?? finishWithEffects(db, f)));
+}
+
 export async function finishJob(db: Database, id: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
+  const [row] = await finishJobs(db, [{ id, outcome, hostId }]);
+  return row;
+}
+
+function finishWithEffects(db: Database, { id, outcome, hostId }: Finish): Promise<Job | undefined> {
   const conditions = [eq(jobs.id, id), inArray(jobs.status, [...OPEN_STATUSES])];
   if (hostId) conditions.push(eq(jobs.hostId, hostId));
   const set = outcome.ok
     ? { status: "succeeded" as const, result: outcome.data ?? null, finishedAt: sql`now()`, updatedAt: sql`now()` }
     : { status: "failed" as const, error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` };
-  // Most jobs change nothing else: one statement, no transaction (three round trips fewer per job).
-  const [plain] = await db
-    .update(jobs)
-    .set(set)
-    .where(and(...conditions, ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`))))
-    .returning();
-  if (plain) return plain;
   return db.transaction(async (tx) => {
     const [row] = await tx.update(jobs).set(set).where(and(...conditions)).returning();
     if (row) await applyJobEffects(tx, row);
+    return row;
+  });
+}
+
+/** The items of a batch as one JSON object keyed by job id (the first item of an id), for a statement to read per row. */
+function byIdJson(items: readonly { id: string }[]): string {
+  const byId: Record<string, unknown> = {};
+  for (const item of items) byId[item.id] ??= item;
+  return JSON.stringify(byId);
+}
+
+/**
+ * The rows a batch statement returned, in the items' places. With `firstOnly` a row goes to the
+ * first item of its id only: a second finish of a job in the same batch changed nothing.
+ */
+function inOrder(items: readonly { id: string }[], rows: readonly Job[], firstOnly = false): (Job | undefined)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return items.map((item) => {
+    const row = byId.get(item.id);
+    if (firstOnly) byId.delete(item.id);
     return row;
   });
 }

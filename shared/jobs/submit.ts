@@ -3,7 +3,8 @@ import type { Job } from "../db/schema";
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { QueuePort } from "../queue/port";
-import { finishJob, insertJob } from "./store";
+import { coalesce } from "../db/coalesce";
+import { finishJob, insertJobs, type NewJob } from "./store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
 
 export interface SubmitJob {
@@ -20,7 +21,7 @@ export interface SubmitJob {
  * if the process dies between the two, the deadline reaper fails the row.
  */
 export async function submitJob(db: Database, queue: QueuePort, log: Logger, job: SubmitJob): Promise<Job> {
-  const row = await insertJob(db, {
+  const row = await batchedInsert(db)({
     hostId: job.hostId,
     userId: job.userId,
     kind: job.kind,
@@ -29,6 +30,18 @@ export async function submitJob(db: Database, queue: QueuePort, log: Logger, job
   });
   await publishJob(db, queue, log, row);
   return row;
+}
+
+/** Per database handle: the submits that arrive together share one INSERT (and one commit). */
+const inserters = new WeakMap<Database, (job: NewJob) => Promise<Job>>();
+
+function batchedInsert(db: Database): (job: NewJob) => Promise<Job> {
+  let insert = inserters.get(db);
+  if (!insert) {
+    insert = coalesce((values: NewJob[]) => insertJobs(db, values));
+    inserters.set(db, insert);
+  }
+  return insert;
 }
 
 /**
