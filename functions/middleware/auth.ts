@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { apiTokenUserId } from "../../shared/auth/api-tokens";
+import { apiTokenUser } from "../../shared/auth/api-tokens";
 import { SESSION_COOKIE, sessionUserId } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
@@ -22,17 +22,16 @@ export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
 async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   const { db, kv, config } = c.get("services");
   const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  let userId: string | null = null;
+  let user: User | null | undefined = null;
   let via: AuthContext["via"] = "session";
   if (bearer) {
-    userId = await apiTokenUserId(db, bearer);
+    user = await apiTokenUser(db, bearer);
     via = "token";
   } else {
     const cookie = getCookie(c, SESSION_COOKIE);
-    if (cookie) userId = await sessionUserId(kv, cookie);
+    const userId = cookie ? await sessionUserId(kv, cookie) : null;
+    if (userId) user = await findUserById(db, userId);
   }
-  if (!userId) return undefined;
-  const user = await findUserById(db, userId);
   // An unverified account never holds a session; a token of one is refused the same way.
   if (!user || user.verifiedAt === null) return undefined;
   return { user: toAuthUser(user, config.admins), via };
