@@ -1,9 +1,12 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db";
+import { perDatabase } from "../db/per-database";
 import { hosts, type Host, type HostFacts } from "../db/schema";
 
+const hostById = perDatabase((db) => db.select().from(hosts).where(eq(hosts.id, sql.placeholder("id"))).limit(1).prepare("host_by_id"));
+
 export async function getHost(db: Database, id: string): Promise<Host | undefined> {
-  const [row] = await db.select().from(hosts).where(eq(hosts.id, id)).limit(1);
+  const [row] = await hostById(db).execute({ id });
   return row;
 }
 

@@ -1,5 +1,6 @@
-import { and, eq, inArray, lt, notLike, sql } from "drizzle-orm";
-import type { Database } from "../db";
+import { and, eq, getTableColumns, inArray, lt, notLike, sql } from "drizzle-orm";
+import type { Database, Db } from "../db";
+import { perDatabase } from "../db/per-database";
 import { jobs, type Job, type JobError } from "../db/schema";
 import { AppError } from "../errors";
 import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./effects";
@@ -7,8 +8,10 @@ import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./effects";
 export const OPEN_STATUSES = ["queued", "running"] as const;
 export const isFinal = (status: Job["status"]) => status === "succeeded" || status === "failed";
 
+const jobById = perDatabase((db) => db.select().from(jobs).where(eq(jobs.id, sql.placeholder("id"))).limit(1).prepare("job_by_id"));
+
 export async function getJob(db: Database, id: string): Promise<Job | undefined> {
-  const [row] = await db.select().from(jobs).where(eq(jobs.id, id)).limit(1);
+  const [row] = await jobById(db).execute({ id });
   return row;
 }
 
@@ -26,13 +29,13 @@ export async function refuseWhileOpen(db: Database, jobId: string | null, subjec
 
 export type NewJob = Pick<Job, "hostId" | "userId" | "kind" | "payload" | "deadline"> & { id?: string };
 
-export async function insertJob(db: Database, values: NewJob): Promise<Job> {
+export async function insertJob(db: Db, values: NewJob): Promise<Job> {
   const [row] = await insertJobs(db, [values]);
   return row!;
 }
 
 /** Several jobs in one statement; the rows come back in the values' order. */
-export async function insertJobs(db: Database, values: readonly NewJob[]): Promise<Job[]> {
+export async function insertJobs(db: Db, values: readonly NewJob[]): Promise<Job[]> {
   const withIds = values.map((v) => ({ ...v, id: v.id ?? crypto.randomUUID() }));
   const rows = await db.insert(jobs).values(withIds).returning();
   return inOrder(withIds, rows).map((row) => row!);
@@ -50,25 +53,31 @@ export interface RunningMark {
  * do (missing, final, or another host's).
  */
 export async function markRunningJobs(db: Database, marks: readonly RunningMark[]): Promise<(Job | undefined)[]> {
-  const byId = byIdJson(marks);
-  const rows = await db
+  const rows = await markRunningBatch(db).execute({ batch: byIdJson(marks) });
+  return inOrder(marks, rows);
+}
+
+/**
+ * The batch statements read their items from one jsonb parameter, `{jobId: item}`, joined as
+ * `batch(id, item)`: the statement's text is the same for any number of jobs, so it is built and
+ * prepared once.
+ */
+const batchFrom = sql`jsonb_each(${sql.placeholder("batch")}::jsonb) as batch(id, item)`;
+
+const markRunningBatch = perDatabase((db) =>
+  db
     .update(jobs)
     .set({
       status: "running",
-      attempts: sql`(${byId}::jsonb -> ${jobs.id}::text ->> 'attempt')::int`,
+      attempts: sql`(batch.item ->> 'attempt')::int`,
       startedAt: sql`coalesce(${jobs.startedAt}, now())`,
       updatedAt: sql`now()`,
     })
-    .where(
-      and(
-        inArray(jobs.id, marks.map((m) => m.id)),
-        sql`${jobs.hostId}::text = ${byId}::jsonb -> ${jobs.id}::text ->> 'hostId'`,
-        inArray(jobs.status, [...OPEN_STATUSES]),
-      ),
-    )
-    .returning();
-  return inOrder(marks, rows);
-}
+    .from(batchFrom)
+    .where(and(sql`${jobs.id}::text = batch.id`, sql`${jobs.hostId}::text = batch.item ->> 'hostId'`, inArray(jobs.status, [...OPEN_STATUSES])))
+    .returning(getTableColumns(jobs))
+    .prepare("jobs_mark_running"),
+);
 
 export async function markRunning(db: Database, id: string, hostId: string, attempt: number): Promise<Job | undefined> {
   const [row] = await markRunningJobs(db, [{ id, hostId, attempt }]);
@@ -112,29 +121,35 @@ export async function finishJobs(db: Database, finishes: readonly Finish[]): Pro
       error: f.outcome.ok ? null : f.outcome.error,
     })),
   );
-  const field = (name: string) => sql`${byId}::jsonb -> ${jobs.id}::text -> ${name}`;
-  const plain = await db
-    .update(jobs)
-    .set({
-      status: sql`${field("status")} #>> '{}'`,
-      result: sql`case when ${field("status")} #>> '{}' = 'succeeded' then nullif(${field("result")}, 'null'::jsonb) else ${jobs.result} end`,
-      error: sql`case when ${field("status")} #>> '{}' = 'failed' then ${field("error")} else ${jobs.error} end`,
-      finishedAt: sql`now()`,
-      updatedAt: sql`now()`,
-    })
-    .where(
-      and(
-        inArray(jobs.id, finishes.map((f) => f.id)),
-        inArray(jobs.status, [...OPEN_STATUSES]),
-        sql`${jobs.hostId}::text = coalesce(${field("hostId")} #>> '{}', ${jobs.hostId}::text)`,
-        ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`)),
-      ),
-    )
-    .returning();
+  const plain = await finishPlainBatch(db).execute({ batch: byId });
   const done = inOrder(finishes, plain, true);
   // The rest are jobs with effects, or jobs that are final already (the transaction finds nothing).
   return Promise.all(finishes.map((f, i) => done[i] ?? finishWithEffects(db, f)));
 }
+
+// Jobs whose kind has effects are left to finishWithEffects.
+const finishPlainBatch = perDatabase((db) =>
+  db
+    .update(jobs)
+    .set({
+      status: sql`batch.item ->> 'status'`,
+      result: sql`case when batch.item ->> 'status' = 'succeeded' then nullif(batch.item -> 'result', 'null'::jsonb) else ${jobs.result} end`,
+      error: sql`case when batch.item ->> 'status' = 'failed' then batch.item -> 'error' else ${jobs.error} end`,
+      finishedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .from(batchFrom)
+    .where(
+      and(
+        sql`${jobs.id}::text = batch.id`,
+        inArray(jobs.status, [...OPEN_STATUSES]),
+        sql`${jobs.hostId}::text = coalesce(batch.item ->> 'hostId', ${jobs.hostId}::text)`,
+        ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`)),
+      ),
+    )
+    .returning(getTableColumns(jobs))
+    .prepare("jobs_finish_plain"),
+);
 
 export async function finishJob(db: Database, id: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
   const [row] = await finishJobs(db, [{ id, outcome, hostId }]);

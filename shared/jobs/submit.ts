@@ -4,6 +4,7 @@ import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { QueuePort } from "../queue/port";
 import { coalesce } from "../db/coalesce";
+import { perDatabase } from "../db/per-database";
 import { finishJob, insertJobs, type NewJob } from "./store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
 
@@ -32,17 +33,8 @@ export async function submitJob(db: Database, queue: QueuePort, log: Logger, job
   return row;
 }
 
-/** Per database handle: the submits that arrive together share one INSERT (and one commit). */
-const inserters = new WeakMap<Database, (job: NewJob) => Promise<Job>>();
-
-function batchedInsert(db: Database): (job: NewJob) => Promise<Job> {
-  let insert = inserters.get(db);
-  if (!insert) {
-    insert = coalesce((values: NewJob[]) => insertJobs(db, values));
-    inserters.set(db, insert);
-  }
-  return insert;
-}
+/** The submits that arrive together share one INSERT (and one commit). */
+const batchedInsert = perDatabase((db) => coalesce((values: NewJob[]) => insertJobs(db, values)));
 
 /**
  * Sends the message of a job whose row is committed (by submitJob, or by a caller that inserted
