@@ -1,29 +1,44 @@
-import { and, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { hashToken } from "../crypto/tokens";
 import type { Database } from "../db";
+import { coalesce } from "../db/coalesce";
+import { perDatabase } from "../db/per-database";
 import { apiTokens, users, type User } from "../db/schema";
 
 export const API_TOKEN_PREFIX = "kws_";
 // "Last used" is for people, not accounting: minute precision spares a write on every request.
 const LAST_USED_PRECISION_MS = 60_000;
 
-/** The user a live (not revoked, not expired) API token belongs to, read with the token in one query. */
-export async function apiTokenUser(db: Database, token: string, now = new Date()): Promise<User | null> {
-  if (!token.startsWith(API_TOKEN_PREFIX)) return null;
-  const tokenHash = await hashToken(token);
-  const [row] = await db
-    .select({ id: apiTokens.id, user: users, lastUsedAt: apiTokens.lastUsedAt })
+const liveTokens = perDatabase((db) =>
+  db
+    .select({ id: apiTokens.id, tokenHash: apiTokens.tokenHash, user: users, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(
       and(
-        eq(apiTokens.tokenHash, tokenHash),
+        sql`${apiTokens.tokenHash} in (select jsonb_array_elements_text(${sql.placeholder("hashes")}::jsonb))`,
         isNull(apiTokens.revokedAt),
-        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
+        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, sql.placeholder("now"))),
       ),
     )
-    .limit(1);
+    .prepare("live_api_tokens"),
+);
+
+/** The requests that arrive together (a CLI or a webhook caller sending many) share one look-up. */
+const liveToken = perDatabase((db) =>
+  coalesce(async (hashes: string[]) => {
+    const rows = await liveTokens(db).execute({ hashes: JSON.stringify(hashes), now: new Date().toISOString() });
+    const byHash = new Map(rows.map((row) => [row.tokenHash, row]));
+    return hashes.map((hash) => byHash.get(hash));
+  }),
+);
+
+/** The user a live (not revoked, not expired) API token belongs to, read with the token in one query. */
+export async function apiTokenUser(db: Database, token: string): Promise<User | null> {
+  if (!token.startsWith(API_TOKEN_PREFIX)) return null;
+  const row = await liveToken(db)(await hashToken(token));
   if (!row) return null;
+  const now = new Date();
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_PRECISION_MS) {
     const stale = new Date(now.getTime() - LAST_USED_PRECISION_MS);
     await db
