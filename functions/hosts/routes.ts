@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import { uniqueViolation } from "../../shared/db/errors";
+import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
 import { AppError } from "../../shared/errors";
-import { deleteHost, getHost, insertHost, listHosts, setDraining } from "../../shared/hosts/store";
+import { deleteHost, insertHost, listHosts, setDraining } from "../../shared/hosts/store";
 import { hostQueue } from "../../shared/jobs/queue-names";
 import { submitJob } from "../../shared/jobs/submit";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
@@ -26,12 +26,6 @@ function requireQueue(c: Context<AppEnv>) {
   const queue = c.get("services").queue;
   if (!queue) throw new AppError("not_configured", "this deployment has no job queue (run the Node control plane)");
   return queue;
-}
-
-async function existingHost(c: Context<AppEnv>, id: string) {
-  const host = await getHost(c.get("services").db, id);
-  if (!host) throw new AppError("not_found", "no such host");
-  return host;
 }
 
 const createHostRoute = createRoute({
@@ -140,7 +134,6 @@ export const hostRoutes = createRouter()
   .openapi(submitJobRoute, async (c) => {
     const admin = requireAdmin(c);
     const { kind, payload, deadlineSeconds } = c.req.valid("json");
-    const host = await existingHost(c, c.req.valid("param").id);
     if (!isCommandKind(kind)) throw new AppError("invalid", "kind: unknown command");
     const parsed = commandSchemas[kind].payload.safeParse(payload);
     if (!parsed.success) {
@@ -149,12 +142,19 @@ export const hostRoutes = createRouter()
       throw new AppError("invalid", (err.extra.issues ?? []).map((i) => `${i.path}: ${i.message}`).join("; "), err.extra);
     }
     const { db, config } = c.get("services");
-    const job = await submitJob(db, requireQueue(c), c.get("log"), {
-      hostId: host.id,
-      userId: admin.id,
-      kind,
-      payload: parsed.data as Record<string, unknown>,
-      deadlineSeconds: deadlineSeconds ?? config.jobDeadlineSeconds,
-    });
+    let job;
+    try {
+      job = await submitJob(db, requireQueue(c), c.get("log"), {
+        hostId: c.req.valid("param").id,
+        userId: admin.id,
+        kind,
+        payload: parsed.data as Record<string, unknown>,
+        deadlineSeconds: deadlineSeconds ?? config.jobDeadlineSeconds,
+      });
+    } catch (err) {
+      // The job row refers to its host: an unknown host fails the insert, one statement fewer than a look-up first.
+      if (foreignKeyViolation(err) !== undefined) throw new AppError("not_found", "no such host");
+      throw err;
+    }
     return c.json({ job: presentJob(job) }, 202);
   });
