@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, inArray, lt, notLike, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, lt, notInArray, notLike, sql } from "drizzle-orm";
 import type { Database, Db } from "../db";
 import { perDatabase } from "../db/per-database";
 import { jobs, type Job, type JobError } from "../db/schema";
@@ -63,6 +63,17 @@ export async function markRunningJobs(db: Database, marks: readonly RunningMark[
  * prepared once.
  */
 const batchFrom = sql`jsonb_each(${sql.placeholder("batch")}::jsonb) as batch(id, item)`;
+/**
+ * The batch's jobs, found through the primary key, that are not final yet. Written so that the
+ * planner cannot pick anything else: joined with jsonb_each alone it scans the whole table, and
+ * with `status in ('queued', 'running')` it takes the partial index of open jobs, which under
+ * churn holds thousands of dead entries until the next vacuum (3.7 ms a statement, measured).
+ */
+const openInBatch = and(
+  sql`${jobs.id} = any(array(select jsonb_object_keys(${sql.placeholder("batch")}::jsonb)::uuid))`,
+  sql`${jobs.id} = batch.id::uuid`,
+  notInArray(jobs.status, ["succeeded", "failed"]),
+);
 
 const markRunningBatch = perDatabase((db) =>
   db
@@ -74,7 +85,7 @@ const markRunningBatch = perDatabase((db) =>
       updatedAt: sql`now()`,
     })
     .from(batchFrom)
-    .where(and(sql`${jobs.id}::text = batch.id`, sql`${jobs.hostId}::text = batch.item ->> 'hostId'`, inArray(jobs.status, [...OPEN_STATUSES])))
+    .where(and(openInBatch, sql`${jobs.hostId}::text = batch.item ->> 'hostId'`))
     .returning(getTableColumns(jobs))
     .prepare("jobs_mark_running"),
 );
@@ -141,8 +152,7 @@ const finishPlainBatch = perDatabase((db) =>
     .from(batchFrom)
     .where(
       and(
-        sql`${jobs.id}::text = batch.id`,
-        inArray(jobs.status, [...OPEN_STATUSES]),
+        openInBatch,
         sql`${jobs.hostId}::text = coalesce(batch.item ->> 'hostId', ${jobs.hostId}::text)`,
         ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`)),
       ),
