@@ -1,10 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { AppError } from "../shared/errors";
 import type { AppEnv } from "./env";
 import { authenticate } from "./middleware/auth";
+import { limitBody } from "./middleware/body-limit";
 import { handleError, validationError } from "./errors";
 import type { Services } from "./services";
 
@@ -30,11 +30,8 @@ export function createApp(provide: ServiceProvider) {
   app.use(requestId());
   app.use(servicesMiddleware(provide));
   app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError("payload_too_large", `request body is over ${MAX_BODY_BYTES} bytes`);
-      },
+    limitBody(MAX_BODY_BYTES, () => {
+      throw new AppError("payload_too_large", `request body is over ${MAX_BODY_BYTES} bytes`);
     }),
   );
   // Optional authentication for every request: it costs a lookup only when a cookie or token is sent.
