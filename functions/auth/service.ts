@@ -96,7 +96,7 @@ export async function login(
   log: Logger,
   input: LoginInput,
   ip: string,
-): Promise<{ user: User; sessionToken: string }> {
+): Promise<{ user: User; sessionToken: string; hashMs: number }> {
   const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
   // Independent look-ups, side by side; the hash below still waits for the rate limit.
   const [, user] = await Promise.all([
@@ -107,7 +107,9 @@ export async function login(
   // Its token stays in this function unless the password matches: until then nobody can use it.
   const pending = user ? settle(createSession(s.kv, user.id)) : undefined;
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
+  const hashStarted = performance.now();
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
+  const hashMs = performance.now() - hashStarted;
   if (!user || !ok || user.verifiedAt === null) {
     // Not awaited: a wrong password must answer as fast as an unknown user, who has no session.
     if (pending) void discardSession(s, log, pending);
@@ -121,5 +123,5 @@ export async function login(
   if (!written.ok) throw written.error;
   const sessionToken = written.value;
   log.info("login", { userId: user.id });
-  return { user, sessionToken };
+  return { user, sessionToken, hashMs };
 }
