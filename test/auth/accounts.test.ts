@@ -165,6 +165,8 @@ describe("login", () => {
     assert.match(setCookie, /SameSite=Lax/);
     assert.match(setCookie, /Max-Age=86400/);
     assert.doesNotMatch(setCookie, /Secure/, "not Secure outside production");
+    const hashMs = Number(/^hash;dur=([\d.]+)$/.exec(res.headers.get("server-timing") ?? "")?.[1]);
+    assert.ok(hashMs > 0, `Server-Timing names the hash's duration: ${res.headers.get("server-timing")}`);
   });
 
   test("unknown user and wrong password get the same 401", async () => {
@@ -176,6 +178,7 @@ describe("login", () => {
     const [a, b] = [await json(wrong), await json(unknown)];
     assert.equal(a.error.message, b.error.message);
     assert.equal(a.error.code, "unauthorized");
+    assert.equal(wrong.headers.get("server-timing"), null, "a failed login says nothing about its hash");
   });
 
   test("unknown user costs about as long as a wrong password", async () => {
