@@ -455,7 +455,16 @@ export async function run(): Promise<Record<string, unknown>> {
     await setup.assertQueue(rawQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
     await rawRoundTrip(amqp, rawQueue, inflight, 2, 2000); // warm-up
     progress(`raw amqp: ${inflight} in flight, 8 s`);
+    const rawCpu0 = { machine: machineCpu(), broker: sumCpuSeconds(pidsNamed("beam.smp")), bench: process.cpuUsage() };
     const raw = await rawRoundTrip(amqp, rawQueue, inflight, 8, 200_000);
+    const rawCpu1 = { machine: machineCpu(), broker: sumCpuSeconds(pidsNamed("beam.smp")), bench: process.cpuUsage(rawCpu0.bench) };
+    const rawMessages = raw.messages;
+    // CPU per raw round trip (broker + this client), the floor any job pays for its message.
+    const rawCpuMsPerMessage = {
+      machine: round(((rawCpu1.machine.busy - rawCpu0.machine.busy) * 1000) / rawMessages, 3),
+      broker: round(((rawCpu1.broker - rawCpu0.broker) * 1000) / rawMessages, 3),
+      client: round((rawCpu1.bench.user + rawCpu1.bench.system) / 1000 / rawMessages, 3),
+    };
     const rawSequential = await rawRoundTrip(amqp, rawQueue, 1, 3, 3000);
     // The same with amqplib's socket defaults (what shared/queue/amqp.ts connects with).
     const rawNagle = await rawRoundTrip(amqpDefault, rawQueue, inflight, 3, 200_000);
@@ -581,6 +590,7 @@ export async function run(): Promise<Record<string, unknown>> {
       rawAmqpP50Ms: rawP50,
       rawAmqpP99Ms: raw.p99Ms,
       rawAmqpMsgsPerSec: raw.msgsPerSec,
+      rawAmqpCpuMsPerMessage: rawCpuMsPerMessage,
       rawAmqpInflight: inflight,
       ratioP50: round(p50Ms / rawP50),
       targets: "p50 <= 2*raw + 1 ms, >= 1000 jobs/s",
