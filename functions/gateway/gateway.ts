@@ -3,7 +3,6 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { hostByCredential, recordHeartbeats } from "../../shared/hosts/store";
-import { createJobRecorder, type JobRecorder } from "../../shared/jobs/recorder";
 import type { Logger } from "../../shared/logger";
 import { JobReaper } from "./reaper";
 import { AgentSession, CloseCodes, type SessionServices } from "./session";
@@ -25,12 +24,10 @@ export class Gateway {
   private readonly reaper: JobReaper;
   private heartbeatTimer?: ReturnType<typeof setInterval>;
   private readonly log: Logger;
-  private readonly recorder: JobRecorder;
   readonly id = randomToken().slice(0, 12);
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
-    this.recorder = createJobRecorder(o.db);
     this.reaper = new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
   }
 
@@ -74,7 +71,6 @@ export class Gateway {
         ws,
         host: authenticated,
         connectionId: `${this.id}:${randomToken().slice(0, 10)}`,
-        recorder: this.recorder,
         db: this.o.db,
         queue: this.o.queue,
         logger: this.log,

@@ -4,8 +4,7 @@ import type { Host } from "../../shared/db/schema";
 import { desiredPeers } from "../../shared/devices/desired";
 import { markConnected, markDisconnected, recordFacts } from "../../shared/hosts/store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../../shared/jobs/queue-names";
-import type { JobRecorder } from "../../shared/jobs/recorder";
-import { appendStep } from "../../shared/jobs/store";
+import { appendStep, finishJob, markRunning } from "../../shared/jobs/store";
 import type { Logger } from "../../shared/logger";
 import {
   AgentMessageSchema,
@@ -37,8 +36,6 @@ export interface AgentSessionOptions extends SessionServices {
   ws: WebSocket;
   host: Host;
   connectionId: string;
-  /** The gateway's, shared by all its sessions. */
-  recorder: JobRecorder;
   helloTimeoutMs?: number;
   /** Called once, when the session has ended for whatever reason. */
   onClose(session: AgentSession): void;
@@ -213,19 +210,16 @@ export class AgentSession {
       await d.ack();
       return;
     }
-    const job = await this.o.recorder.markRunning({ id: jobId, hostId: this.hostId, attempt: d.deliveryCount });
+    const job = await markRunning(this.o.db, { id: jobId, hostId: this.hostId, attempt: d.deliveryCount });
     if (!job) {
       // Already final (a redelivery after the result was stored) or gone: nothing to do.
       await d.ack();
       return;
     }
     if (job.deadline.getTime() <= Date.now()) {
-      await this.o.recorder.finish({
-        id: job.id,
-        outcome: {
-          ok: false,
-          error: { code: "deadline_passed", message: `the job's deadline passed before host ${this.o.host.name} could run it` },
-        },
+      await finishJob(this.o.db, job.id, {
+        ok: false,
+        error: { code: "deadline_passed", message: `the job's deadline passed before host ${this.o.host.name} could run it` },
       });
       await d.ack();
       return;
@@ -236,12 +230,9 @@ export class AgentSession {
     } catch (err) {
       // Another delivery cannot open it either: fail the job now instead of three times.
       this.log.error("cannot open the job's sealed payload", { jobId: job.id, err });
-      await this.o.recorder.finish({
-        id: job.id,
-        outcome: {
-          ok: false,
-          error: { code: "secret_unavailable", message: "the job's secret cannot be opened here (KWS_SECRET_KEY missing or different on this gateway)" },
-        },
+      await finishJob(this.o.db, job.id, {
+        ok: false,
+        error: { code: "secret_unavailable", message: "the job's secret cannot be opened here (KWS_SECRET_KEY missing or different on this gateway)" },
       });
       await d.ack();
       return;
@@ -259,7 +250,7 @@ export class AgentSession {
 
   private async onResult(m: Extract<AgentMessage, { type: "result" }>) {
     const outcome = m.ok ? { ok: true as const, data: m.data } : { ok: false as const, error: m.error };
-    await this.o.recorder.finish({ id: m.jobId, outcome, hostId: this.hostId });
+    await finishJob(this.o.db, m.jobId, outcome, this.hostId);
     // Stored (or already final): the agent may forget it, then the queue may.
     this.send({ type: "ack", jobId: m.jobId });
     const delivery = this.pending.get(m.jobId);

@@ -1,5 +1,6 @@
 import { and, eq, getTableColumns, inArray, lt, notInArray, notLike, sql } from "drizzle-orm";
 import type { Database, Db } from "../db";
+import { coalesce } from "../db/coalesce";
 import { perDatabase } from "../db/per-database";
 import { jobs, type Job, type JobError } from "../db/schema";
 import { AppError } from "../errors";
@@ -90,9 +91,11 @@ const markRunningBatch = perDatabase((db) =>
     .prepare("jobs_mark_running"),
 );
 
-export async function markRunning(db: Database, id: string, hostId: string, attempt: number): Promise<Job | undefined> {
-  const [row] = await markRunningJobs(db, [{ id, hostId, attempt }]);
-  return row;
+/** The marks that arrive together (a socket read's deliveries, from any agent) share one statement. */
+const runningBatches = perDatabase((db: Database) => coalesce((marks: RunningMark[]) => markRunningJobs(db, marks)));
+
+export function markRunning(db: Database, mark: RunningMark): Promise<Job | undefined> {
+  return runningBatches(db)(mark);
 }
 
 /** Appends one progress step, atomically (jsonb concatenation), to an open job of that host. */
@@ -161,9 +164,11 @@ const finishPlainBatch = perDatabase((db) =>
     .prepare("jobs_finish_plain"),
 );
 
-export async function finishJob(db: Database, id: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
-  const [row] = await finishJobs(db, [{ id, outcome, hostId }]);
-  return row;
+/** The outcomes that arrive together (results of all agents, a reaper's sweep) share one statement. */
+const finishBatches = perDatabase((db: Database) => coalesce((finishes: Finish[]) => finishJobs(db, finishes)));
+
+export function finishJob(db: Database, id: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
+  return finishBatches(db)({ id, outcome, hostId });
 }
 
 function finishWithEffects(db: Database, { id, outcome, hostId }: Finish): Promise<Job | undefined> {

@@ -6,8 +6,7 @@ import { coalesce } from "../../shared/db/coalesce";
 import { migrateDatabase } from "../../shared/db/migrate";
 import { jobs, type Host } from "../../shared/db/schema";
 import { insertHost } from "../../shared/hosts/store";
-import { createJobRecorder } from "../../shared/jobs/recorder";
-import { finishJobs, insertJob, insertJobs, markRunningJobs } from "../../shared/jobs/store";
+import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../shared/jobs/store";
 import { freshDatabase } from "../support/database";
 
 describe("coalesce", () => {
@@ -127,17 +126,16 @@ describe("the jobs table, written in batches", () => {
     assert.ok(rows[0]!.finishedAt instanceof Date);
   });
 
-  test("the recorder stores many concurrent results, each exactly once", async () => {
-    const recorder = createJobRecorder(db);
+  test("markRunning and finishJob: many concurrent calls, each stored exactly once", async () => {
     const created = await Promise.all(Array.from({ length: 40 }, (_, i) => newJob(i % 2 ? h1.id : h2.id)));
-    const running = await Promise.all(created.map((j, i) => recorder.markRunning({ id: j.id, hostId: j.hostId, attempt: 1 + (i % 3) })));
+    const running = await Promise.all(created.map((j, i) => markRunning(db, { id: j.id, hostId: j.hostId, attempt: 1 + (i % 3) })));
     assert.ok(running.every((r, i) => r?.status === "running" && r.attempts === 1 + (i % 3)));
-    const finished = await Promise.all(created.map((j, i) => recorder.finish({ id: j.id, hostId: j.hostId, outcome: { ok: true, data: i } })));
+    const finished = await Promise.all(created.map((j, i) => finishJob(db, j.id, { ok: true, data: i }, j.hostId)));
     assert.deepEqual(
       finished.map((r) => r?.result),
       created.map((_, i) => i),
     );
-    const resent = await Promise.all(created.map((j) => recorder.finish({ id: j.id, outcome: { ok: false, error: { code: "x", message: "late" } } })));
+    const resent = await Promise.all(created.map((j) => finishJob(db, j.id, { ok: false, error: { code: "x", message: "late" } })));
     assert.ok(resent.every((r) => r === undefined));
   });
 });
