@@ -22,6 +22,10 @@ function find(dir: string): string[] {
   });
 }
 
+// A hung test fails after this instead of holding CI until its limit; the slowest real one (an
+// instance deploy with the Debian image) takes about 3 minutes.
+const TEST_TIMEOUT_MS = 10 * 60_000;
+
 async function main() {
   const filters = process.argv.slice(2);
   const root = new URL(".", import.meta.url).pathname;
@@ -50,7 +54,7 @@ async function main() {
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+    ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, "--test-reporter=spec", ...files],
     { stdio: "inherit", env },
   );
   const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
