@@ -8,7 +8,7 @@ import { removeDevice } from "../devices/service";
 import { instanceOfUser } from "../instances/queries";
 import { instanceAction } from "../instances/service";
 import { listPgDatabases, listPgUsers } from "../pg/queries";
-import { deleteDatabase, deleteUser, pgContext } from "../pg/service";
+import { deleteDatabase, deleteUser, pgContext, step } from "../pg/service";
 import type { Services } from "../services";
 import { deleteAccountRow, lockAccountForDeletion, remainingResources, revokeAllApiTokens } from "./queries";
 import { checkPassword, endAllSessions } from "./service";
@@ -62,7 +62,7 @@ async function removePg(s: Services, log: Logger, userId: string): Promise<void>
   // Throws not_configured when rows exist but the cluster cannot be reached through KWS.
   const { cluster } = pgContext(s);
   for (const d of databases) await deleteDatabase(s, log, userId, d.name);
-  const leftovers = (await cluster.roles()).filter((r) => r.ownerId === userId).map((r) => r.name);
+  const leftovers = (await step(log, cluster.roles())).filter((r) => r.ownerId === userId).map((r) => r.name);
   for (const name of new Set([...users.map((u) => u.name), ...leftovers])) await deleteUser(s, log, userId, name);
 }
 

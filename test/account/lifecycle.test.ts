@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { issueLinkToken } from "../../shared/auth/link-tokens";
 import { hashToken } from "../../shared/crypto/tokens";
+import { pgUsers } from "../../shared/db/schema";
+import { TEST_SECRET_KEY } from "../pg/support";
 import { PASSWORD_RESET, RESET_TTL_MS, type ResetLink } from "../../functions/account/service";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
 
@@ -259,6 +261,32 @@ describe("delete account", () => {
     assert.equal((await login(account.username, account.password)).status, 401);
     assert.equal((await h.call("POST", "/api/v1/auth/register", { body: newAccount({ email: account.email, username: account.username }) })).status, 201);
   });
+});
+
+test("a deletion that stops part-way keeps the account and a session to try again from", async () => {
+  // A managed-PostgreSQL cluster that does not answer: the pg step cannot finish.
+  const broken = await startHarness({ env: { PG_SERVICE_URL: "postgres://kws_admin:secret@127.0.0.1:1/postgres", KWS_SECRET_KEY: TEST_SECRET_KEY } });
+  try {
+    const { account, cookie, userId } = await signedInUser(broken);
+    const other = await (await broken.call("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } })).headers.get("set-cookie")!.split(";")[0]!;
+    const created = await broken.call("POST", "/api/v1/tokens", { body: { name: "before" }, headers: { cookie } });
+    const token = `Bearer ${(await json(created)).secret}`;
+    await broken.services.db.insert(pgUsers).values({ userId, name: "left_behind", passwordEncrypted: "sealed" });
+
+    const res = await broken.call("DELETE", "/api/v1/account", { body: { password: account.password }, headers: { cookie } });
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal((await json(res)).error.code, "unavailable");
+    const renewed = res.headers.get("set-cookie")?.split(";")[0];
+    assert.ok(renewed?.startsWith("kws_session=") && renewed !== cookie, "a fresh session for the next try");
+    const status = async (headers: Record<string, string>) => (await broken.call("GET", "/api/v1/me", { headers })).status;
+    assert.equal(await status({ cookie: renewed! }), 200, "the account is still there, and this browser in it");
+    assert.equal(await status({ cookie: other }), 401, "other sessions ended before anything was removed");
+    assert.equal(await status({ authorization: token }), 401, "API tokens were revoked before anything was removed");
+    const again = await broken.call("DELETE", "/api/v1/account", { body: { password: account.password }, headers: { cookie: renewed! } });
+    assert.equal(again.status, 503, "trying again meets the same step, not a half-deleted account");
+  } finally {
+    await broken.close();
+  }
 });
 
 test("the OpenAPI document lists the new routes", async () => {

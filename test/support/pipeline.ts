@@ -28,6 +28,8 @@ export class Pipeline {
   agent!: Program;
   lxd!: LxdClient;
   url!: string;
+  /** The control plane's own database, for tests that check its rows. */
+  databaseUrl!: string;
   host!: Json;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
   token!: string;
@@ -48,6 +50,7 @@ export class Pipeline {
     const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
     await db.handle.close();
     this.dropDatabase = db.drop;
+    this.databaseUrl = db.url;
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
