@@ -117,7 +117,7 @@ export class Pipeline {
   }
 
   /** A verified, signed-in account: its session cookie and an API token. */
-  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; cookie: string; token: string }> {
+  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; password: string; cookie: string; token: string }> {
     const password = "User-Pass-123";
     const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
@@ -141,7 +141,7 @@ export class Pipeline {
       headers: { "content-type": "application/json", cookie },
       body: JSON.stringify({ name: "pipeline test" }),
     });
-    return { username, cookie, token: ((await token.json()) as Json).secret };
+    return { username, password, cookie, token: ((await token.json()) as Json).secret };
   }
 
   async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {
