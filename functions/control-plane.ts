@@ -1,3 +1,5 @@
+import { accountPages } from "./account/pages";
+import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
 import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
@@ -20,6 +22,7 @@ export function createControlPlane(provide: ServiceProvider) {
   const app = createApp(provide)
     .route("/", healthRoutes)
     .route("/api/v1", authRoutes)
+    .route("/api/v1", accountRoutes)
     .route("/api/v1", tokenRoutes)
     .route("/api/v1", hostRoutes)
     .route("/api/v1", enrollRoutes)
@@ -29,6 +32,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", pgRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
+    .route("/", accountPages)
     .route("/", dashboardPages)
     .route("/", pgPages)
     .route("/", instancePages)

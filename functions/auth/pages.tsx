@@ -63,7 +63,7 @@ function SignInPage({ csrf, values = {}, errors = {}, message, notice, unverifie
           <button type="submit">Sign in</button>
         </form>
         <p class="alt">
-          New here? <a href="/kws_register">Create an account</a>.{" "}
+          New here? <a href="/kws_register">Create an account</a>. <a href="/kws_forgot">Forgot your password?</a>{" "}
           {unverified || notice?.startsWith("verify-") ? <a href="/kws_resend">Send a new verification link</a> : null}
         </p>
       </div>

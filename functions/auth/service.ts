@@ -105,7 +105,7 @@ export async function login(
   ]);
   // The session is written while the hash runs, so the answer does not wait for the KV after it.
   // Its token stays in this function unless the password matches: until then nobody can use it.
-  const pending = user ? settle(createSession(s.kv, user.id)) : undefined;
+  const pending = user ? settle(createSession(s.kv, user.id, user.sessionGeneration)) : undefined;
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
   const hashStarted = performance.now();
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));

@@ -20,6 +20,9 @@ export const dashboardPages = createRouter().get("/", (c) => {
           <dt>E-mail</dt>
           <dd>{user.email}</dd>
         </dl>
+        <p class="alt">
+          <a href="/kws_account">Account settings</a>: password, e-mail address, sign out everywhere, delete account
+        </p>
       </div>
       <div class="card">
         <h1>Services</h1>

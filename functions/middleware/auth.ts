@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { apiTokenUser } from "../../shared/auth/api-tokens";
-import { SESSION_COOKIE, sessionUserId } from "../../shared/auth/sessions";
+import { readSession, SESSION_COOKIE, sessionCurrent } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
@@ -29,8 +29,11 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
     via = "token";
   } else {
     const cookie = getCookie(c, SESSION_COOKIE);
-    const userId = cookie ? await sessionUserId(kv, cookie) : null;
-    if (userId) user = await findUserById(db, userId);
+    const session = cookie ? await readSession(kv, cookie) : null;
+    if (session) {
+      const found = await findUserById(db, session.userId);
+      if (found && sessionCurrent(session, found)) user = found;
+    }
   }
   // An unverified account never holds a session; a token of one is refused the same way.
   if (!user || user.verifiedAt === null) return undefined;

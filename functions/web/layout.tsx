@@ -47,6 +47,8 @@ export function Notice({ kind = "info", children }: { kind?: "info" | "error" | 
 
 export interface FieldProps {
   name: string;
+  /** Defaults to the name; needed when two forms of one page have a field of the same name. */
+  id?: string;
   label: string;
   type?: string;
   value?: string;
@@ -54,13 +56,13 @@ export interface FieldProps {
   autocomplete?: string;
 }
 
-export function Field({ name, label, type = "text", value, error, autocomplete }: FieldProps) {
-  const errorId = `${name}-error`;
+export function Field({ name, id = name, label, type = "text", value, error, autocomplete }: FieldProps) {
+  const errorId = `${id}-error`;
   return (
     <div>
-      <label for={name}>{label}</label>
+      <label for={id}>{label}</label>
       <input
-        id={name}
+        id={id}
         name={name}
         type={type}
         value={type === "password" ? undefined : value}

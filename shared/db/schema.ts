@@ -21,6 +21,9 @@ export const users = pgTable(
     // The host that holds this person's instance and devices, chosen at their first placement and
     // kept afterwards (a kill does not move them).
     homeHostId: uuid("home_host_id").references((): AnyPgColumn => hosts.id, { onDelete: "set null" }),
+    // Every session carries the number it was made under; raising it ends all of them at once
+    // (shared/auth/sessions.ts). It lives here because every session's request reads this row anyway.
+    sessionGeneration: integer("session_generation").notNull().default(0),
     ...timestamps,
   },
   (t) => [

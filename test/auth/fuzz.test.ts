@@ -355,7 +355,7 @@ before(async () => {
   // Expired, and for an account that does not exist: 410.
   for (let i = 0; i < 3; i++) verifyTokens.push(await issueVerificationToken(h.services.kv, user.id, Date.now() - 2 * 86_400_000));
   for (let i = 0; i < 3; i++) verifyTokens.push(await issueVerificationToken(h.services.kv, crypto.randomUUID()));
-  for (let i = 0; i < 10; i++) logoutSessions.push(await createSession(h.services.kv, s.userId));
+  for (let i = 0; i < 10; i++) logoutSessions.push(await createSession(h.services.kv, s.userId, 0));
 
   const created = await h.call("POST", "/api/v1/tokens", { body: { name: "fuzz me" }, headers: { cookie: s.cookie } });
   const createdText = await created.text();

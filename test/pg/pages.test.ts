@@ -6,55 +6,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type postgres from "postgres";
+import { Browser } from "../support/form-browser";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import type { PgTestCluster } from "../support/pg-cluster";
 import { clusterState, Connections, startPgService, TEST_SECRET_KEY, type PgService } from "./support";
 
 const USERS = "/kws_services/postgres/users";
 const DBS = "/kws_services/postgres/db";
-
-class Browser {
-  private cookies = new Map<string, string>();
-  constructor(
-    private readonly h: Harness,
-    session: string,
-  ) {
-    const [k, v] = session.split("=");
-    this.cookies.set(k!, v!);
-  }
-
-  private header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-
-  private remember(res: Response) {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const at = pair!.indexOf("=");
-      this.cookies.set(pair!.slice(0, at), pair!.slice(at + 1));
-    }
-  }
-
-  async get(path: string) {
-    const res = await this.h.call("GET", path, { headers: { cookie: this.header() } });
-    this.remember(res);
-    return { status: res.status, html: await res.text(), location: res.headers.get("location") };
-  }
-
-  /** Submits a form the way a browser does, with the CSRF field of the page at `from`. */
-  async post(from: string, action: string, fields: Record<string, string>) {
-    const page = await this.get(from);
-    const csrf = page.html.match(/name="_csrf" value="([^"]+)"/)?.[1];
-    assert.ok(csrf, `a CSRF field on ${from}`);
-    const body = new URLSearchParams({ _csrf: csrf, ...fields }).toString();
-    const res = await this.h.call("POST", action, {
-      body,
-      headers: { cookie: this.header(), "content-type": "application/x-www-form-urlencoded" },
-    });
-    this.remember(res);
-    return { status: res.status, html: await res.text(), location: res.headers.get("location") };
-  }
-}
 
 const decode = (s: string) => s.replace(/&amp;/g, "&").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">");
 const connectionUri = (html: string) => decode(html.match(/data-testid="pg-connection-uri"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*data-testid="pg-connection-uri"/)?.slice(1).find(Boolean) ?? "");

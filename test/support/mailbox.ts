@@ -74,13 +74,18 @@ export class Mailbox {
   }
 
   /** The newest mail to `to`, waiting up to `timeoutMs` for one to arrive. */
-  async latest(to: string, timeoutMs = 5000): Promise<ReceivedMail> {
+  latest(to: string, timeoutMs = 5000): Promise<ReceivedMail> {
+    return this.find(to, () => true, timeoutMs);
+  }
+
+  /** The newest mail to `to` that `match` accepts, waiting up to `timeoutMs` for one (mails sent in the background). */
+  async find(to: string, match: (mail: ReceivedMail) => boolean, timeoutMs = 5000): Promise<ReceivedMail> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.mails.filter((m) => m.to === to).at(-1);
+      const found = this.mails.filter((m) => m.to === to && match(m)).at(-1);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no mail to ${to} within ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`no such mail to ${to} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

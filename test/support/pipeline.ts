@@ -28,6 +28,8 @@ export class Pipeline {
   agent!: Program;
   lxd!: LxdClient;
   url!: string;
+  /** The control plane's own database, for tests that check its rows. */
+  databaseUrl!: string;
   host!: Json;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
   token!: string;
@@ -48,6 +50,7 @@ export class Pipeline {
     const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
     await db.handle.close();
     this.dropDatabase = db.drop;
+    this.databaseUrl = db.url;
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
@@ -114,7 +117,7 @@ export class Pipeline {
   }
 
   /** A verified, signed-in account: its session cookie and an API token. */
-  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; cookie: string; token: string }> {
+  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; password: string; cookie: string; token: string }> {
     const password = "User-Pass-123";
     const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
@@ -138,7 +141,7 @@ export class Pipeline {
       headers: { "content-type": "application/json", cookie },
       body: JSON.stringify({ name: "pipeline test" }),
     });
-    return { username, cookie, token: ((await token.json()) as Json).secret };
+    return { username, password, cookie, token: ((await token.json()) as Json).secret };
   }
 
   async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {

@@ -1,0 +1,52 @@
+import type { Context } from "hono";
+import { getCookie } from "hono/cookie";
+import { createSession, destroySession, SESSION_COOKIE } from "../../shared/auth/sessions";
+import { endSession, setSessionCookie } from "../auth/cookies";
+import type { AppEnv } from "../env";
+import { requireUser } from "../middleware/auth";
+import { deleteAccount } from "./delete";
+import { changePassword, endAllSessions } from "./service";
+
+/**
+ * The operations that end sessions, with what they mean for the session of the request itself;
+ * the API routes and the pages both call these.
+ */
+
+/**
+ * After the person's session generation was raised (every session ended), the browser that asked
+ * keeps going on a new session of the new generation (its token is returned). A caller with an API
+ * token has no session.
+ */
+async function renewSession(c: Context<AppEnv>, userId: string, generation: number): Promise<string | undefined> {
+  const old = getCookie(c, SESSION_COOKIE);
+  if (c.get("auth")?.via !== "session" || !old) return undefined;
+  const { kv } = c.get("services");
+  await destroySession(kv, old);
+  const token = await createSession(kv, userId, generation);
+  setSessionCookie(c, token);
+  return token;
+}
+
+/** Other sessions end; this one continues. */
+export async function changeOwnPassword(c: Context<AppEnv>, input: { currentPassword: string; newPassword: string }): Promise<void> {
+  const user = requireUser(c);
+  const generation = await changePassword(c.get("services"), c.get("log"), user.id, input);
+  await renewSession(c, user.id, generation);
+}
+
+/** Every session ends, this one included. */
+export async function signOutEverywhere(c: Context<AppEnv>): Promise<void> {
+  await endAllSessions(c.get("services"), c.get("log"), requireUser(c).id);
+  await endSession(c);
+}
+
+export async function deleteOwnAccount(c: Context<AppEnv>, password: string): Promise<void> {
+  const user = requireUser(c);
+  // A fresh session lets the browser try again if the deletion stops part-way; once done it goes too.
+  let renewed: string | undefined;
+  await deleteAccount(c.get("services"), c.get("log"), user.id, password, async (generation) => {
+    renewed = await renewSession(c, user.id, generation);
+  });
+  if (renewed) await destroySession(c.get("services").kv, renewed);
+  await endSession(c);
+}
