@@ -19,9 +19,12 @@ export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
   };
 }
 
+/** The API token of an `Authorization: Bearer` header, if the request has one. */
+export const bearerToken = (c: Context<AppEnv>): string | undefined => c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+
 async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   const { db, kv, config } = c.get("services");
-  const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const bearer = bearerToken(c);
   let user: User | null | undefined = null;
   let via: AuthContext["via"] = "session";
   if (bearer) {
