@@ -5,6 +5,7 @@ import { SESSION_COOKIE, sessionUserId } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
+import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
 
 export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
@@ -31,7 +32,7 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
     user = await apiTokenUser(db, bearer);
     via = "token";
   } else {
-    const cookie = getCookie(c, SESSION_COOKIE);
+    const cookie = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
     const userId = cookie ? await sessionUserId(kv, cookie) : null;
     if (userId) user = await findUserById(db, userId);
   }
