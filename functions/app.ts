@@ -6,6 +6,7 @@ import type { AppEnv } from "./env";
 import { authenticate } from "./middleware/auth";
 import { limitBody } from "./middleware/body-limit";
 import { sameOriginWrites } from "./middleware/same-origin";
+import { securityHeaders } from "./middleware/security-headers";
 import { handleError, validationError } from "./errors";
 import type { Services } from "./services";
 
@@ -23,14 +24,15 @@ export function createRouter() {
 export type ServiceProvider = (c: Context<AppEnv>) => Promise<{ services: Services; release?: () => Promise<void> }>;
 
 /**
- * The app factory: request ids, services from the provider, structured request logs, the
- * cross-site check of state-changing requests, the body limit and the one error handler.
+ * The app factory: request ids, services from the provider, structured request logs, security
+ * headers, the cross-site check of state-changing requests, the body limit and the one error handler.
  * Functions are mounted on the result.
  */
 export function createApp(provide: ServiceProvider) {
   const app = createRouter();
   app.use(requestId());
   app.use(servicesMiddleware(provide));
+  app.use(securityHeaders());
   app.use(sameOriginWrites());
   app.use(
     limitBody(MAX_BODY_BYTES, () => {
