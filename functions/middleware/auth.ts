@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { apiTokenUser } from "../../shared/auth/api-tokens";
+import { liveApiToken } from "../../shared/auth/api-tokens";
 import { SESSION_COOKIE, sessionUserId } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
@@ -28,9 +28,12 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   const bearer = bearerToken(c);
   let user: User | null | undefined = null;
   let via: AuthContext["via"] = "session";
+  let scope: AuthContext["scope"] = "full";
   if (bearer) {
-    user = await apiTokenUser(db, bearer);
+    const token = await liveApiToken(db, bearer);
+    user = token?.user;
     via = "token";
+    scope = token?.scope ?? "full";
   } else {
     const cookie = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
     const userId = cookie ? await sessionUserId(kv, cookie) : null;
@@ -38,18 +41,32 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   }
   // An unverified account never holds a session; a token of one is refused the same way.
   if (!user || user.verifiedAt === null) return undefined;
-  return { user: toAuthUser(user, config.admins), via };
+  return { user: toAuthUser(user, config.admins), via, scope };
 }
 
-/** Sets `auth` when the request carries a valid session cookie or API token. */
+const READ_METHODS = new Set(["GET", "HEAD"]);
+
+/** Sets `auth` when the request carries a valid session cookie or API token; a read-only token may only read. */
 export const authenticate = (): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
     if (!c.get("auth")) {
       const auth = await resolve(c);
       if (auth) c.set("auth", auth);
     }
+    if (c.get("auth")?.scope === "read" && !READ_METHODS.has(c.req.method)) {
+      throw new AppError("forbidden", `this API token is read-only: it may only GET and HEAD, not ${c.req.method}; use a full token or sign in`);
+    }
     await next();
   };
+
+/**
+ * Whether the request's credential still signs in the same person (not logged out, not revoked,
+ * not expired): for responses that outlive the moment they were authenticated in.
+ */
+export async function stillAuthenticated(c: Context<AppEnv>): Promise<boolean> {
+  const auth = c.get("auth");
+  return auth !== undefined && (await resolve(c))?.user.id === auth.user.id;
+}
 
 /** The signed-in user, or 401. */
 export function requireUser(c: Context<AppEnv>): AuthUser {
