@@ -4,16 +4,14 @@
  * page's nonce'd script (they were inline handlers before the CSP).
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { serve, type ServerType } from "@hono/node-server";
-import { chromium, type Browser } from "playwright-core";
+import type { ServerType } from "@hono/node-server";
+import type { Browser } from "playwright-core";
+import { launchChromium, serveForBrowser } from "../support/chromium";
 import { watchCsp } from "../support/csp-watch";
 import { signedInUser } from "../support/harness";
 import { startPgService, type PgService } from "./support";
 
-const CHROMIUM = "/usr/bin/chromium";
 const USERS = "/kws_services/postgres/users";
 let pg: PgService;
 let server: ServerType;
@@ -21,15 +19,9 @@ let origin: string;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
   pg = await startPgService();
-  server = serve({ fetch: pg.h.app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((resolve) => server.once("listening", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ origin, server } = await serveForBrowser(pg.h.app.fetch));
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

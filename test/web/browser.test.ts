@@ -1,32 +1,22 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { serve, type ServerType } from "@hono/node-server";
-import { chromium, type Browser } from "playwright-core";
-import { finishJob, appendStep } from "../../shared/jobs/store";
+import type { ServerType } from "@hono/node-server";
+import type { Browser } from "playwright-core";
+import { appendStep, finishJob } from "../../shared/jobs/store";
+import { launchChromium, serveForBrowser } from "../support/chromium";
 import { watchCsp } from "../support/csp-watch";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
 import { insertOnlineHost } from "../support/online-host";
 
-const CHROMIUM = "/usr/bin/chromium";
 let h: Harness;
 let server: ServerType;
 let origin: string;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
-  }
   h = await startHarness();
-  server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((resolve) => server.once("listening", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ origin, server } = await serveForBrowser(h.app.fetch));
+  browser = await launchChromium();
 });
 
 after(async () => {
