@@ -25,8 +25,8 @@ export type ServiceProvider = (c: Context<AppEnv>) => Promise<{ services: Servic
 
 /**
  * The app factory: request ids, services from the provider, structured request logs, security
- * headers, the cross-site check of state-changing requests, the body limit and the one error handler.
- * Functions are mounted on the result.
+ * headers, the cross-site check of state-changing requests, the body limit and the one error
+ * handler. Functions are mounted on the result.
  */
 export function createApp(provide: ServiceProvider) {
   const app = createRouter();
