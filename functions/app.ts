@@ -5,6 +5,8 @@ import { AppError } from "../shared/errors";
 import type { AppEnv } from "./env";
 import { authenticate } from "./middleware/auth";
 import { limitBody } from "./middleware/body-limit";
+import { sameOriginWrites } from "./middleware/same-origin";
+import { securityHeaders } from "./middleware/security-headers";
 import { handleError, validationError } from "./errors";
 import type { Services } from "./services";
 
@@ -22,13 +24,16 @@ export function createRouter() {
 export type ServiceProvider = (c: Context<AppEnv>) => Promise<{ services: Services; release?: () => Promise<void> }>;
 
 /**
- * The app factory: request ids, services from the provider, structured request logs,
- * the body limit and the one error handler. Functions are mounted on the result.
+ * The app factory: request ids, services from the provider, structured request logs, security
+ * headers, the cross-site check of state-changing requests, the body limit and the one error
+ * handler. Functions are mounted on the result.
  */
 export function createApp(provide: ServiceProvider) {
   const app = createRouter();
   app.use(requestId());
   app.use(servicesMiddleware(provide));
+  app.use(securityHeaders());
+  app.use(sameOriginWrites());
   app.use(
     limitBody(MAX_BODY_BYTES, () => {
       throw new AppError("payload_too_large", `request body is over ${MAX_BODY_BYTES} bytes`);

@@ -1,3 +1,4 @@
+import type { ApiTokenScope } from "../shared/db/schema";
 import type { Logger } from "../shared/logger";
 import type { Services } from "./services";
 
@@ -14,6 +15,8 @@ export interface AuthUser {
 export interface AuthContext {
   user: AuthUser;
   via: "session" | "token";
+  /** What the credential may do: a session is always "full". */
+  scope: ApiTokenScope;
 }
 
 /** The one Env type of every Hono app and sub-app. */

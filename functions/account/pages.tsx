@@ -169,7 +169,7 @@ function AccountPage({ user, csrf, section, values = {}, errors = {}, message, n
           cannot be undone.
         </p>
         <Failure message={del.message} />
-        <form method="post" action={`${ACCOUNT}/delete`} novalidate onsubmit="return confirm('Delete your account and everything in it?')">
+        <form method="post" action={`${ACCOUNT}/delete`} novalidate data-confirm="Delete your account and everything in it?">
           <CsrfField token={csrf} />
           <Field name="password" id="delete-password" label="Password" type="password" autocomplete="current-password" error={del.errors.password} />
           <button type="submit">Delete my account</button>

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createSession, destroySession, SESSION_COOKIE } from "../../shared/auth/sessions";
 import { endSession, setSessionCookie } from "../auth/cookies";
+import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv } from "../env";
 import { requireUser } from "../middleware/auth";
 import { deleteAccount } from "./delete";
@@ -18,7 +19,7 @@ import { changePassword, endAllSessions } from "./service";
  * token has no session.
  */
 async function renewSession(c: Context<AppEnv>, userId: string, generation: number): Promise<string | undefined> {
-  const old = getCookie(c, SESSION_COOKIE);
+  const old = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
   if (c.get("auth")?.via !== "session" || !old) return undefined;
   const { kv } = c.get("services");
   await destroySession(kv, old);

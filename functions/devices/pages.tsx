@@ -5,8 +5,10 @@ import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
 import { CreateDeviceBody, DeviceIdParam, MAX_DEVICES } from "./schemas";
@@ -146,7 +148,7 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
                   </td>
                   <td>
                     <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
-                    <form method="post" action={`${PAGE}/remove`} style="display:inline" onsubmit={`return confirm(${JSON.stringify(`Remove ${d.name}?`)})`}>
+                    <form method="post" action={`${PAGE}/remove`} class="inline" data-confirm={`Remove ${d.name}?`}>
                       <CsrfField token={csrf} />
                       <input type="hidden" name="id" value={d.id} />
                       <button type="submit" class="link" data-testid={`remove-${d.id}`}>
@@ -176,8 +178,9 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
         ) : (
           <p>You have {MAX_DEVICES} devices, the most allowed.</p>
         )}
-        <script>{raw(REFRESH)}</script>
-        <script>{raw(GENERATE_IN_BROWSER)}</script>
+        <Script code={REFRESH} />
+        <Script code={GENERATE_IN_BROWSER} />
+        <Script code={FORM_BEHAVIOURS} />
       </div>
     </Layout>
   );

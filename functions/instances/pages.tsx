@@ -1,4 +1,3 @@
-import { raw } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Job } from "../../shared/db/schema";
 import { isFinal } from "../../shared/jobs/store";
@@ -6,8 +5,10 @@ import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { Script } from "../web/script";
 import { presentInstance, type InstanceJson } from "./present";
 import { DeployBody } from "./schemas";
 import { deployInstance, instanceAction, viewInstance, type InstanceAction } from "./service";
@@ -51,7 +52,7 @@ interface View {
 
 function ActionButton({ action, label, csrf, confirm }: { action: InstanceAction; label: string; csrf: string; confirm?: string }) {
   return (
-    <form method="post" action={`${PAGE}/${action}`} style="display:inline" onsubmit={confirm ? `return confirm(${JSON.stringify(confirm)})` : undefined}>
+    <form method="post" action={`${PAGE}/${action}`} class="inline" data-confirm={confirm}>
       <CsrfField token={csrf} />
       <button type="submit" data-testid={`instance-${action}`}>
         {label}
@@ -77,7 +78,7 @@ function Progress({ job }: { job: Job }) {
               </li>
             ))}
       </ol>
-      {open ? <script>{raw(FOLLOW_PROGRESS)}</script> : null}
+      {open ? <Script code={FOLLOW_PROGRESS} /> : null}
     </section>
   );
 }
@@ -113,7 +114,7 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
               <button type="button" id="reveal" class="link" data-testid="reveal-password">
                 Show password
               </button>
-              <script>{raw(REVEAL_PASSWORD)}</script>
+              <Script code={REVEAL_PASSWORD} />
             </dd>
           </dl>
         ) : null}
@@ -137,6 +138,7 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
         )}
         {job ? <Progress job={job} /> : null}
       </div>
+      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }

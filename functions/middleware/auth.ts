@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { apiTokenUser } from "../../shared/auth/api-tokens";
+import { liveApiToken } from "../../shared/auth/api-tokens";
 import { readSession, SESSION_COOKIE, sessionCurrent } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
+import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
 
 export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
@@ -19,16 +20,22 @@ export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
   };
 }
 
+/** The API token of an `Authorization: Bearer` header, if the request has one. */
+export const bearerToken = (c: Context<AppEnv>): string | undefined => c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+
 async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   const { db, kv, config } = c.get("services");
-  const bearer = c.req.header("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const bearer = bearerToken(c);
   let user: User | null | undefined = null;
   let via: AuthContext["via"] = "session";
+  let scope: AuthContext["scope"] = "full";
   if (bearer) {
-    user = await apiTokenUser(db, bearer);
+    const token = await liveApiToken(db, bearer);
+    user = token?.user;
     via = "token";
+    scope = token?.scope ?? "full";
   } else {
-    const cookie = getCookie(c, SESSION_COOKIE);
+    const cookie = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
     const session = cookie ? await readSession(kv, cookie) : null;
     if (session) {
       const found = await findUserById(db, session.userId);
@@ -37,18 +44,32 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
   }
   // An unverified account never holds a session; a token of one is refused the same way.
   if (!user || user.verifiedAt === null) return undefined;
-  return { user: toAuthUser(user, config.admins), via };
+  return { user: toAuthUser(user, config.admins), via, scope };
 }
 
-/** Sets `auth` when the request carries a valid session cookie or API token. */
+const READ_METHODS = new Set(["GET", "HEAD"]);
+
+/** Sets `auth` when the request carries a valid session cookie or API token; a read-only token may only read. */
 export const authenticate = (): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
     if (!c.get("auth")) {
       const auth = await resolve(c);
       if (auth) c.set("auth", auth);
     }
+    if (c.get("auth")?.scope === "read" && !READ_METHODS.has(c.req.method)) {
+      throw new AppError("forbidden", `this API token is read-only: it may only GET and HEAD, not ${c.req.method}; use a full token or sign in`);
+    }
     await next();
   };
+
+/**
+ * Whether the request's credential still signs in the same person (not logged out, not revoked,
+ * not expired): for responses that outlive the moment they were authenticated in.
+ */
+export async function stillAuthenticated(c: Context<AppEnv>): Promise<boolean> {
+  const auth = c.get("auth");
+  return auth !== undefined && (await resolve(c))?.user.id === auth.user.id;
+}
 
 /** The signed-in user, or 401. */
 export function requireUser(c: Context<AppEnv>): AuthUser {

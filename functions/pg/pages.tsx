@@ -7,6 +7,8 @@ import { csrfToken } from "../web/csrf";
 import { readForm, validateForm, type FieldErrors } from "../web/forms";
 import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { FORM_BEHAVIOURS } from "../web/behaviours";
+import { Script } from "../web/script";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
 import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgNameParam } from "./schemas";
 import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
@@ -52,8 +54,8 @@ function SecretBox({ secret }: { secret: Secret }) {
         <strong>{secret.title}</strong> Copy it now: this page shows it once.
       </p>
       <label for="pg-conn">Connection string</label>
-      <input id="pg-conn" readonly value={secret.uri} data-testid="pg-connection-uri" onfocus="this.select()" />
-      <button type="button" onclick="navigator.clipboard.writeText(document.getElementById('pg-conn').value).then(()=>{this.textContent='Copied'})">
+      <input id="pg-conn" readonly value={secret.uri} data-testid="pg-connection-uri" data-select />
+      <button type="button" data-copy="pg-conn">
         Copy
       </button>
       <p>
@@ -67,6 +69,7 @@ function SecretBox({ secret }: { secret: Secret }) {
 const Page = ({ title, user, csrf, children }: { title: string; user: AuthUser; csrf: string; children?: Child }) => (
   <Layout title={title} user={user} csrf={csrf} wide>
     <div class="card">{children}</div>
+    <Script code={FORM_BEHAVIOURS} />
   </Layout>
 );
 
@@ -92,7 +95,7 @@ function Connect({ service }: { service: PgServiceConfig }) {
 
 function DeleteButton({ action, name, csrf, confirm }: { action: string; name: string; csrf: string; confirm: string }) {
   return (
-    <form method="post" action={action} style="display:inline" onsubmit={`return confirm(${JSON.stringify(confirm)})`}>
+    <form method="post" action={action} class="inline" data-confirm={confirm}>
       <CsrfField token={csrf} />
       <input type="hidden" name="name" value={name} />
       <button type="submit" class="link" data-testid={`delete-${name}`}>
@@ -132,7 +135,7 @@ interface NameRow {
 function NameTable({ testId, empty, second, rows }: { testId: string; empty: string; second: string; rows: NameRow[] }) {
   if (rows.length === 0) return <p data-testid="pg-empty">{empty}</p>;
   return (
-    <table data-testid={testId} style="width:100%;border-collapse:collapse">
+    <table data-testid={testId} class="list">
       <thead>
         <tr>
           <th align="left">Name</th>
@@ -180,7 +183,7 @@ function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {
           createdAt: u.createdAt,
           actions: (
             <>
-              <form method="post" action={`${USERS}/password`} style="display:inline">
+              <form method="post" action={`${USERS}/password`} class="inline">
                 <CsrfField token={csrf} />
                 <input type="hidden" name="name" value={u.name} />
                 <button type="submit" class="link">
@@ -265,7 +268,7 @@ function DatabasesPage({ user, csrf, service, databases, owners, secret, values 
           <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
           <div>
             <label for="owner">Owner</label>
-            <select id="owner" name="owner" style="width:100%;padding:.6rem;font:inherit;margin-top:.3rem">
+            <select id="owner" name="owner">
               {owners.map((o) => (
                 <option value={o} selected={values.owner === o}>
                   {o}

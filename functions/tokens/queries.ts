@@ -4,7 +4,7 @@ import { apiTokens, type ApiToken } from "../../shared/db/schema";
 
 export async function insertToken(
   db: Database,
-  values: Pick<ApiToken, "userId" | "name" | "tokenHash" | "prefix" | "expiresAt">,
+  values: Pick<ApiToken, "userId" | "name" | "tokenHash" | "prefix" | "scope" | "expiresAt">,
 ): Promise<ApiToken> {
   const [row] = await db.insert(apiTokens).values(values).returning();
   return row!;

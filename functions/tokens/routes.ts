@@ -16,6 +16,7 @@ const present = (t: ApiToken) => ({
   id: t.id,
   name: t.name,
   prefix: t.prefix,
+  scope: t.scope,
   createdAt: t.createdAt.toISOString(),
   expiresAt: t.expiresAt?.toISOString() ?? null,
   lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
@@ -31,6 +32,7 @@ const createTokenRoute = createRoute({
     201: jsonResponse(CreatedTokenSchema, "Created"),
     400: errorResponse("A field breaks a rule"),
     401: errorResponse("Not signed in"),
+    403: errorResponse("Sent with an API token: tokens are made from a signed-in session"),
   },
 });
 
@@ -58,16 +60,19 @@ const revokeTokenRoute = createRoute({
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
     const user = requireUser(c);
-    const { name, expiresInDays } = c.req.valid("json");
+    // A leaked token must not be able to outlive its own revocation by minting successors.
+    if (c.get("auth")?.via === "token") throw new AppError("forbidden", "an API token cannot create tokens: sign in to create one");
+    const { name, expiresInDays, scope } = c.req.valid("json");
     const secret = randomToken(API_TOKEN_PREFIX);
     const token = await insertToken(c.get("services").db, {
       userId: user.id,
       name,
       tokenHash: await hashToken(secret),
       prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
+      scope,
       expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
     });
-    c.get("log").info("api token created", { userId: user.id, tokenId: token.id });
+    c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
     return c.json({ token: present(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {

@@ -1,4 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { apiTokenScopes } from "../../shared/db/schema";
+
+const Scope = z.enum(apiTokenScopes, { message: "must be full or read" }).openapi({ description: "read: GET and HEAD only" });
 
 export const CreateTokenBody = z
   .object({
@@ -14,6 +17,7 @@ export const CreateTokenBody = z
       .min(1, "must be at least 1")
       .max(365, "must be at most 365")
       .optional(),
+    scope: Scope.default("full"),
   })
   .openapi("CreateTokenRequest");
 
@@ -22,6 +26,7 @@ export const TokenSchema = z
     id: z.uuid(),
     name: z.string(),
     prefix: z.string(),
+    scope: Scope,
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),

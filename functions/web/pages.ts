@@ -3,11 +3,12 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError } from "../../shared/errors";
 import type { AppEnv } from "../env";
 import { formFailure, type FieldErrors } from "./forms";
+import { withNonce } from "./script";
 
 /** What every signed-in page needs: who is signed in, the way to sign-in, and rendering. */
 export type PageContext = Context<AppEnv>;
 
-export const html = (c: PageContext, page: unknown, status: ContentfulStatusCode = 200) => c.html(page as never, status);
+export const html = (c: PageContext, page: unknown, status: ContentfulStatusCode = 200) => c.html(withNonce(c, page as never), status);
 export const signedIn = (c: PageContext) => c.get("auth")?.user;
 export const toSignIn = (c: PageContext) => c.redirect("/kws_signin?notice=signin-required", 303);
 

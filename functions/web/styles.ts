@@ -12,6 +12,9 @@ main.wide { max-width:56rem; }
 h1 { font-size:1.4rem; margin:0 0 1rem; }
 label { display:block; font-weight:600; margin-top:1rem; }
 input { width:100%; padding:.6rem .7rem; font:inherit; border:1px solid var(--line); border-radius:6px; margin-top:.3rem; }
+select { width:100%; padding:.6rem; font:inherit; margin-top:.3rem; }
+form.inline { display:inline; }
+table.list { width:100%; border-collapse:collapse; }
 input[aria-invalid=true] { border-color:var(--err); }
 .field-error { color:var(--err); font-size:.9rem; margin:.25rem 0 0; }
 button { font:inherit; padding:.6rem 1.1rem; border-radius:6px; border:0; background:var(--accent); color:#fff; cursor:pointer; margin-top:1.25rem; }

@@ -3,7 +3,7 @@ import { hashToken } from "../crypto/tokens";
 import type { Database } from "../db";
 import { coalesce } from "../db/coalesce";
 import { perDatabase } from "../db/per-database";
-import { apiTokens, users, type User } from "../db/schema";
+import { apiTokens, users, type ApiTokenScope, type User } from "../db/schema";
 
 export const API_TOKEN_PREFIX = "kws_";
 // "Last used" is for people, not accounting: minute precision spares a write on every request.
@@ -11,7 +11,7 @@ const LAST_USED_PRECISION_MS = 60_000;
 
 const liveTokens = perDatabase((db) =>
   db
-    .select({ id: apiTokens.id, tokenHash: apiTokens.tokenHash, user: users, lastUsedAt: apiTokens.lastUsedAt })
+    .select({ id: apiTokens.id, tokenHash: apiTokens.tokenHash, scope: apiTokens.scope, user: users, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(
@@ -33,8 +33,14 @@ const liveToken = perDatabase((db) =>
   }),
 );
 
-/** The user a live (not revoked, not expired) API token belongs to, read with the token in one query. */
-export async function apiTokenUser(db: Database, token: string): Promise<User | null> {
+export interface LiveApiToken {
+  id: string;
+  scope: ApiTokenScope;
+  user: User;
+}
+
+/** A live (not revoked, not expired) API token with the user it belongs to, read in one query. */
+export async function liveApiToken(db: Database, token: string): Promise<LiveApiToken | null> {
   if (!token.startsWith(API_TOKEN_PREFIX)) return null;
   const row = await liveToken(db)(await hashToken(token));
   if (!row) return null;
@@ -46,5 +52,5 @@ export async function apiTokenUser(db: Database, token: string): Promise<User | 
       .set({ lastUsedAt: now })
       .where(and(eq(apiTokens.id, row.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, stale))));
   }
-  return row.user;
+  return { id: row.id, scope: row.scope, user: row.user };
 }

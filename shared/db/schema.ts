@@ -32,6 +32,9 @@ export const users = pgTable(
   ],
 );
 
+export const apiTokenScopes = ["full", "read"] as const;
+export type ApiTokenScope = (typeof apiTokenScopes)[number];
+
 export const apiTokens = pgTable(
   "api_tokens",
   {
@@ -44,6 +47,8 @@ export const apiTokens = pgTable(
     tokenHash: text("token_hash").notNull(),
     // The first characters of the secret, so a person can tell their tokens apart.
     prefix: text("prefix").notNull(),
+    // "read": GET and HEAD only; "full": whatever its owner may do except make more tokens.
+    scope: text("scope", { enum: apiTokenScopes }).notNull().default("full"),
     expiresAt: timestamp("expires_at", { withTimezone: true }),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
     lastUsedAt: timestamp("last_used_at", { withTimezone: true }),

@@ -88,3 +88,49 @@ test("bad input: 400 naming the field; unauthenticated: 401; a malformed id: 400
   assert.equal((await h.call("GET", "/api/v1/tokens", { headers: bearer("kws_forged") })).status, 401);
   assert.equal((await h.call("DELETE", "/api/v1/tokens/not-a-uuid", { headers: { cookie } })).status, 400);
 });
+
+test("a request authenticated by a token cannot create tokens: 403, nothing made", async () => {
+  const { cookie, userId } = await signedInUser(h);
+  const { body } = await createToken(cookie, { name: "full one" });
+  const res = await h.call("POST", "/api/v1/tokens", { body: { name: "successor" }, headers: bearer(body.secret) });
+  assert.equal(res.status, 403);
+  const err = (await res.json()) as any;
+  assert.equal(err.error.code, "forbidden");
+  assert.match(err.error.message, /API token cannot create tokens/);
+  const rows = await h.services.db.select().from(apiTokens).where(eq(apiTokens.userId, userId));
+  assert.equal(rows.length, 1);
+});
+
+test("tokens are full by default; a read token may GET and HEAD only, with a clear 403 otherwise", async () => {
+  const { cookie } = await signedInUser(h);
+  const full = await createToken(cookie, { name: "default" });
+  assert.equal(full.body.token.scope, "full");
+  const read = await createToken(cookie, { name: "dashboard", scope: "read" });
+  assert.equal(read.res.status, 201);
+  assert.equal(read.body.token.scope, "read");
+  const list = (await (await h.call("GET", "/api/v1/tokens", { headers: { cookie } })).json()) as any;
+  assert.deepEqual(list.tokens.map((t: any) => [t.name, t.scope]).sort(), [["dashboard", "read"], ["default", "full"]]);
+
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(read.body.secret) })).status, 200);
+  assert.equal((await h.call("HEAD", "/api/v1/tokens", { headers: bearer(read.body.secret) })).status, 200);
+  for (const [method, path] of [
+    ["POST", "/api/v1/instance/stop"],
+    ["DELETE", `/api/v1/tokens/${full.body.token.id}`],
+    ["POST", "/api/v1/devices"],
+    ["POST", "/api/v1/auth/logout"],
+  ] as const) {
+    const res = await h.call(method, path, { headers: bearer(read.body.secret), body: method === "POST" ? {} : undefined });
+    assert.equal(res.status, 403, `${method} ${path}`);
+    assert.match(((await res.json()) as any).error.message, /read-only: it may only GET and HEAD/);
+  }
+  assert.equal((await h.call("GET", "/api/v1/me", { headers: bearer(full.body.secret) })).status, 200, "the full token was not revoked");
+  const revoke = await h.call("DELETE", `/api/v1/tokens/${read.body.token.id}`, { headers: bearer(full.body.secret) });
+  assert.equal(revoke.status, 204, "a full token may change things");
+});
+
+test("an unknown scope is a 400 naming the field", async () => {
+  const { cookie } = await signedInUser(h);
+  const { res, body } = await createToken(cookie, { name: "x", scope: "admin" });
+  assert.equal(res.status, 400);
+  assert.ok(body.error.issues.some((i: any) => i.path === "scope"));
+});

@@ -1,29 +1,22 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { serve, type ServerType } from "@hono/node-server";
-import { chromium, type Browser } from "playwright-core";
-import { newAccount, startHarness, type Harness } from "../support/harness";
+import type { ServerType } from "@hono/node-server";
+import type { Browser } from "playwright-core";
+import { appendStep, finishJob } from "../../shared/jobs/store";
+import { launchChromium, serveForBrowser } from "../support/chromium";
+import { watchCsp } from "../support/csp-watch";
+import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
+import { insertOnlineHost } from "../support/online-host";
 
-const CHROMIUM = "/usr/bin/chromium";
 let h: Harness;
 let server: ServerType;
 let origin: string;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
-  }
   h = await startHarness();
-  server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((resolve) => server.once("listening", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  ({ origin, server } = await serveForBrowser(h.app.fetch));
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -35,6 +28,7 @@ after(async () => {
 test("register → mailed link → sign in → dashboard → sign out", async () => {
   const account = newAccount({ firstName: "Katherine", lastName: "Johnson" });
   const page = await browser.newPage();
+  const violations = await watchCsp(page);
 
   await page.goto(`${origin}/`);
   assert.match(page.url(), /\/kws_signin/, "signed-out visitors go to sign-in");
@@ -75,6 +69,7 @@ test("register → mailed link → sign in → dashboard → sign out", async ()
   await page.waitForURL(/\/kws_signin\?notice=signed-out/);
   await page.goto(`${origin}/`);
   assert.match(page.url(), /\/kws_signin/, "after sign-out / sends you to sign-in");
+  assert.deepEqual(violations, [], "no Content-Security-Policy violation");
   await page.close();
 });
 
@@ -93,4 +88,53 @@ test("a wrong password shows an error on the sign-in page; a form post without t
     body: "username=someone&password=Whatever-1",
   });
   assert.equal(forged.status, 403);
+});
+
+test("the pages' scripts run under the Content-Security-Policy: live progress, password reveal, confirm, key pair made in the browser", async () => {
+  const { cookie } = await signedInUser(h);
+  const host = await insertOnlineHost(h.services.db);
+  const context = await browser.newContext();
+  const [name, value] = cookie.split("=") as [string, string];
+  await context.addCookies([{ name, value, url: origin }]);
+  const page = await context.newPage();
+  const violations = await watchCsp(page);
+
+  // The deploy's job stays queued (no agent behind the host): the page follows its event stream.
+  await page.goto(`${origin}/kws_instances`);
+  await page.fill("#username", "ada");
+  await page.fill("#password", "Csp-Check-1234");
+  await page.click("[data-testid=instance-deploy]");
+  await page.waitForSelector("#progress", { state: "attached" });
+  const jobId = (await page.getAttribute("#progress", "data-job"))!;
+  await appendStep(h.services.db, jobId, host.id, "create", "container made");
+  await page.waitForSelector("#progress li[data-step=create]", { timeout: 10_000 });
+
+  await page.click("[data-testid=reveal-password]");
+  await page.waitForFunction(() => document.querySelector("[data-testid=instance-password]")?.textContent === "Csp-Check-1234");
+
+  // At the job's end the page reloads itself into the new state.
+  await finishJob(h.services.db, jobId, { ok: false, error: { code: "test", message: "stopped by the test" } });
+  await page.waitForFunction(() => document.querySelector("[data-testid=instance-state]")?.textContent === "failed", undefined, { timeout: 10_000 });
+  // A form that asks first: dismissed, nothing is posted.
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    void d.dismiss();
+  });
+  await page.click("[data-testid=instance-kill]");
+  assert.match(asked, /Kill your instance/);
+  assert.equal(await page.textContent("[data-testid=instance-state]"), "failed");
+
+  // Devices: the key pair is made in the browser and the registration goes through the JSON API.
+  await page.goto(`${origin}/kws_devices`);
+  await page.waitForSelector("#generate:not([hidden])");
+  await page.fill("#name", "csp laptop");
+  await page.click("#generate");
+  await page.waitForFunction(() => (document.getElementById("publicKey") as HTMLInputElement).value.length === 44);
+  await page.click("[data-testid=device-register]");
+  await page.waitForSelector("#browser-config:not([hidden])");
+  assert.match((await page.textContent("#browser-config-text")) ?? "", /PrivateKey = [A-Za-z0-9+/]{43}=/);
+
+  assert.deepEqual(violations, [], "no Content-Security-Policy violation");
+  await context.close();
 });
