@@ -6,7 +6,9 @@ import type { AuthUser } from "../env";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { Script } from "../web/script";
 import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
 import { changeOwnPassword, deleteOwnAccount, signOutEverywhere } from "./requests";
 import { ChangeEmailBody, ChangePasswordBody, ConfirmEmailBody, DeleteAccountBody, PasswordResetBody, PasswordResetConfirmBody } from "./schemas";
@@ -175,6 +177,7 @@ function AccountPage({ user, csrf, section, values = {}, errors = {}, message, n
           <button type="submit">Delete my account</button>
         </form>
       </div>
+      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }
