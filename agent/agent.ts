@@ -11,6 +11,7 @@ import { StateDir } from "./state";
 import type { Credential } from "./state";
 import { createHandlers } from "./handlers";
 import { collectHostFacts } from "./handlers/host-facts";
+import { HostFirewall } from "./isolation/host-firewall";
 import { WireGuard } from "./wireguard/manager";
 import type { WireGuardOptions } from "./wireguard/manager";
 import { PeerRefresh } from "./wireguard/peer-refresh";
@@ -116,12 +117,13 @@ export interface AgentOptions {
   connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
 }
 
-/** The host agent: journal, LXD, WireGuard, executor, WireGuard peer refresh and the gateway connection, started in that order. */
+/** The host agent: journal, LXD, host firewall, WireGuard, executor, WireGuard peer refresh and the gateway connection, started in that order. */
 export class Agent {
   private readonly options: AgentOptions;
   private readonly logger: Logger;
   private readonly journal: Journal;
   private readonly lxd: LxdMonitor;
+  private readonly firewall: HostFirewall;
   private readonly wireguard: WireGuard | undefined;
   private readonly peerRefresh: PeerRefresh | undefined;
   private readonly executor: Executor;
@@ -140,6 +142,7 @@ export class Agent {
         logger: this.logger,
         intervalMs: this.wireguard.intervalMs,
       });
+    this.firewall = new HostFirewall({ lxd: () => this.lxd.current.client, logger: this.logger });
     const factsOptions = {
       stateDir: options.stateDir,
       storagePool: options.storagePool ?? "default",
@@ -156,7 +159,7 @@ export class Agent {
     });
     this.executor = new Executor({
       journal: this.journal,
-      handlers: createHandlers(factsOptions),
+      handlers: createHandlers({ ...factsOptions, firewall: this.firewall }),
       lxd: () => this.lxd.current,
       send: (message) => this.connection.send(message),
       logger: this.logger,
@@ -188,6 +191,8 @@ export class Agent {
     await new StateDir({ dir: this.options.stateDir }).ensure();
     await this.journal.start();
     await this.lxd.start();
+    // Before any command: instances LXD restarted at boot are fenced off from each other and the host.
+    await this.firewall.start();
     // The saved peers are up before the control plane is asked: a rebooted host serves its devices at once.
     await this.wireguard?.start();
     this.executor.start();
@@ -203,6 +208,7 @@ export class Agent {
     await this.connection.stop();
     this.peerRefresh?.stop();
     this.wireguard?.stop();
+    this.firewall.stop();
     this.lxd.stop();
     await this.journal.stop();
     this.logger.info("agent stopped", { abandonedJobs: abandoned.length });

@@ -97,8 +97,12 @@ export const configSchema = z
     KWS_INSTANCE_IMAGE: z.string().trim().regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}$/, "must be an LXD image alias").default("kws/debian-12"),
     // Memory limit of each instance, in MB (LXD limits.memory).
     KWS_INSTANCE_MEMORY_MB: intInRange(64, 1_048_576, 1500),
-    // CPU limit of each instance (LXD limits.cpu); unset: no limit.
-    KWS_INSTANCE_CPUS: z.coerce.number({ message: "must be a whole number" }).int("must be a whole number").min(1, "must be at least 1").max(1024, "must be at most 1024").optional(),
+    // CPU limit of each instance (LXD limits.cpu: how many CPUs it may use).
+    KWS_INSTANCE_CPUS: intInRange(1, 1024, 2),
+    // Root disk size of each instance in GiB (the root disk's size on the kws-btrfs pool; a dir pool ignores it).
+    KWS_INSTANCE_DISK_GB: intInRange(1, 65_536, 10),
+    // Process limit of each instance (LXD limits.processes): a fork bomb stops there.
+    KWS_INSTANCE_PROCESSES: intInRange(100, 4_194_304, 2000),
     // "false": instances are bare containers (created, started, addressed), without the user, SSH and
     // code-server steps; for images that have none of them (the kws/busybox test image).
     KWS_INSTANCE_PROVISION: z.enum(["true", "false"]).default("true"),
@@ -150,7 +154,9 @@ function isRange(text: string): boolean {
 export interface InstanceConfig {
   image: string;
   memoryMB: number;
-  cpus?: number;
+  cpus: number;
+  diskGB: number;
+  processes: number;
   hostReserveMB: number;
   bridgeRange: PoolRange;
   provision: boolean;
@@ -267,6 +273,8 @@ export function parseConfig(input: ConfigInput): Config {
       image: e.KWS_INSTANCE_IMAGE,
       memoryMB: e.KWS_INSTANCE_MEMORY_MB,
       cpus: e.KWS_INSTANCE_CPUS,
+      diskGB: e.KWS_INSTANCE_DISK_GB,
+      processes: e.KWS_INSTANCE_PROCESSES,
       hostReserveMB: e.KWS_HOST_MEMORY_RESERVE_MB,
       bridgeRange: parseRange(e.KWS_BRIDGE_RANGE),
       provision: e.KWS_INSTANCE_PROVISION === "true",

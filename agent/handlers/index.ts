@@ -35,7 +35,7 @@ export function createHandlers(options: HandlersOptions): Handlers {
     "host.facts": hostFacts(options),
     "instance.create": instanceCreate(options),
     "instance.deploy": instanceDeploy(options),
-    "instance.start": instanceStart,
+    "instance.start": instanceStart(options),
     "instance.stop": instanceStop,
     "instance.delete": instanceDelete,
     "instance.exec": instanceExec,

@@ -39,9 +39,11 @@ export const instanceDeploy = (options: InstanceCreateOptions = {}): Handler<"in
         "security.nesting": "true",
         "limits.memory": `${p.memoryMB}MB`,
         ...(p.cpus ? { "limits.cpu": String(p.cpus) } : {}),
+        ...(p.processes ? { "limits.processes": String(p.processes) } : {}),
       };
       const pool = await choosePool(p.pool);
-      const started = await ensureInstance(lxd, { name: p.name, image: p.image, network: p.network, pool, ipv4Address: p.ipv4Address, config, start: true }, progress, signal, options);
+      const spec = { name: p.name, image: p.image, network: p.network, pool, ipv4Address: p.ipv4Address, config, start: true };
+      const started = await ensureInstance(lxd, p.diskGB ? { ...spec, rootSize: `${p.diskGB}GiB` } : spec, progress, signal, options);
       if (!p.provision) return started ?? summarize(lxd, p.name);
 
       const nameserver = await bridgeAddress(lxd, p.network);

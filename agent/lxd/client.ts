@@ -6,6 +6,7 @@ import type {
   ExecOptions,
   ExecResult,
   LxdAsyncEnvelope,
+  LxdDevice,
   LxdImageAlias,
   LxdInstance,
   LxdInstanceState,
@@ -159,6 +160,10 @@ export class LxdClient {
     return this.getOrUndefined<LxdStoragePool>(`/1.0/storage-pools/${seg(name)}`);
   }
 
+  listNetworks(): Promise<LxdNetwork[]> {
+    return this.sync<LxdNetwork[]>("GET", "/1.0/networks?recursion=1");
+  }
+
   getNetwork(name: string): Promise<LxdNetwork | undefined> {
     return this.getOrUndefined<LxdNetwork>(`/1.0/networks/${seg(name)}`);
   }
@@ -200,6 +205,11 @@ export class LxdClient {
       {},
       timeoutMs,
     );
+  }
+
+  /** Merges config keys and whole devices into the instance's own (PATCH); other devices stay. */
+  async updateInstance(name: string, patch: { config?: Record<string, string>; devices?: Record<string, LxdDevice> }, timeoutMs = MINUTE): Promise<void> {
+    await this.operation("PATCH", `/1.0/instances/${seg(name)}`, patch, {}, timeoutMs);
   }
 
   async startInstance(name: string, timeoutMs = 2 * MINUTE): Promise<void> {

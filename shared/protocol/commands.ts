@@ -76,6 +76,10 @@ export const commandSchemas = {
         pool: poolName.optional(),
         memoryMB: z.number().int().min(64).max(1_048_576),
         cpus: z.number().int().min(1).max(1024).optional(),
+        /** Root disk size (GiB) on pools that enforce it (btrfs); absent in jobs of older control planes: no limit. */
+        diskGB: z.number().int().min(1).max(65_536).optional(),
+        /** LXD limits.processes; absent in jobs of older control planes: no limit. */
+        processes: z.number().int().min(100).max(4_194_304).optional(),
         username: instanceUsername,
         password: instancePassword,
         idePort: z.number().int().min(1024).max(65535).default(8099),
@@ -163,4 +167,6 @@ export const agentErrorCodes = {
   internal: "agent_error",
   /** wg, wireguard-go or nft missing or failing, or the agent not allowed to use them. */
   wireguard: "wireguard_error",
+  /** nft missing or failing for the host's tenant tables (agent/isolation/host-firewall.ts). */
+  firewall: "firewall_error",
 } as const;
