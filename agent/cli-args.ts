@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { z } from "zod";
-import { interfaceAddress, interfaceName, listenPort, publicEndpoint } from "./wireguard/config";
+import { endpoint } from "../shared/protocol/host-address";
+import { interfaceName } from "../shared/protocol/wireguard";
+import { interfaceAddress, listenPort } from "./wireguard/config";
 
 export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]
                  [--wg-interface NAME] [--wg-address CIDR] [--wg-port PORT] [--wg-endpoint HOST:PORT] [--no-wireguard]
@@ -55,7 +57,7 @@ const ArgsSchema = z.object({
   wgInterface: interfaceName.optional(),
   wgAddress: interfaceAddress.optional(),
   wgPort: listenPort.optional(),
-  wgEndpoint: publicEndpoint.optional(),
+  wgEndpoint: endpoint.optional(),
   wireguard: z.boolean(),
 });
 
