@@ -9,7 +9,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { freePort, Program } from "../support/processes";
+import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
 
 const root = mkdtempSync(join(tmpdir(), "kws-data-dir-"));
 const programs: Program[] = [];
@@ -36,13 +36,7 @@ async function start(dataDir: string): Promise<{ kws: Program; url: string }> {
     PORT: String(port),
     PUBLIC_URL: url,
     KWS_DATA_DIR: dataDir,
-    // Embedded defaults: whatever the suite's environment points at is switched off here.
-    DATABASE_URL: "",
-    REDIS_URL: "",
-    UPSTASH_REDIS_REST_URL: "",
-    UPSTASH_REDIS_REST_TOKEN: "",
-    AMQP_URL: "",
-    SMTP_URL: "",
+    ...EMBEDDED_SERVICES,
     KWS_SECRET_KEY: "",
     KWS_LOCAL_AGENT: "off",
   });
