@@ -2,8 +2,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { z } from "zod";
 import { endpoint } from "../shared/protocol/host-address";
-import { insecureGateway } from "./gateway-url";
 import { interfaceName } from "../shared/protocol/wireguard";
+import { insecureGateway } from "./gateway-url";
 import { interfaceAddress, listenPort } from "./wireguard/config";
 
 export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]

@@ -38,11 +38,6 @@ export function formatEndpoint(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-export const hostAddress = z
-  .string()
-  .max(253)
-  .refine(isHostAddress, "must be a DNS name, an IPv4 address or an IPv6 address (without brackets or port)");
-
 export const endpoint = z
   .string()
   .max(300)
