@@ -100,6 +100,8 @@ export interface AgentOptions {
   stateDir: string;
   credential: Credential;
   gatewayUrl: string;
+  /** --insecure-gateway: plain http:// to a gateway that is not on loopback. */
+  insecureGateway?: boolean;
   agentVersion: string;
   logger: Logger;
   lxdSocket?: string;
@@ -170,6 +172,7 @@ export class Agent {
     this.connection = new Connection({
       ...options.connection,
       gatewayUrl: options.gatewayUrl,
+      insecureGateway: options.insecureGateway ?? false,
       credential: options.credential.credential,
       hostId: options.credential.hostId,
       agentVersion: options.agentVersion,

@@ -1,16 +1,22 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { z } from "zod";
-import { interfaceAddress, interfaceName, listenPort, publicEndpoint } from "./wireguard/config";
+import { endpoint } from "../shared/protocol/host-address";
+import { interfaceName } from "../shared/protocol/wireguard";
+import { insecureGateway } from "./gateway-url";
+import { interfaceAddress, listenPort } from "./wireguard/config";
 
 export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]
                  [--wg-interface NAME] [--wg-address CIDR] [--wg-port PORT] [--wg-endpoint HOST:PORT] [--no-wireguard]
+                 [--insecure-gateway]
 
   (no command)        run the agent: connect to the gateway and execute its commands
   doctor              check this host (LXD, storage, bridge, image, WireGuard, gateway) and exit
 
   --gateway URL       the gateway's base URL, e.g. https://kws.example.com (env KWS_GATEWAY_URL);
                       optional once enrolled: the enrolled gateway is remembered
+  --insecure-gateway  allow a plain http:// gateway that is not on loopback (the host credential and
+                      instance passwords then cross the network unencrypted)
   --enroll TOKEN      enroll this host with a one-time token from the control plane, then run
   --state-dir DIR     where the credential and the job journal live
                       (env KWS_AGENT_STATE_DIR; default /var/lib/kws-agent as root, ~/.kws-agent otherwise)
@@ -55,8 +61,9 @@ const ArgsSchema = z.object({
   wgInterface: interfaceName.optional(),
   wgAddress: interfaceAddress.optional(),
   wgPort: listenPort.optional(),
-  wgEndpoint: publicEndpoint.optional(),
+  wgEndpoint: endpoint.optional(),
   wireguard: z.boolean(),
+  insecureGateway: z.boolean(),
 });
 
 export type AgentArgs = z.infer<typeof ArgsSchema>;
@@ -100,6 +107,7 @@ export function parseCliArgs(argv: readonly string[], env: CliEnvironment): Agen
     wgPort: values["wg-port"] ?? nonEmpty(env.wgPort),
     wgEndpoint: values["wg-endpoint"] ?? nonEmpty(env.wgEndpoint),
     wireguard: !values["no-wireguard"] && env.wireguard?.trim() !== "off",
+    insecureGateway: values["insecure-gateway"] ?? false,
   });
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -109,6 +117,9 @@ export function parseCliArgs(argv: readonly string[], env: CliEnvironment): Agen
   if (result.data.command === "run" && result.data.enrollToken !== undefined && !result.data.gatewayUrl) {
     throw new UsageError("--enroll needs --gateway URL (or KWS_GATEWAY_URL): which gateway issued the token?");
   }
+  // doctor reports it as a failed check instead.
+  const insecure = result.data.command === "run" && result.data.gatewayUrl && insecureGateway(result.data.gatewayUrl, result.data.insecureGateway);
+  if (insecure) throw new UsageError(`--gateway: ${insecure.problem}; ${insecure.fix}`);
   return result.data;
 }
 
@@ -127,6 +138,7 @@ function tokenize(argv: readonly string[]) {
       "wg-port": { type: "string" },
       "wg-endpoint": { type: "string" },
       "no-wireguard": { type: "boolean" },
+      "insecure-gateway": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -5,6 +5,7 @@ import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible
 import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
 import { gatewayEndpoint } from "./cli-args";
+import { assertSecureGateway } from "./gateway-url";
 import type { Journal } from "./journal";
 
 const MAX_HELD_PROGRESS = 1000;
@@ -20,6 +21,8 @@ export interface BackoffOptions {
 
 export interface ConnectionOptions {
   gatewayUrl: string;
+  /** --insecure-gateway: plain ws:// to a gateway that is not on loopback (agent/gateway-url.ts). */
+  insecureGateway?: boolean;
   credential: string;
   hostId: string;
   agentVersion: string;
@@ -74,6 +77,7 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.options = options;
+    assertSecureGateway(options.gatewayUrl, options.insecureGateway ?? false);
     this.url = gatewayEndpoint(options.gatewayUrl, "agent/v1/connect", "ws");
     this.WebSocketImpl = options.WebSocket ?? WebSocket;
     this.backoff = { initialMs: 100, maxMs: 10_000, resetAfterMs: 10_000, ...options.backoff };

@@ -4,6 +4,7 @@ import { LxdClient } from "./lxd/client";
 import { LxdUnavailableError } from "./lxd/errors";
 import { DEFAULT_LXD_SOCKETS, findLxdSocket } from "./lxd/socket";
 import { gatewayEndpoint } from "./cli-args";
+import { insecureGateway } from "./gateway-url";
 import { describeFetchError } from "./enroll";
 
 export type CheckStatus = "ok" | "FAIL" | "warn";
@@ -21,6 +22,8 @@ export interface DoctorOptions {
   /** Replaces the Debian/snap/Incus socket paths, so a test can hide a daemon that exists. */
   socketCandidates?: readonly string[];
   gatewayUrl?: string;
+  /** --insecure-gateway */
+  insecureGateway?: boolean;
   storagePool?: string;
   bridge?: string;
   image?: string;
@@ -135,6 +138,8 @@ async function lxdChecks(lxd: LxdClient, options: DoctorOptions, report: (check:
 
 async function gatewayCheck(gatewayUrl: string, options: DoctorOptions): Promise<DoctorCheck> {
   const url = gatewayEndpoint(gatewayUrl, "healthz");
+  const insecure = insecureGateway(gatewayUrl, options.insecureGateway ?? false);
+  if (insecure) return { status: "FAIL", name: "gateway", detail: insecure.problem, fix: insecure.fix };
   const fix = `check --gateway (the control plane's base URL) and that the gateway runs: curl -fsS ${url}`;
   const started = Date.now();
   try {

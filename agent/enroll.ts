@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { gatewayEndpoint } from "./cli-args";
+import { insecureGateway } from "./gateway-url";
 import type { Credential, StateDir } from "./state";
 
 export interface EnrollOptions {
   gatewayUrl: string;
+  /** --insecure-gateway: the token and the credential may go over plain http:// off loopback. */
+  insecureGateway?: boolean;
   token: string;
   state: StateDir;
   fetch?: typeof fetch;
@@ -22,6 +25,8 @@ const ErrorEnvelopeSchema = z.object({
 
 /** Trades a one-time enrollment token for this host's credential and saves it in the state directory. */
 export async function enroll(options: EnrollOptions): Promise<Credential> {
+  const insecure = insecureGateway(options.gatewayUrl, options.insecureGateway ?? false);
+  if (insecure) throw new EnrollError(`enrollment refused: ${insecure.problem}; ${insecure.fix}`);
   const url = gatewayEndpoint(options.gatewayUrl, "api/v1/agent/enroll");
   const doFetch = options.fetch ?? fetch;
   let res: Response;

@@ -17,7 +17,7 @@ async function run(args: AgentArgs): Promise<number> {
 
   let credential = await state.loadCredential();
   if (args.enrollToken !== undefined && args.gatewayUrl) {
-    credential = await enroll({ gatewayUrl: args.gatewayUrl, token: args.enrollToken, state });
+    credential = await enroll({ gatewayUrl: args.gatewayUrl, insecureGateway: args.insecureGateway, token: args.enrollToken, state });
     console.error(`kws-agent: enrolled as host ${credential.hostName} (${credential.hostId}); credential saved in ${state.credentialPath}`);
   }
   if (!credential) {
@@ -32,6 +32,7 @@ async function run(args: AgentArgs): Promise<number> {
     stateDir: args.stateDir,
     credential,
     gatewayUrl: args.gatewayUrl ?? credential.gatewayUrl,
+    insecureGateway: args.insecureGateway,
     agentVersion: agentVersion(),
     logger,
     ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
     const { exitCode } = await runDoctor({
       ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
       ...(args.gatewayUrl ? { gatewayUrl: args.gatewayUrl } : {}),
+      insecureGateway: args.insecureGateway,
       ...(process.env.PATH ? { searchPath: process.env.PATH } : {}),
     });
     return exitCode;

@@ -36,10 +36,10 @@ export async function startLocalAgent(services: Services, logger: Logger, gatewa
       return undefined;
     }
     const token = randomToken(ENROLLMENT_TOKEN_PREFIX);
-    // People reach this machine at PUBLIC_URL's host name: devices dial it too.
+    // People reach this machine at PUBLIC_URL's host name: devices dial it too (an IPv6 one unbracketed).
     await insertHost(db, {
       name: LOCAL_HOST_NAME,
-      publicAddress: new URL(config.publicUrl).hostname,
+      publicAddress: new URL(config.publicUrl).hostname.replace(/^\[(.*)\]$/, "$1"),
       enrollmentTokenHash: await hashToken(token),
       enrollmentExpiresAt: new Date(Date.now() + ENROLLMENT_TTL_MS),
     });

@@ -93,6 +93,8 @@ export async function createNodeServices(
   }
   // The driver connects at the first query, so an unreachable cluster does not stop the start.
   const pgCluster = overrides.pgCluster ?? (config.pgService ? new PgCluster(config.pgService.url) : undefined);
+  // Locks managed roles out of the maintenance databases now, roles made before KWS did so too.
+  pgCluster?.configure().catch((err: unknown) => logger.warn("cannot configure the managed-PostgreSQL cluster yet; retried before the next role is made", { err }));
   logger.info("services ready", {
     database: database.kind,
     kv: kvKind(config),

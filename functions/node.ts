@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../shared/logger";
 import { createControlPlane } from "./control-plane";
+import { tightenDataDir } from "./data-dir";
 import { Gateway } from "./gateway/gateway";
 import { startLocalAgent } from "./local-agent";
 import { createNodeServices } from "./node-services";
@@ -13,7 +14,13 @@ import { configOrExit, onShutdown, runMain } from "./process";
 runMain("kws", async () => {
   const config = configOrExit();
   const logger = createLogger({ service: "kws" }, { level: config.logLevel });
+  // Embedded state is this user's alone: what this process makes from now on gets no group or
+  // other bits, and what an earlier run or PGlite left open is tightened before and after opening.
+  process.umask(0o077);
+  const loose = await tightenDataDir(config.dataDir);
+  if (loose > 0) logger.warn("the data directory was open to other users: tightened it to 0700, its files to the owner alone", { dataDir: config.dataDir, entries: loose });
   const services = await createNodeServices(config, logger);
+  await tightenDataDir(config.dataDir);
   const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
   const app = createControlPlane(async () => ({ services }));

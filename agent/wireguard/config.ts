@@ -1,10 +1,7 @@
 import { z } from "zod";
 import { formatIPv4, parseIPv4 } from "../../shared/addresses/pool";
-
-/** Linux interface names: at most 15 bytes; kept to characters that are safe in argv and nft. */
-export const interfaceName = z
-  .string()
-  .regex(/^[a-zA-Z0-9_-]{1,15}$/, "must be 1-15 letters, digits, '_' or '-' (a Linux interface name)");
+import { endpoint } from "../../shared/protocol/host-address";
+import { interfaceName } from "../../shared/protocol/wireguard";
 
 /** The host's own tunnel address with the devices' prefix, e.g. 10.8.0.1/24. */
 export const interfaceAddress = z
@@ -14,14 +11,12 @@ export const interfaceAddress = z
 const PORT_RULE = "must be a UDP port, 1-65535";
 export const listenPort = z.coerce.number({ error: PORT_RULE }).int(PORT_RULE).min(1, PORT_RULE).max(65_535, PORT_RULE);
 
-/** host:port devices dial; only reported to the control plane, so any non-blank text is accepted. */
-export const publicEndpoint = z.string().trim().min(1).max(300);
-
 export const WireGuardConfigSchema = z.object({
   interfaceName: interfaceName.default("wg0"),
   address: interfaceAddress.default("10.8.0.1/24"),
   listenPort: listenPort.default(51_820),
-  endpoint: publicEndpoint.optional(),
+  /** host:port devices dial, reported to the control plane (checked here as the gateway checks it). */
+  endpoint: endpoint.optional(),
   /** The nftables table (family inet) that KWS owns; nothing else of the ruleset is touched. */
   table: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,31}$/).default("kws"),
 });

@@ -1,7 +1,10 @@
 import { generateKeyPairSync } from "node:crypto";
+import { z } from "zod";
 import { formatIPv4, parseIPv4, type PoolRange } from "../../shared/addresses/pool";
 import type { Host, HostFacts } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
+import { formatEndpoint, isEndpoint } from "../../shared/protocol/host-address";
+import { WIREGUARD_KEY_PATTERN, WireGuardFactsSchema } from "../../shared/protocol/wireguard";
 
 export type HostWireGuard = NonNullable<HostFacts["wireguard"]>;
 
@@ -17,14 +20,17 @@ export interface DeviceNetwork {
 }
 
 export function deviceNetwork(host: Host): DeviceNetwork {
-  const wg = host.facts?.wireguard;
-  if (!wg) throw new AppError("unavailable", `host ${host.name} has no WireGuard interface yet (its agent has not reported one); try again later`);
+  if (!host.facts?.wireguard) throw new AppError("unavailable", `host ${host.name} has no WireGuard interface yet (its agent has not reported one); try again later`);
+  // Facts stored before they were checked at the gateway are checked again here.
+  const facts = WireGuardFactsSchema.safeParse(host.facts.wireguard);
+  if (!facts.success) throw new AppError("unavailable", `host ${host.name} reported WireGuard facts that are not valid; its agent must report them again`);
+  const wg = facts.data;
   const [ip, prefixText] = wg.address.split("/");
   const prefix = Number(prefixText);
   const own = parseIPv4(ip!);
   const size = 2 ** (32 - prefix);
   const network = own - (own % size);
-  const endpoint = wg.endpoint ?? (host.publicAddress ? `${host.publicAddress.includes(":") ? `[${host.publicAddress}]` : host.publicAddress}:${wg.listenPort}` : undefined);
+  const endpoint = wg.endpoint ?? (host.publicAddress ? formatEndpoint(host.publicAddress, wg.listenPort) : undefined);
   if (!endpoint) throw new AppError("not_configured", `host ${host.name} has no public address for devices to dial; an administrator sets it`);
   return { wg, range: { first: own + 1, last: network + size - 2 }, subnet: `${formatIPv4(network)}/${prefix}`, endpoint };
 }
@@ -47,19 +53,34 @@ export interface ClientConfig {
   ownerAddress: string | null;
 }
 
+const ipv4 = z.ipv4();
+const cidrv4 = z.cidrv4();
+const isIPv4 = (text: string) => ipv4.safeParse(text).success;
+const isSubnet = (text: string) => cidrv4.safeParse(text).success;
+const isKey = (text: string) => WIREGUARD_KEY_PATTERN.test(text);
+
+/**
+ * One `Key = value` line. wg-quick runs `PostUp` and friends as root, so a value that could start
+ * a line or a section of its own is refused, whatever checked it before (defence in depth).
+ */
+function line(key: string, value: string, valid: (text: string) => boolean): string {
+  if (!valid(value)) throw new AppError("unavailable", `the device config cannot be written: its ${key} is not valid`);
+  return `${key} = ${value}`;
+}
+
 /** The wg-quick configuration of one device. */
 export function renderClientConfig(c: ClientConfig): string {
-  const allowed = [...(c.ownerAddress ? [`${c.ownerAddress}/32`] : []), c.network.subnet].join(", ");
+  const allowed = [...(c.ownerAddress === null ? [] : [`${c.ownerAddress}/32`]), c.network.subnet].join(", ");
   return [
     "[Interface]",
-    `PrivateKey = ${c.privateKey ?? PRIVATE_KEY_PLACEHOLDER}`,
-    `Address = ${c.address}/32`,
-    `DNS = ${c.dns}`,
+    c.privateKey === undefined ? `PrivateKey = ${PRIVATE_KEY_PLACEHOLDER}` : line("PrivateKey", c.privateKey, isKey),
+    line("Address", `${c.address}/32`, isSubnet),
+    line("DNS", c.dns, isIPv4),
     "",
     "[Peer]",
-    `PublicKey = ${c.network.wg.publicKey}`,
-    `Endpoint = ${c.network.endpoint}`,
-    `AllowedIPs = ${allowed}`,
+    line("PublicKey", c.network.wg.publicKey, isKey),
+    line("Endpoint", c.network.endpoint, isEndpoint),
+    line("AllowedIPs", allowed, (text) => text.split(", ").every(isSubnet)),
     "PersistentKeepalive = 25",
     "",
   ].join("\n");

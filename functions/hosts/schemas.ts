@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { commandKinds } from "../../shared/protocol/commands";
+import { isHostAddress } from "../../shared/protocol/host-address";
 
 export const CreateHostBody = z
   .object({
@@ -9,7 +10,7 @@ export const CreateHostBody = z
     publicAddress: z
       .string({ message: "must be a string" })
       .max(253, "must be at most 253 characters")
-      .regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or an IP address")
+      .refine(isHostAddress, "must be a DNS name, an IPv4 address or an IPv6 address (without brackets or port)")
       .optional(),
   })
   .openapi("CreateHostRequest");

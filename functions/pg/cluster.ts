@@ -14,6 +14,11 @@ import postgres from "postgres";
  * (both need CREATEDB). A database is KWS's when its owner is; its own comment is for people only.
  */
 export const ROLE_CONNECTION_LIMIT = 20;
+/**
+ * Databases every cluster has and PUBLIC may connect to by default. A managed role connected to one
+ * sees every role and database and their owners (pg_roles, pg_database are cluster-wide).
+ */
+export const MAINTENANCE_DATABASES = ["postgres", "template1"] as const;
 const MARKER = /^kws:owner=([0-9a-f-]{36})$/;
 export const ownerMarker = (userId: string) => `kws:owner=${userId}`;
 
@@ -63,6 +68,7 @@ const ignore = (...codes: string[]) => (err: unknown) => {
 export class PgCluster {
   private readonly sql: postgres.Sql;
   private admin?: Promise<string>;
+  private configured?: Promise<void>;
   readonly connectionLimit: number;
 
   constructor(
@@ -72,6 +78,20 @@ export class PgCluster {
     // postgres() connects at the first query: configuring the cluster costs nothing until it is used.
     this.sql = postgres(url, { max: options.max ?? 4, idle_timeout: 30, connect_timeout: 10, onnotice: () => {} });
     this.connectionLimit = options.connectionLimit ?? ROLE_CONNECTION_LIMIT;
+  }
+
+  /**
+   * Managed roles reach their own databases only: CONNECT on the maintenance databases is revoked
+   * from PUBLIC (the admin role connects as superuser regardless). Once per process, retried after
+   * a failure; every role is made or taken over after it, and the start runs it too.
+   */
+  configure(): Promise<void> {
+    this.configured ??= (async () => {
+      const present = await this.sql<{ name: string }[]>`select datname as name from pg_database where datname in ${this.sql(MAINTENANCE_DATABASES)}`;
+      for (const { name } of present) await ddl(this.sql, "REVOKE CONNECT ON DATABASE %I FROM PUBLIC", name);
+    })();
+    this.configured.catch(() => (this.configured = undefined));
+    return this.configured;
   }
 
   /** The role KWS connects as (reserved: nobody may create or drop it). */
@@ -122,6 +142,7 @@ export class PgCluster {
 
   /** A login role with no way up, marked as `ownerId`'s, in one transaction. */
   async createRole(name: string, verifier: string, ownerId: string): Promise<void> {
+    await this.configure();
     const { template, args } = this.attributes(verifier, name);
     await this.sql.begin(async (tx) => {
       await ddl(tx, `CREATE ${template}`, ...args);
@@ -131,6 +152,7 @@ export class PgCluster {
 
   /** Takes over a role already marked as `ownerId`'s: the same attributes and a new password. */
   async adoptRole(name: string, verifier: string, ownerId: string): Promise<void> {
+    await this.configure();
     const { template, args } = this.attributes(verifier, name);
     await this.sql.begin(async (tx) => {
       await ddl(tx, `ALTER ${template}`, ...args);

@@ -6,7 +6,7 @@ import { schema, type Database, type DatabaseHandle } from "./index";
 
 /** Embedded PostgreSQL; `dataDir` undefined keeps it in memory (tests). */
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const client = await PGlite.create(dataDir);
   const db = drizzle(client, { schema }) as unknown as Database;
   return {

@@ -24,9 +24,12 @@ export const HostFactsSchema = z.object({
   /**
    * Sent by agents with a WireGuard interface (optional: older agents still validate). 1.0 agents
    * leave out the address, without which no device can be configured: their block is dropped
-   * rather than the whole frame.
+   * rather than the whole frame. Only a block without an address counts as 1.0: a bad address
+   * refuses the frame.
    */
-  wireguard: z.union([WireGuardFactsSchema, WireGuardFactsSchema.omit({ address: true }).transform(() => undefined)]).optional(),
+  wireguard: z
+    .union([WireGuardFactsSchema, WireGuardFactsSchema.extend({ address: z.undefined().optional() }).transform(() => undefined)])
+    .optional(),
 });
 
 export const JobErrorSchema = z.object({ code: z.string().min(1).max(100), message: z.string().max(4000) });

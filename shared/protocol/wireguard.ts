@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endpoint } from "./host-address";
 
 /**
  * WireGuard values in the agent protocol. The agent passes them to `wg` and `nft`, so the
@@ -9,6 +10,11 @@ import { z } from "zod";
 export const WIREGUARD_KEY_PATTERN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 export const wireguardKey = z.string().regex(WIREGUARD_KEY_PATTERN, "must be a WireGuard key (base64 of 32 bytes)");
+
+/** Linux interface names: at most 15 bytes; kept to characters that are safe in argv, nft and configs. */
+export const interfaceName = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,15}$/, "must be 1-15 letters, digits, '_' or '-' (a Linux interface name)");
 
 /** A device's tunnel address: one IPv4 address as a /32, e.g. 10.8.0.2/32. */
 export const deviceAddress = z.cidrv4().refine((a) => a.endsWith("/32"), "must be one IPv4 address as a /32, e.g. 10.8.0.2/32");
@@ -38,15 +44,19 @@ export const WireGuardPeerSetSchema = z
     });
   });
 
-/** What the control plane needs to configure a device against this host; the private key never leaves it. */
+/**
+ * What the control plane needs to configure a device against this host; the private key never
+ * leaves it. A host credential is not trusted with people's configs: every value is checked here,
+ * where it enters, so a line such as `PostUp = ...` never reaches a wg-quick file.
+ */
 export const WireGuardFactsSchema = z.object({
-  interface: z.string(),
+  interface: interfaceName,
   publicKey: wireguardKey,
   listenPort: z.number().int().min(1).max(65_535),
   /** The interface's own address with the devices' prefix, e.g. 10.8.0.1/24: device addresses come from that subnet. */
   address: z.cidrv4(),
   /** host:port that devices dial, when the operator configured one. */
-  endpoint: z.string().nullable(),
+  endpoint: endpoint.nullable(),
 });
 
 export const WireGuardPeerStatusSchema = z.object({

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
-import { freePort, Program } from "../support/processes";
+import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
 
 const dir = mkdtempSync(join(tmpdir(), "kws-local-"));
 let kws: Program;
@@ -27,13 +27,7 @@ before(async () => {
     PORT: String(port),
     PUBLIC_URL: url,
     KWS_DATA_DIR: join(dir, "data"),
-    // Embedded defaults: whatever the suite's environment points at is switched off here.
-    DATABASE_URL: "",
-    REDIS_URL: "",
-    UPSTASH_REDIS_REST_URL: "",
-    UPSTASH_REDIS_REST_TOKEN: "",
-    AMQP_URL: "",
-    SMTP_URL: "",
+    ...EMBEDDED_SERVICES,
     KWS_LOCAL_WIREGUARD: "off",
     KWS_INSTANCE_IMAGE: "kws/busybox",
     KWS_INSTANCE_PROVISION: "false",

@@ -155,6 +155,30 @@ describe("a created user", () => {
   });
 });
 
+describe("the cluster's maintenance databases", () => {
+  test("a managed user cannot connect to postgres nor template1 (where every role and its owner is listed); its own database works", async () => {
+    const carol = await signedInUser(h);
+    const password = (await createUser(carol.cookie, "carol_app")).body.password as string;
+    assert.equal((await createDatabase(carol.cookie, "carol_db", "carol_app")).status, 201);
+    assert.equal(await conns.loginResult("carol_app", password, "postgres"), "42501", "postgres");
+    assert.equal(await conns.loginResult("carol_app", password, "template1"), "42501", "template1");
+    assert.equal(await conns.loginResult("carol_app", password, "carol_db"), "ok");
+    const sql = await conns.as("carol_app", password, "carol_db");
+    assert.deepEqual([...(await sql`select current_database() as db`)], [{ db: "carol_db" }]);
+  });
+
+  test("CONNECT is revoked from PUBLIC at the start, before any role is made: a login role made outside KWS is kept out too", async () => {
+    for (const db of ["postgres", "template1"]) {
+      const [row] = await admin`select datacl::text[] as acl from pg_database where datname = ${db}`;
+      assert.ok(row!.acl && !row!.acl.some((a: string) => /^=[^/]*c/.test(a)), `${db}: PUBLIC may still connect (${row!.acl})`);
+    }
+    await admin.unsafe("create role outside_login login password 'Outside-Login-1'");
+    assert.equal(await conns.loginResult("outside_login", "Outside-Login-1", "postgres"), "42501");
+    assert.equal(await conns.loginResult("outside_login", "Outside-Login-1", "template1"), "42501");
+    await admin.unsafe("drop role outside_login");
+  });
+});
+
 describe("hostile input", () => {
   const badNames = [
     "a'b_quote",
@@ -220,10 +244,11 @@ describe("hostile input", () => {
       assert.equal(r.body.password, password, "answered exactly");
       const again = await call(u.cookie, "GET", `/api/v1/pg/users/${names[i]}/password`);
       assert.equal(again.body.password, password, "stored exactly");
-      assert.equal(await conns.loginResult(names[i]!, password, "postgres"), "ok", `postgres.js login with ${JSON.stringify(password)}`);
-      assert.equal(await conns.loginResult(names[i]!, password.slice(0, -1), "postgres"), "28P01");
+      assert.equal(await conns.passwordAccepted(names[i]!, password), true, `postgres.js login with ${JSON.stringify(password)}`);
+      assert.equal(await conns.passwordAccepted(names[i]!, password.slice(0, -1)), false);
     }
-    const viaPsql = await psqlLogin(cluster, "pw_one", printable, "postgres");
+    assert.equal((await createDatabase(u.cookie, "pw_one_db", "pw_one")).status, 201);
+    const viaPsql = await psqlLogin(cluster, "pw_one", printable, "pw_one_db");
     assert.deepEqual(viaPsql, { code: 0, out: "pw_one" }, "libpq (psql) logs in with every printable ASCII character too");
 
     const bad = ["pässwörd-ünïcode-123", "emoji-🔑-password", "a-1000-character-password-".padEnd(1000, "z"), "short", "tab\there-long-enough", "newline\nlong-enough", "nul\u0000long-enough"];
@@ -338,7 +363,7 @@ test("deleting a user with live sessions and two databases leaves no role, no da
   assert.equal((await createDatabase(gina.cookie, "gina_two", "gina_app")).status, 201);
   const one = await conns.as("gina_app", pw, "gina_one");
   const two = await conns.as("gina_app", pw, "gina_two");
-  const elsewhere = await conns.as("gina_app", pw, "postgres");
+  const elsewhere = await conns.as("gina_app", pw, "gina_one");
   await one`create table t (x int)`;
   // One session idle inside a transaction that holds a lock, one running a long query.
   await two.unsafe("begin; create table locked (x int); lock table locked in access exclusive mode");
@@ -373,7 +398,7 @@ test("deleting a database ends its sessions; the user stays", async () => {
   assert.notEqual(await sqlError(() => s`select 1`), "ok");
   assert.ok(!(await clusterState(admin)).databases.includes("hana_db"));
   assert.equal(await rowsNamed("hana_db"), 0);
-  assert.equal(await conns.loginResult("hana_app", pw, "postgres"), "ok");
+  assert.equal(await conns.passwordAccepted("hana_app", pw), true);
   assert.deepEqual((await call(hana.cookie, "GET", "/api/v1/pg/users")).body.users[0].databases, []);
 });
 

@@ -45,6 +45,18 @@ export class Connections {
     }
   }
 
+  /**
+   * Whether the cluster takes `password` for `user`, for a role with no database to go to: the
+   * password is checked before the database, so the maintenance database `postgres` answers a
+   * right one with 42501 (managed roles may not connect there) and a wrong one with 28P01.
+   */
+  async passwordAccepted(user: string, password: string): Promise<boolean> {
+    const result = await this.loginResult(user, password, "postgres");
+    if (result === "42501") return true;
+    if (result === "28P01") return false;
+    throw new Error(`a login of ${user} to postgres answered ${result}, neither 42501 nor 28P01`);
+  }
+
   async closeAll() {
     await Promise.all(this.open.splice(0).map((s) => s.end({ timeout: 1 }).catch(() => {})));
   }

@@ -96,6 +96,16 @@ export class Program {
   }
 }
 
+/** `npm start` with its embedded defaults: whatever the suite's environment points at is switched off. */
+export const EMBEDDED_SERVICES = {
+  DATABASE_URL: "",
+  REDIS_URL: "",
+  UPSTASH_REDIS_REST_URL: "",
+  UPSTASH_REDIS_REST_TOKEN: "",
+  AMQP_URL: "",
+  SMTP_URL: "",
+} as const;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
