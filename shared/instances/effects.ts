@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { releaseAddress } from "../addresses/store";
 import type { Database } from "../db";
-import { instances, type Instance, type InstanceState, type Job } from "../db/schema";
+import { apps, instances, type Instance, type InstanceState, type Job } from "../db/schema";
 
 export const instanceAddressHolder = (instance: Pick<Instance, "id">) => `instance:${instance.id}`;
 
@@ -24,13 +24,15 @@ function nextState(kind: string, ok: boolean): InstanceState | "gone" | undefine
 /**
  * Runs in the transaction that records a job's outcome, so the instance row and the job can never
  * disagree: a deploy that failed leaves a failed (redeployable) instance, never one reported
- * running; a kill that succeeded leaves no row and no address behind.
+ * running; a kill that succeeded leaves no row, no address and no published app behind.
  */
 export async function applyInstanceOutcome(tx: Database, job: Job): Promise<void> {
   const [instance] = await tx.select().from(instances).where(eq(instances.jobId, job.id)).for("update");
   if (!instance) return;
   const next = nextState(job.kind, job.status === "succeeded");
   if (next === "gone") {
+    // Its published names stop answering with it (404), and are free for anyone again.
+    await tx.delete(apps).where(eq(apps.instanceId, instance.id));
     await tx.delete(instances).where(eq(instances.id, instance.id));
     await releaseAddress(tx, { pool: "bridge", holder: instanceAddressHolder(instance) });
   } else if (next) {
