@@ -1,5 +1,6 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db } from "../../shared/db";
+import { perDatabase } from "../../shared/db/per-database";
 import { apps, instances, type AppAccess, type InstanceState } from "../../shared/db/schema";
 import { IDE_PORT } from "../instances/service";
 import type { StreamTarget } from "./stream-dialer";
@@ -24,18 +25,29 @@ const columns = {
   jobId: instances.jobId,
 };
 
-/** The destination of a label, by the two unique indexes (instance labels, app names); undefined: no such name. */
+// Prepared once per database handle: every proxied request and every ask of Caddy runs it.
+const byLabel = perDatabase((db) =>
+  db
+    .select({ ...columns, kind: sql<"ide" | "app">`'ide'`.as("kind"), port: sql<number>`${IDE_PORT}::int`.as("port"), access: sql<AppAccess>`'owner'`.as("access") })
+    .from(instances)
+    .where(eq(instances.label, sql.placeholder("label")))
+    .unionAll(
+      db
+        .select({ ...columns, kind: sql<"ide" | "app">`'app'`.as("kind"), port: apps.port, access: apps.access })
+        .from(apps)
+        .innerJoin(instances, eq(instances.id, apps.instanceId))
+        .where(eq(apps.name, sql.placeholder("label"))),
+    )
+    .limit(1)
+    .prepare("ingress_by_label"),
+);
+
+/**
+ * The destination of a label, in one round trip over the two unique indexes (instance labels, app
+ * names; the names lock keeps them disjoint); undefined: no such name.
+ */
 export async function resolveLabel(db: Db, label: string): Promise<Destination | undefined> {
-  const [[ide], [app]] = await Promise.all([
-    db.select(columns).from(instances).where(eq(instances.label, label)).limit(1),
-    db
-      .select({ ...columns, port: apps.port, access: apps.access })
-      .from(apps)
-      .innerJoin(instances, eq(instances.id, apps.instanceId))
-      .where(eq(apps.name, label))
-      .limit(1),
-  ]);
-  const row = ide ? { ...ide, port: IDE_PORT, access: "owner" as const, kind: "ide" as const } : app ? { ...app, kind: "app" as const } : undefined;
+  const [row] = await byLabel(db).execute({ label });
   if (!row) return undefined;
   return {
     label,
@@ -44,6 +56,6 @@ export async function resolveLabel(db: Db, label: string): Promise<Destination |
     access: row.access,
     instanceState: row.state,
     instanceJobId: row.jobId,
-    target: { hostId: row.hostId, address: row.address, port: row.port },
+    target: { hostId: row.hostId, address: row.address, port: Number(row.port) },
   };
 }
