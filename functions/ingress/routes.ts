@@ -18,7 +18,7 @@ const askRoute = createRoute({
   method: "get",
   path: "/ingress/ask",
   tags: ["ingress"],
-  summary: "Caddy's on-demand TLS check: 200 when the name is an app host of KWS (loopback or the shared secret only)",
+  summary: "Caddy's on-demand TLS check: 200 when the name is an app host of KWS or its own host (loopback or the shared secret only)",
   request: { query: AskQuery },
   responses: {
     200: jsonResponse(z.object({ domain: z.string() }), "KWS serves this name: a certificate may be issued"),
@@ -53,6 +53,8 @@ export const ingressRoutes = createRouter().openapi(askRoute, async (c) => {
   const { domain, secret } = c.req.valid("query");
   if (!mayAsk(c, secret)) throw new AppError("forbidden", "only Caddy on this machine (or a caller with KWS_INGRESS_ASK_SECRET) may ask");
   const { db, config } = c.get("services");
+  // The control plane's own host too, for a Caddy that serves it beside the app hosts.
+  if (domain.toLowerCase() === new URL(config.publicUrl).hostname) return c.json({ domain }, 200);
   const label = labelOfHost(config.appsUrl, domain);
   if (!label || !(await resolveLabel(db, label))) throw new AppError("not_found", `${domain} is not an app host of KWS`);
   return c.json({ domain }, 200);
