@@ -29,6 +29,8 @@ export class Pipeline {
   lxd!: LxdClient;
   url!: string;
   host!: Json;
+  /** The control plane's database (a fresh one), for components a test runs beside it. */
+  databaseUrl!: string;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
   token!: string;
   private dropDatabase!: () => Promise<void>;
@@ -48,6 +50,7 @@ export class Pipeline {
     const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
     await db.handle.close();
     this.dropDatabase = db.drop;
+    this.databaseUrl = db.url;
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
     const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
