@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { releaseAddress } from "../addresses/store";
 import type { Database } from "../db";
-import { apps, instances, type Instance, type InstanceState, type Job } from "../db/schema";
+import { instances, type Instance, type InstanceState, type Job } from "../db/schema";
 
 export const instanceAddressHolder = (instance: Pick<Instance, "id">) => `instance:${instance.id}`;
 
@@ -31,8 +31,7 @@ export async function applyInstanceOutcome(tx: Database, job: Job): Promise<void
   if (!instance) return;
   const next = nextState(job.kind, job.status === "succeeded");
   if (next === "gone") {
-    // Its published names stop answering with it (404), and are free for anyone again.
-    await tx.delete(apps).where(eq(apps.instanceId, instance.id));
+    // Its published apps go with the row (apps.instance_id cascades): their names answer 404 and are free again.
     await tx.delete(instances).where(eq(instances.id, instance.id));
     await releaseAddress(tx, { pool: "bridge", holder: instanceAddressHolder(instance) });
   } else if (next) {
