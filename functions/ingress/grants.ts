@@ -1,15 +1,22 @@
 import { SESSION_TTL_SECONDS } from "../../shared/auth/sessions";
+import { constantTimeEqual } from "../../shared/crypto/encoding";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { KV } from "../../shared/kv/port";
 
 /** The host-only cookie that carries a person's grant on one app host. */
 export const APP_COOKIE = "kws_app";
+/**
+ * The browser that started a sign-in holds this (host-only, sent to /.kws/ only), and the code
+ * carries the same value: a code someone else obtained cannot sign this browser in as them.
+ */
+export const STATE_COOKIE = "kws_app_state";
 const CODE_TTL_SECONDS = 60;
 
 interface Code {
   userId: string;
   label: string;
   path: string;
+  state: string;
 }
 
 interface Grant {
@@ -27,13 +34,18 @@ export async function issueCode(kv: KV, code: Code): Promise<string> {
   return secret;
 }
 
-/** The code's content, once: whoever deletes the key first is the one use; a code of another host is refused. */
-export async function takeCode(kv: KV, secret: string, label: string): Promise<Code | undefined> {
+/**
+ * The code's content, once: whoever deletes the key first is the one use. A code of another host,
+ * or one this browser did not ask for (its state cookie differs), is refused.
+ */
+export async function takeCode(kv: KV, secret: string, label: string, state: string | undefined): Promise<Code | undefined> {
   const key = await codeKey(secret);
   const value = await kv.get(key);
   if (!value || !(await kv.del(key))) return undefined;
   const code = JSON.parse(value) as Code;
-  return code.label === label ? code : undefined;
+  const enc = new TextEncoder();
+  if (code.label !== label || !state || !constantTimeEqual(enc.encode(code.state), enc.encode(state))) return undefined;
+  return code;
 }
 
 /** A grant for the app host `label`: the cookie's value; only its hash is stored. */

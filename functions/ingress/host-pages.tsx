@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Child } from "hono/jsx";
-import { setCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError } from "../../shared/errors";
 import { labelOfHost } from "../../shared/ingress/names";
@@ -13,7 +13,8 @@ import { CsrfField } from "../web/layout";
 import { pageFailure, type PageContext } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
 import { identify } from "./access";
-import { APP_COOKIE, GRANT_TTL_SECONDS, issueGrant, takeCode } from "./grants";
+import { randomToken } from "../../shared/crypto/tokens";
+import { APP_COOKIE, GRANT_TTL_SECONDS, issueGrant, STATE_COOKIE, takeCode } from "./grants";
 import { outcomes, outcomeStatus, type Outcome } from "./outcome";
 import { resolveLabel } from "./resolve";
 
@@ -38,6 +39,8 @@ function HostPage({ title, refresh, children }: { title: string; refresh?: boole
   );
 }
 
+/** Host-only (no Domain), out of scripts' reach, sent on top-level navigations from elsewhere. */
+const hostCookie = (c: PageContext) => ({ httpOnly: true, sameSite: "Lax" as const, secure: c.get("services").config.appsUrl.startsWith("https:") });
 const incoming = (c: PageContext) => (c.env as { incoming: IncomingMessage }).incoming;
 const labelOf = (c: PageContext) => labelOfHost(c.get("services").config.appsUrl, c.req.header("host"));
 const page = (c: PageContext, status: ContentfulStatusCode, title: string, body: Child, refresh = false) =>
@@ -75,8 +78,11 @@ function renderOutcome(c: PageContext, o: Outcome) {
   switch (o.kind) {
     case "not_found":
       return page(c, 404, "Nothing here", <p>No instance or app is published as <code>{o.label}</code>.</p>);
-    case "sign_in":
-      return c.redirect(`${publicUrl}/kws_authorize_app?label=${encodeURIComponent(o.label)}&path=${encodeURIComponent(o.path)}`, 302);
+    case "sign_in": {
+      const state = randomToken();
+      setCookie(c, STATE_COOKIE, state, { ...hostCookie(c), path: "/.kws/", maxAge: 600 });
+      return c.redirect(`${publicUrl}/kws_authorize_app?label=${encodeURIComponent(o.label)}&path=${encodeURIComponent(o.path)}&state=${state}`, 302);
+    }
     case "unauthorized":
       throw new AppError("unauthorized", o.message);
     case "forbidden":
@@ -109,18 +115,13 @@ export function hostPages(provide: ServiceProvider) {
     .get("/.kws/callback", async (c) => {
       const label = labelOf(c);
       const code = c.req.query("code");
-      const { kv, config } = c.get("services");
-      const taken = label && code ? await takeCode(kv, code, label) : undefined;
+      const { kv } = c.get("services");
+      const taken = label && code ? await takeCode(kv, code, label, getCookie(c, STATE_COOKIE)) : undefined;
+      deleteCookie(c, STATE_COOKIE, { path: "/.kws/" });
       if (!label || !taken) {
         return page(c, 400, "This sign-in link is used up", <p>It works once, for a minute. <a href="/">Open the page again</a> to sign in anew.</p>);
       }
-      setCookie(c, APP_COOKIE, await issueGrant(kv, { userId: taken.userId, label }), {
-        httpOnly: true,
-        sameSite: "Lax",
-        secure: config.appsUrl.startsWith("https:"),
-        path: "/",
-        maxAge: GRANT_TTL_SECONDS,
-      });
+      setCookie(c, APP_COOKIE, await issueGrant(kv, { userId: taken.userId, label }), { ...hostCookie(c), path: "/", maxAge: GRANT_TTL_SECONDS });
       return c.redirect(sameHostPath(taken.path) ?? "/", 303);
     })
     .post("/.kws/start", async (c) => {

@@ -3,12 +3,12 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { SESSION_COOKIE } from "../../shared/auth/sessions";
 import { kwsBearer } from "./access";
-import { APP_COOKIE } from "./grants";
+import { APP_COOKIE, STATE_COOKIE } from "./grants";
 
 // Meaningful for one connection only (RFC 9110 7.6.1); `expect`: our server has already answered 100-continue.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "expect"]);
-// KWS's own cookies: the session, the app grant, the form token (both names of it).
-const KWS_COOKIES = new Set([SESSION_COOKIE, APP_COOKIE, "kws_csrf", "__Host-kws_csrf"]);
+// KWS's own cookies: the session, the app grant and its sign-in state, the form token (both names of it).
+const KWS_COOKIES = new Set([SESSION_COOKIE, APP_COOKIE, STATE_COOKIE, "kws_csrf", "__Host-kws_csrf"]);
 
 export interface ForwardOptions {
   /** The caller's address as the proxy saw it. */

@@ -47,6 +47,7 @@ function mayAsk(c: PageContext, secret: string | undefined): boolean {
 const AuthorizeQuery = z.object({
   label: z.string().regex(DNS_LABEL, DNS_LABEL_RULE),
   path: z.string().optional(),
+  state: z.string().regex(/^[A-Za-z0-9_-]{20,100}$/),
 });
 
 export const ingressRoutes = createRouter().openapi(askRoute, async (c) => {
@@ -66,12 +67,12 @@ export const ingressRoutes = createRouter().openapi(askRoute, async (c) => {
  */
 export const ingressPages = createRouter().get("/kws_authorize_app", async (c) => {
   const parsed = AuthorizeQuery.safeParse(c.req.query());
-  if (!parsed.success) throw new AppError("invalid", "label: must name an app host");
-  const { label } = parsed.data;
+  if (!parsed.success) throw new AppError("invalid", "label and state: open the app's address again to sign in");
+  const { label, state } = parsed.data;
   const path = sameHostPath(parsed.data.path) ?? "/";
   const user = c.get("auth")?.user;
-  if (!user) return c.redirect(`/kws_signin?next=${encodeURIComponent(`/kws_authorize_app?label=${label}&path=${encodeURIComponent(path)}`)}`, 303);
+  if (!user) return c.redirect(`/kws_signin?next=${encodeURIComponent(`/kws_authorize_app?label=${label}&path=${encodeURIComponent(path)}&state=${state}`)}`, 303);
   const { kv, config } = c.get("services");
-  const code = await issueCode(kv, { userId: user.id, label, path });
+  const code = await issueCode(kv, { userId: user.id, label, path, state });
   return c.redirect(`${appUrl(config.appsUrl, label)}.kws/callback?code=${encodeURIComponent(code)}`, 303);
 });

@@ -34,7 +34,7 @@ export async function setInstanceState(db: Database, id: string, state: Instance
 
 export interface HostResponse {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: import("node:http").IncomingHttpHeaders;
   body: Buffer;
 }
 
