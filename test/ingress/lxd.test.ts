@@ -71,6 +71,10 @@ test("a server in the container answers at its app's URL with the access chosen;
   assert.equal(created.body.app.url, `${new URL(p.url).protocol}//${name}.localhost:${new URL(p.url).port}/`);
   const host = `${name}.localhost:${port}`;
 
+  const unknown = await hostRequest(p.url, `nothing-${name}.localhost:${new URL(p.url).port}`);
+  assert.equal(unknown.status, 404, "npm start's server sends app hosts to its router");
+  assert.match(unknown.body.toString(), /No instance or app is published as/);
+
   const page = await hostRequest(url, host);
   assert.equal(page.status, 200, page.body.toString());
   assert.equal(page.body.toString(), "hello-from-the-container\n");

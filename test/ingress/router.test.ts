@@ -225,6 +225,20 @@ describe("streams", () => {
     assert.deepEqual(JSON.parse(up.body.toString()), { bytes: body.length, sha256: createHash("sha256").update(body).digest("hex") });
   });
 
+  test("a client that leaves mid-download ends the app's response too (no stream left open)", async () => {
+    const req = request({ host: "127.0.0.1", port, path: `/big?size=${4 * 1024 * 1024 * 1024}`, headers: { host: host(names.public) } });
+    await new Promise<void>((resolve, reject) => {
+      req.on("response", (res) => res.once("data", () => resolve()));
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(app.openDownloads, 1, "the download runs, held back by the client that does not read");
+    req.destroy();
+    const deadline = Date.now() + 5000;
+    while (app.openDownloads > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(app.openDownloads, 0, "the app's side closed once the client left");
+  });
+
   test("server-sent events arrive as they are sent", async () => {
     const started = Date.now();
     const { first, all } = await new Promise<{ first: number; all: string }>((resolve, reject) => {

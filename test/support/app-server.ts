@@ -22,6 +22,8 @@ export function pattern(size: number): { chunks: () => Generator<Buffer>; sha256
  */
 export class AppServer {
   readonly seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+  /** Downloads (`/big`) whose response is still open. */
+  openDownloads = 0;
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
 
@@ -32,6 +34,8 @@ export class AppServer {
       if (url.pathname === "/big") {
         const { chunks } = pattern(Number(url.searchParams.get("size")));
         res.writeHead(200, { "content-type": "application/octet-stream" });
+        this.openDownloads++;
+        res.on("close", () => this.openDownloads--);
         const it = chunks();
         const pump = () => {
           for (let next = it.next(); !next.done; next = it.next()) if (!res.write(next.value)) return void res.once("drain", pump);
