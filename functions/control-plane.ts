@@ -1,6 +1,8 @@
 import { accountPages } from "./account/pages";
 import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
+import { appPages } from "./apps/pages";
+import { appRoutes } from "./apps/routes";
 import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
 import { dashboardPages } from "./dashboard/pages";
@@ -10,6 +12,7 @@ import { deviceRoutes } from "./devices/routes";
 import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
+import { ingressPages, ingressRoutes } from "./ingress/routes";
 import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
@@ -30,13 +33,17 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", instanceRoutes)
     .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
+    .route("/api/v1", appRoutes)
+    .route("/api/v1", ingressRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", accountPages)
     .route("/", dashboardPages)
     .route("/", pgPages)
     .route("/", instancePages)
-    .route("/", devicePages);
+    .route("/", devicePages)
+    .route("/", appPages)
+    .route("/", ingressPages);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

@@ -1,11 +1,12 @@
-import { serve } from "@hono/node-server";
 import { once } from "node:events";
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../shared/logger";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
 import { Gateway } from "./gateway/gateway";
+import { noStreams } from "./ingress/no-streams";
+import { IngressRouter } from "./ingress/router";
+import { createHttpServer } from "./ingress/server";
 import { startLocalAgent } from "./local-agent";
 import { createNodeServices } from "./node-services";
 import { configOrExit, onShutdown, runMain } from "./process";
@@ -24,11 +25,12 @@ runMain("kws", async () => {
   const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
   const app = createControlPlane(async () => ({ services }));
-  const server = serve({ fetch: app.fetch, port: config.port }) as Server;
+  const server = createHttpServer(app.fetch, new IngressRouter({ services, dialer: noStreams }));
   gateway.attach(server);
+  server.listen(config.port);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
-  logger.info("listening", { port, url: config.publicUrl });
+  logger.info("listening", { port, url: config.publicUrl, apps: config.appsUrl });
   // The machine's own LXD, when it has one; a failure here leaves the control plane running.
   const localAgent = await startLocalAgent(services, logger, `http://127.0.0.1:${port}`).catch((err: unknown) => {
     logger.error("the local agent did not start", { err });

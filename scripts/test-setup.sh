@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this machine for `npm test` (run as root; idempotent): makes sure PostgreSQL, Redis and
 # RabbitMQ answer (starting them where they are installed but stopped), installs Debian's Chromium
-# for the browser tests, and prepares LXD, WireGuard and the instance image with
+# for the browser tests and Caddy for the ingress tests, and prepares LXD, WireGuard and the instance image with
 # scripts/host-setup.sh --instance-image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,14 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 say "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"
+
+# The ingress tests run Debian's Caddy (started by each test on high ports, never as a service).
+if ! command -v caddy >/dev/null 2>&1; then
+  say "installing caddy"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null
+fi
+say "caddy: $(caddy version 2>/dev/null || echo missing)"
 
 # The instance tests deploy the Debian image with code-server: built once per machine (cached in
 # /var/cache/kws, about 3-4 minutes the first time), imported again in seconds afterwards.

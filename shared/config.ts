@@ -27,6 +27,10 @@ export const configSchema = z
     PORT: intInRange(1, 65535, 8080),
     // Base URL people reach KWS at; links in e-mails point here.
     PUBLIC_URL: optionalUrl("e.g. https://kws.example.org"),
+    // Base of app hosts: the IDE and published apps answer at <label>.<its host>.
+    KWS_APPS_URL: optionalUrl("e.g. https://kws.app"),
+    // Shared secret that lets Caddy's on-demand TLS `ask` reach /api/v1/ingress/ask from off this machine.
+    KWS_INGRESS_ASK_SECRET: z.string().trim().optional(),
     // PostgreSQL connection string; unset: embedded PGlite under KWS_DATA_DIR.
     DATABASE_URL: optionalUrl("e.g. postgres://user:pass@host:5432/kws"),
     // Where embedded state (PGlite) lives.
@@ -185,6 +189,10 @@ export interface Config {
   env: "development" | "production" | "test";
   port: number;
   publicUrl: string;
+  /** Base of app hosts, e.g. http://localhost:8080 → http://<label>.localhost:8080/. */
+  appsUrl: string;
+  /** Lets the ingress ask endpoint answer callers that are not on loopback. */
+  ingressAskSecret?: string;
   databaseUrl?: string;
   dataDir: string;
   redisUrl?: string;
@@ -247,6 +255,8 @@ export function parseConfig(input: ConfigInput): Config {
     env: e.NODE_ENV,
     port: e.PORT,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    appsUrl: new URL(e.KWS_APPS_URL ?? `http://localhost:${e.PORT}`).origin,
+    ingressAskSecret: e.KWS_INGRESS_ASK_SECRET || undefined,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.KWS_DATA_DIR,
     redisUrl: e.REDIS_URL,

@@ -7,6 +7,7 @@ import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { formFailure, readForm, validateForm, type FieldErrors } from "../web/forms";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { sameHostPath } from "../web/redirects";
 import { endSession, setSessionCookie } from "./cookies";
 import { LoginBody, RegisterBody, ResendBody } from "./schemas";
 import { login, register, resendVerification } from "./service";
@@ -48,7 +49,15 @@ function RegisterPage({ csrf, values = {}, errors = {}, message }: RegisterView 
   );
 }
 
-function SignInPage({ csrf, values = {}, errors = {}, message, notice, unverified }: RegisterView & { csrf: string; notice?: string; unverified?: boolean }) {
+function SignInPage({
+  csrf,
+  values = {},
+  errors = {},
+  message,
+  notice,
+  unverified,
+  next,
+}: RegisterView & { csrf: string; notice?: string; unverified?: boolean; next?: string }) {
   const n = notice ? notices[notice] : undefined;
   return (
     <Layout title="Sign in">
@@ -58,6 +67,7 @@ function SignInPage({ csrf, values = {}, errors = {}, message, notice, unverifie
         {message ? <Notice kind="error">{message}</Notice> : null}
         <form method="post" action="/kws_signin" novalidate>
           <CsrfField token={csrf} />
+          {next ? <input type="hidden" name="next" value={next} /> : null}
           <Field name="username" label="Username or e-mail" autocomplete="username" value={values.username} error={errors.username} />
           <Field name="password" label="Password" type="password" autocomplete="current-password" error={errors.password} />
           <button type="submit">Sign in</button>
@@ -124,14 +134,17 @@ export const authPages = createRouter()
   })
   .get("/kws_check_email", (c) => render(c, <CheckEmailPage />))
   .get("/kws_signin", (c) => {
-    if (c.get("auth")) return c.redirect("/", 303);
-    return render(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice")} />);
+    // Where to go after signing in (an app host's sign-in passes through here): this site's paths only.
+    const next = sameHostPath(c.req.query("next"));
+    if (c.get("auth")) return c.redirect(next ?? "/", 303);
+    return render(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice") ?? (next ? "signin-required" : undefined)} next={next} />);
   })
   .post("/kws_signin", async (c) => {
     const fields = await readForm(c);
     const csrf = csrfToken(c);
+    const next = sameHostPath(fields.next);
     const valid = validateForm(LoginBody, fields);
-    if (!valid.ok) return render(c, <SignInPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
+    if (!valid.ok) return render(c, <SignInPage csrf={csrf} values={fields} errors={valid.errors} next={next} />, 400);
     try {
       const { sessionToken } = await login(c.get("services"), c.get("log"), valid.data, clientIp(c));
       setSessionCookie(c, sessionToken);
@@ -139,11 +152,11 @@ export const authPages = createRouter()
       const f = formFailure(err);
       return render(
         c,
-        <SignInPage csrf={csrf} values={fields} message={f.message} unverified={f.code === "unverified"} />,
+        <SignInPage csrf={csrf} values={fields} message={f.message} unverified={f.code === "unverified"} next={next} />,
         f.status,
       );
     }
-    return c.redirect("/", 303);
+    return c.redirect(next ?? "/", 303);
   })
   .post("/kws_signout", async (c) => {
     await readForm(c);

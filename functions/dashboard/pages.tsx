@@ -34,6 +34,9 @@ export const dashboardPages = createRouter().get("/", (c) => {
             <a href="/kws_devices">WireGuard devices</a>
           </li>
           <li>
+            <a href="/kws_apps">Published apps</a>
+          </li>
+          <li>
             <a href="/kws_services/postgres/users">PostgreSQL users</a>
           </li>
           <li>

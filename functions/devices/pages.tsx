@@ -6,7 +6,7 @@ import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { readForm, validateForm, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
 import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
@@ -148,13 +148,7 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
                   </td>
                   <td>
                     <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
-                    <form method="post" action={`${PAGE}/remove`} class="inline" data-confirm={`Remove ${d.name}?`}>
-                      <CsrfField token={csrf} />
-                      <input type="hidden" name="id" value={d.id} />
-                      <button type="submit" class="link" data-testid={`remove-${d.id}`}>
-                        Remove
-                      </button>
-                    </form>
+                    <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
                   </td>
                 </tr>
               );

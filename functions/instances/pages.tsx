@@ -145,7 +145,7 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
 
 async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
   const view = await viewInstance(c.get("services"), user.id, false);
-  return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view)} job={view.job} {...extra} />, status);
+  return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config.appsUrl)} job={view.job} {...extra} />, status);
 }
 
 const act = (action: InstanceAction) => async (c: PageContext) => {

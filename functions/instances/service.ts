@@ -17,7 +17,8 @@ import type { Services } from "../services";
 import { queueOwnerChange } from "../../shared/devices/owner";
 import { homeHostFor } from "../../shared/placement/home-host";
 import { placementRules } from "../../shared/placement/rules";
-import { insertInstance, instanceOfUser, updateInstance } from "./queries";
+import { lockNames, newInstanceLabel } from "../../shared/ingress/names";
+import { accountName, insertInstance, instanceOfUser, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */
 export const IDE_PORT = 8099;
@@ -79,6 +80,11 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this instance still holds an address on another host; kill it first");
       throw err;
     });
+    let label = instance?.label;
+    if (!label) {
+      await lockNames(tx);
+      label = await newInstanceLabel(tx, await accountName(tx, userId));
+    }
     const passwordEncrypted = await box.seal(body.password, passwordContext({ name }));
     const row = await newJob(tx, s, {
       id: jobId,
@@ -110,7 +116,7 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       jobId: row.id,
     };
     if (instance) await updateInstance(tx, instance.id, values);
-    else instance = await insertInstance(tx, { id, userId, hostId: host.id, name, ...values });
+    else instance = await insertInstance(tx, { id, userId, hostId: host.id, name, label, ...values });
     return row;
   });
   await publishJob(s.db, queue, s.logger, job);

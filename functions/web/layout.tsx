@@ -83,3 +83,16 @@ export function Field({ name, id = name, label, type = "text", value, error, aut
 export function CsrfField({ token }: { token: string }) {
   return <input type="hidden" name={CSRF_FIELD} value={token} />;
 }
+
+/** A one-button form that posts `field=value` to `action` after the browser's confirmation. */
+export function RemoveButton({ action, csrf, field, value, label, testId }: { action: string; csrf: string; field: string; value: string; label: string; testId: string }) {
+  return (
+    <form method="post" action={action} class="inline" data-confirm={`Remove ${label}?`}>
+      <CsrfField token={csrf} />
+      <input type="hidden" name={field} value={value} />
+      <button type="submit" class="link" data-testid={testId}>
+        Remove
+      </button>
+    </form>
+  );
+}

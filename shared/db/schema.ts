@@ -255,6 +255,9 @@ export const instances = pgTable(
     ...hostedResource(),
     // The LXD name, derived from the user id: stable across redeploys.
     name: text("name").notNull(),
+    // The DNS label of its IDE host (<label>.<apps base>): unique among instance labels and app
+    // names, kept for the life of the instance.
+    label: text("label").notNull(),
     username: text("username").notNull(),
     // AES-256-GCM under KWS_SECRET_KEY, bound to the instance name.
     passwordEncrypted: text("password_encrypted").notNull(),
@@ -269,6 +272,7 @@ export const instances = pgTable(
   (t) => [
     uniqueIndex("instances_user_key").on(t.userId),
     uniqueIndex("instances_name_key").on(t.name),
+    uniqueIndex("instances_label_key").on(t.label),
     index("instances_host_idx").on(t.hostId),
     index("instances_job_idx").on(t.jobId),
   ],
@@ -308,3 +312,31 @@ export const devices = pgTable(
 );
 
 export type Device = typeof devices.$inferSelect;
+
+export const appAccessLevels = ["owner", "authenticated", "public"] as const;
+export type AppAccess = (typeof appAccessLevels)[number];
+
+/**
+ * A published port of a person's instance, served at <name>.<apps base>. The name is unique among
+ * apps here and never equal to an instance label (both are checked under the names lock); the app
+ * goes with its instance.
+ */
+export const apps = pgTable(
+  "apps",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    instanceId: uuid("instance_id")
+      .notNull()
+      .references(() => instances.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    port: integer("port").notNull(),
+    access: text("access").$type<AppAccess>().notNull().default("owner"),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("apps_name_key").on(t.name), index("apps_user_idx").on(t.userId), index("apps_instance_idx").on(t.instanceId)],
+);
+
+export type App = typeof apps.$inferSelect;

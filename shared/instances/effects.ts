@@ -24,13 +24,14 @@ function nextState(kind: string, ok: boolean): InstanceState | "gone" | undefine
 /**
  * Runs in the transaction that records a job's outcome, so the instance row and the job can never
  * disagree: a deploy that failed leaves a failed (redeployable) instance, never one reported
- * running; a kill that succeeded leaves no row and no address behind.
+ * running; a kill that succeeded leaves no row, no address and no published app behind.
  */
 export async function applyInstanceOutcome(tx: Database, job: Job): Promise<void> {
   const [instance] = await tx.select().from(instances).where(eq(instances.jobId, job.id)).for("update");
   if (!instance) return;
   const next = nextState(job.kind, job.status === "succeeded");
   if (next === "gone") {
+    // Its published apps go with the row (apps.instance_id cascades): their names answer 404 and are free again.
     await tx.delete(instances).where(eq(instances.id, instance.id));
     await releaseAddress(tx, { pool: "bridge", holder: instanceAddressHolder(instance) });
   } else if (next) {

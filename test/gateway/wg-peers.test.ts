@@ -49,7 +49,7 @@ async function user(): Promise<string> {
 async function instance(userId: string, hostId: string, ipv4: string): Promise<void> {
   await db()
     .insert(instances)
-    .values({ userId, hostId, name: `kws-${randomUUID().slice(0, 8)}`, username: "dev", passwordEncrypted: "x", ipv4, image: "debian", memoryMB: 512, state: "running" });
+    .values({ userId, hostId, name: `kws-${randomUUID().slice(0, 8)}`, label: `wg-${randomUUID().slice(0, 8)}`, username: "dev", passwordEncrypted: "x", ipv4, image: "debian", memoryMB: 512, state: "running" });
 }
 
 async function device(userId: string, hostId: string, address: string, state: DeviceState = "active"): Promise<string> {

@@ -1,19 +1,24 @@
-import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
 import { Gateway } from "../../functions/gateway/gateway";
+import { IngressRouter } from "../../functions/ingress/router";
+import { createHttpServer } from "../../functions/ingress/server";
+import type { StreamDialer } from "../../functions/ingress/stream-dialer";
 import { defaultRateLimits, type Config } from "../../shared/config";
 import { hosts } from "../../shared/db/schema";
 import { hostQueue } from "../../shared/jobs/queue-names";
 import { AmqpQueue } from "../../shared/queue/amqp";
 import { MemoryQueue } from "../../shared/queue/memory";
 import { signedInUser, startHarness, type Harness } from "./harness";
+import { DirectDialer } from "./direct-dialer";
 import { AMQP_URL } from "./local-services";
+import { freePort } from "./processes";
 
 export interface RunningControlPlane {
   h: Harness;
   gateway: Gateway;
   url: string;
+  /** The app-host base: `http://localhost:<port>` (app hosts are `<label>.localhost:<port>`). */
+  appsUrl: string;
   /** An admin's session cookie. */
   adminCookie: string;
   close(): Promise<void>;
@@ -21,10 +26,11 @@ export interface RunningControlPlane {
 
 /**
  * The control plane and the gateway on a real HTTP server in this process, over RabbitMQ
- * (default) or the in-process queue, with an admin account signed in.
+ * (default) or the in-process queue, with an admin account signed in. App hosts go to the ingress
+ * router, which reaches containers with `dialer` (default: directly over TCP).
  */
 export async function startControlPlane(
-  options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number } = {},
+  options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number; dialer?: StreamDialer; gateway?: boolean } = {},
 ): Promise<RunningControlPlane> {
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const deadLetterQueue = `kws.test.dead.${run}`;
@@ -34,6 +40,7 @@ export async function startControlPlane(
       : await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue });
   const adminEmail = `admin.${run}@example.org`;
   const heartbeatMs = options.heartbeatMs ?? 1000;
+  const port = await freePort();
   const h = await startHarness({
     queue,
     config: {
@@ -42,20 +49,25 @@ export async function startControlPlane(
       deadLetterQueue,
       // Every agent of a test enrolls from 127.0.0.1.
       rateLimits: { ...defaultRateLimits, enroll: { burst: 10_000, intervalMs: 1 } },
+      publicUrl: `http://localhost:${port}`,
+      appsUrl: `http://localhost:${port}`,
       ...options.config,
     },
   });
   const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
   await gateway.start();
-  const server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
+  const server: Server = createHttpServer(h.app.fetch, new IngressRouter({ services: h.services, dialer: options.dialer ?? new DirectDialer() }));
+  server.listen(port, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
-  gateway.attach(server);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Off for tests of app-host websockets until the gateway leaves other upgrades alone.
+  if (options.gateway !== false) gateway.attach(server);
+  const url = `http://127.0.0.1:${port}`;
   const { cookie } = await signedInUser(h, { email: adminEmail });
   return {
     h,
     gateway,
     url,
+    appsUrl: h.services.config.appsUrl,
     adminCookie: cookie,
     close: async () => {
       await gateway.stop();

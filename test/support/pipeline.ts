@@ -28,7 +28,7 @@ export class Pipeline {
   agent!: Program;
   lxd!: LxdClient;
   url!: string;
-  /** The control plane's own database, for tests that check its rows. */
+  /** The control plane's own database (a fresh one), for tests that check its rows and components run beside it. */
   databaseUrl!: string;
   host!: Json;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */

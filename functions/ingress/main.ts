@@ -1,0 +1,34 @@
+import { createServer } from "node:http";
+import { createLogger } from "../../shared/logger";
+import { createNodeServices } from "../node-services";
+import { configOrExit, onShutdown, runMain } from "../process";
+import { noStreams } from "./no-streams";
+import { IngressRouter } from "./router";
+
+/**
+ * `npm run ingress`: the app hosts alone (the IDE and published apps), beside a control plane that
+ * keeps the API and pages. Both must share the database (names, apps) and the KV (sign-in codes
+ * and grants), so neither may be embedded.
+ */
+runMain("kws ingress", async () => {
+  const config = configOrExit((c) => [
+    ...(c.databaseUrl ? [] : ["DATABASE_URL: a separate ingress needs the shared PostgreSQL (or run it inside `npm start`)"]),
+    ...(c.redisUrl || c.upstash ? [] : ["REDIS_URL or UPSTASH_REDIS_REST_URL: a separate ingress needs the KV the control plane signs people in with"]),
+  ]);
+  const logger = createLogger({ service: "kws-ingress" }, { level: config.logLevel });
+  const services = await createNodeServices(config, logger);
+  const router = new IngressRouter({ services, dialer: noStreams });
+  const server = createServer((req, res) => {
+    if (router.label(req) !== undefined) return router.handle(req, res);
+    const healthy = req.url === "/healthz";
+    res.writeHead(healthy ? 200 : 404, { "content-type": "application/json" });
+    res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} only` } }));
+  });
+  router.attach(server);
+  server.listen(config.port, () => logger.info("ingress listening", { port: config.port, apps: config.appsUrl }));
+  onShutdown(async (signal) => {
+    logger.info("stopping", { signal });
+    server.close();
+    await services.close();
+  });
+});

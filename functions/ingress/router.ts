@@ -1,0 +1,129 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
+import { labelOfHost } from "../../shared/ingress/names";
+import type { Logger } from "../../shared/logger";
+import type { Services } from "../services";
+import { identify, isBrowser, verdict } from "./access";
+import { hostPages } from "./host-pages";
+import { outcomes, outcomeStatus, type Outcome } from "./outcome";
+import { forwardHeaders, proxyHttp, proxyUpgrade } from "./proxy";
+import { resolveLabel, type Destination } from "./resolve";
+import { DialError, type StreamDialer } from "./stream-dialer";
+
+export interface IngressRouterOptions {
+  services: Services;
+  /** How bytes reach a container: through its host's agent in production. */
+  dialer: StreamDialer;
+}
+
+type Decision = { kind: "proxy"; dest: Destination } | Outcome;
+
+/**
+ * Serves app hosts (`<label>.<apps base>`): resolves the label, applies its access level, and
+ * proxies HTTP and websockets to the container over a stream from the dialer. Everything that is
+ * not proxied (sign-in, 403, 404, a stopped instance, an app that does not answer) is a page of
+ * `hostPages`. It answers only requests for app hosts; others are left to their owners.
+ */
+export class IngressRouter {
+  private readonly pages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  private readonly log: Logger;
+
+  constructor(private readonly o: IngressRouterOptions) {
+    this.pages = getRequestListener(hostPages(async () => ({ services: o.services })).fetch);
+    this.log = o.services.logger.child({ component: "ingress" });
+  }
+
+  /** The app-host label a request is for; undefined: not an app host. */
+  label(req: IncomingMessage): string | undefined {
+    return labelOfHost(this.o.services.config.appsUrl, req.headers.host);
+  }
+
+  /** Takes the upgrades of app hosts on `server`; other upgrades stay with their own listeners. */
+  attach(server: Server): void {
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.label(req) === undefined) return;
+      void this.upgrade(req, socket, head).catch((err: unknown) => {
+        this.log.error("upgrade failed", { err });
+        socket.destroy();
+      });
+    });
+  }
+
+  /** A request listener for app hosts. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    void this.serve(req, res).catch((err: unknown) => {
+      this.log.error("ingress request failed", { err, host: req.headers.host, path: req.url });
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const label = this.label(req)!;
+    if (req.url?.startsWith("/.kws/")) return this.pages(req, res);
+    const decision = await this.decide(req, label);
+    if (decision.kind !== "proxy") return this.page(req, res, decision);
+    const dialed = await this.dial(decision.dest);
+    if ("outcome" in dialed) return this.page(req, res, dialed.outcome);
+    const started = performance.now();
+    proxyHttp(req, res, dialed.stream, forwardHeaders(req, this.forwardOptions(req)), (err) => {
+      this.log.warn("app broke off before answering", { label, err: err.message });
+      void this.page(req, res, { kind: "unreachable", reason: "refused", dest: decision.dest });
+    });
+    res.on("close", () => this.log.debug("proxied", { label, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }));
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    const label = this.label(req)!;
+    const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label);
+    if (decision.kind !== "proxy") return refuse(socket, outcomeStatus(decision));
+    const dialed = await this.dial(decision.dest);
+    if ("outcome" in dialed) return refuse(socket, outcomeStatus(dialed.outcome));
+    proxyUpgrade(req, socket, head, dialed.stream, forwardHeaders(req, this.forwardOptions(req)));
+  }
+
+  private async decide(req: IncomingMessage, label: string): Promise<Decision> {
+    const s = this.o.services;
+    const dest = await resolveLabel(s.db, label);
+    if (!dest) return { kind: "not_found", label };
+    const visitor = await identify(s, req, label);
+    switch (verdict(dest, visitor)) {
+      case "bad_token":
+        return { kind: "unauthorized", message: "the API token is not valid (revoked, expired or unknown)" };
+      case "sign_in":
+        return isBrowser(req)
+          ? { kind: "sign_in", label, path: req.url ?? "/" }
+          : { kind: "unauthorized", message: `sign in through a browser, or send Authorization: Bearer kws_… (an API token) to reach ${label}` };
+      case "forbidden":
+        return { kind: "forbidden", label };
+      case "allow":
+        return dest.instanceState === "running" ? { kind: "proxy", dest } : { kind: "stopped", dest, visitor };
+    }
+  }
+
+  /** A stream to the destination, or the outcome that says why there is none. */
+  private async dial(dest: Destination): Promise<{ stream: Duplex } | { outcome: Outcome }> {
+    try {
+      return { stream: await this.o.dialer.dial(dest.target) };
+    } catch (err) {
+      if (!(err instanceof DialError)) throw err;
+      this.log.info("dial failed", { label: dest.label, reason: err.reason, message: err.message });
+      return { outcome: { kind: "unreachable", reason: err.reason, dest } };
+    }
+  }
+
+  private page(req: IncomingMessage, res: ServerResponse, outcome: Outcome): Promise<void> {
+    outcomes.set(req, outcome);
+    return this.pages(req, res);
+  }
+
+  private forwardOptions(req: IncomingMessage) {
+    return { clientIp: req.socket.remoteAddress ?? "unknown", trustProxy: this.o.services.config.trustProxy };
+  }
+}
+
+function refuse(socket: Duplex, status: number): void {
+  socket.end(`HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Refused"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

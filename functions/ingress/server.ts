@@ -1,0 +1,19 @@
+import { createServer, type Server } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import type { IngressRouter } from "./router";
+
+type Fetch = Parameters<typeof getRequestListener>[0];
+
+/**
+ * The control plane's one HTTP server: a request for an app host goes to the ingress router (raw
+ * node:http, so bodies and websockets stream), every other request to the Hono app as before.
+ */
+export function createHttpServer(fetch: Fetch, router: IngressRouter): Server {
+  const api = getRequestListener(fetch);
+  const server = createServer((req, res) => {
+    if (router.label(req) === undefined) void api(req, res);
+    else router.handle(req, res);
+  });
+  router.attach(server);
+  return server;
+}

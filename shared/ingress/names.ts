@@ -1,0 +1,61 @@
+import { eq, sql } from "drizzle-orm";
+import type { Db } from "../db";
+import { apps, instances } from "../db/schema";
+
+/** One DNS label: what a name under the apps base may be. */
+export const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL_RULE = "must be a DNS label: 1-63 lower-case letters, digits and '-', not starting or ending with '-'";
+
+/** Names KWS keeps for itself (besides every instance label). */
+export const RESERVED_LABELS: ReadonlySet<string> = new Set(["www", "api", "admin", "kws", "mail"]);
+
+// Any fixed number: the key of the advisory lock below.
+const NAMES_LOCK = 0x6b776e;
+
+/**
+ * Serializes the choice of names under the apps base until the transaction ends: an app name and
+ * an instance label live in two tables, so no unique index alone can keep them apart.
+ */
+export async function lockNames(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${NAMES_LOCK})`);
+}
+
+/** Whether an instance or an app already has this label. */
+export async function labelTaken(db: Db, label: string): Promise<boolean> {
+  const [instance] = await db.select({ id: instances.id }).from(instances).where(eq(instances.label, label)).limit(1);
+  if (instance) return true;
+  const [app] = await db.select({ id: apps.id }).from(apps).where(eq(apps.name, label)).limit(1);
+  return Boolean(app);
+}
+
+/**
+ * A free label for a new instance, from its owner's account name where it makes one (ada_l →
+ * ada-l), else with a random suffix. Call under lockNames.
+ */
+export async function newInstanceLabel(tx: Db, username: string): Promise<string> {
+  const base = username.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "") || "ide";
+  let candidate = base;
+  for (;;) {
+    if (DNS_LABEL.test(candidate) && !RESERVED_LABELS.has(candidate) && !(await labelTaken(tx, candidate))) return candidate;
+    candidate = `${base}-${Math.random().toString(36).slice(2, 8).padEnd(6, "0")}`;
+  }
+}
+
+/** The URL of an app host: `http://localhost:8080` and `ada` → `http://ada.localhost:8080/`. */
+export function appUrl(appsUrl: string, label: string): string {
+  const base = new URL(appsUrl);
+  return `${base.protocol}//${label}.${base.host}/`;
+}
+
+/**
+ * The label of a Host header that names an app host (one label under the apps base's host name;
+ * the port is not compared: behind a proxy the Host has none), else undefined.
+ */
+export function labelOfHost(appsUrl: string, host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const hostname = host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  const suffix = `.${new URL(appsUrl).hostname}`;
+  if (!hostname.endsWith(suffix)) return undefined;
+  const label = hostname.slice(0, -suffix.length);
+  return DNS_LABEL.test(label) ? label : undefined;
+}

@@ -1,0 +1,99 @@
+/**
+ * A published app of a real container: the pipeline (control plane and agent processes, real LXD,
+ * the busybox image) deploys an instance running busybox httpd, and an ingress router beside it on
+ * the same database reaches the container with the direct dialer (this machine routes to the
+ * bridge; through agents is the transport's part). Killing the instance makes the URL 404.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, test } from "node:test";
+import { IngressRouter } from "../../functions/ingress/router";
+import { createNodeServices, type NodeServices } from "../../functions/node-services";
+import { parseConfig } from "../../shared/config";
+import { createLogger } from "../../shared/logger";
+import { MemoryQueue } from "../../shared/queue/memory";
+import { DirectDialer } from "../support/direct-dialer";
+import { hostRequest } from "../support/ingress";
+import { Pipeline } from "../support/pipeline";
+import { freePort } from "../support/processes";
+
+let p: Pipeline;
+let services: NodeServices;
+let server: Server;
+let url: string;
+let port: number;
+let token: string;
+let instanceName: string | undefined;
+const name = `web-${Math.random().toString(36).slice(2, 7)}`;
+
+before(async () => {
+  p = await Pipeline.start({
+    env: { KWS_BRIDGE_RANGE: "172.30.0.230-172.30.0.239", KWS_INSTANCE_IMAGE: "kws/busybox", KWS_INSTANCE_PROVISION: "false", KWS_INSTANCE_MEMORY_MB: "64" },
+  });
+  token = await p.userToken();
+  const deploy = await p.api("POST", "/instance", { username: "dev", password: "Busy-Box-123" }, token);
+  assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
+  const job = await p.waitFinal(deploy.body.job.id, 120_000, token);
+  assert.equal(job.status, "succeeded", JSON.stringify(job.error));
+  instanceName = job.result.name as string;
+  // A web server in the container: fixed arguments, nothing of the test's input in a shell string.
+  const started = await p.lxd.exec(instanceName, { command: ["/bin/sh", "-c", "mkdir -p /www && echo hello-from-the-container > /www/index.html && httpd -p 8080 -h /www"] });
+  assert.equal(started.exitCode, 0);
+
+  port = await freePort();
+  services = await createNodeServices(
+    parseConfig({ NODE_ENV: "test", DATABASE_URL: p.databaseUrl, KWS_APPS_URL: `http://localhost:${port}`, PORT: String(port) }),
+    createLogger({ service: "kws-ingress-test" }, { level: "warn" }),
+    { queue: new MemoryQueue({ deadLetterQueue: "unused" }) },
+  );
+  const router = new IngressRouter({ services, dialer: new DirectDialer() });
+  server = createServer((req, res) => router.handle(req, res));
+  router.attach(server);
+  server.listen(port, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  url = `http://127.0.0.1:${port}`;
+});
+
+after(async () => {
+  if (instanceName) {
+    const kill = await p.api("DELETE", "/instance", undefined, token).catch(() => undefined);
+    if (kill?.status === 202) await p.waitFinal(kill.body.job.id, 60_000, token).catch(() => undefined);
+  }
+  server?.closeAllConnections();
+  server?.close();
+  await services?.close();
+  await p?.close();
+});
+
+test("a server in the container answers at its app's URL with the access chosen; the kill makes the URL 404", async () => {
+  const created = await p.api("POST", "/apps", { name, port: 8080, access: "public" }, token);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.body.app.url, `${new URL(p.url).protocol}//${name}.localhost:${new URL(p.url).port}/`);
+  const host = `${name}.localhost:${port}`;
+
+  const unknown = await hostRequest(p.url, `nothing-${name}.localhost:${new URL(p.url).port}`);
+  assert.equal(unknown.status, 404, "npm start's server sends app hosts to its router");
+  assert.match(unknown.body.toString(), /No instance or app is published as/);
+
+  const page = await hostRequest(url, host);
+  assert.equal(page.status, 200, page.body.toString());
+  assert.equal(page.body.toString(), "hello-from-the-container\n");
+
+  assert.equal((await p.api("PATCH", `/apps/${name}`, { access: "owner" }, token)).status, 200);
+  assert.equal((await hostRequest(url, host, { headers: { accept: "application/json" } })).status, 401, "owner only now");
+  const owner = await hostRequest(url, host, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(owner.status, 200);
+
+  assert.equal((await p.api("PATCH", `/apps/${name}`, { port: 8081 }, token)).status, 200);
+  const nothing = await hostRequest(url, host, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(nothing.status, 502, "nothing listens on 8081");
+  assert.match(nothing.body.toString(), /port <code>8081<\/code>/);
+
+  const kill = await p.api("DELETE", "/instance", undefined, token);
+  assert.equal(kill.status, 202);
+  assert.equal((await p.waitFinal(kill.body.job.id, 60_000, token)).status, "succeeded");
+  instanceName = undefined;
+  const gone = await hostRequest(url, host, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(gone.status, 404, "the kill removed the app");
+  assert.deepEqual((await p.api("GET", "/apps", undefined, token)).body.apps, []);
+});
