@@ -291,8 +291,8 @@ export async function run(): Promise<Record<string, unknown>> {
       if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
       const { user } = JSON.parse(reg.text) as { user: { id: string } };
       const token = await issueVerificationToken(services.kv, user.id);
-      const ver = await fetch(`${base}/api/v1/auth/verify?token=${encodeURIComponent(token)}`);
-      if (ver.status !== 200) throw new Error(`verify: ${ver.status} ${await ver.text()}`);
+      const ver = await post(`${base}/api/v1/auth/verify`, { token });
+      if (ver.status !== 200) throw new Error(`verify: ${ver.status} ${ver.text}`);
       accounts.push({ username: account.username, email: account.email });
     }
     progress(`${accounts.length} accounts registered and verified`);

@@ -1,6 +1,7 @@
 import { createApp, type ServiceProvider } from "./app";
 import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
+import { verifyPages } from "./auth/verify-page";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
 import { devicePages } from "./devices/pages";
@@ -29,6 +30,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", pgRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
+    .route("/", verifyPages)
     .route("/", dashboardPages)
     .route("/", pgPages)
     .route("/", instancePages)

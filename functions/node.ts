@@ -3,6 +3,7 @@ import { once } from "node:events";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../shared/logger";
+import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { Gateway } from "./gateway/gateway";
 import { startLocalAgent } from "./local-agent";
@@ -16,6 +17,8 @@ runMain("kws", async () => {
   const services = await createNodeServices(config, logger);
   const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
+  const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
+  sweeper.start();
   const app = createControlPlane(async () => ({ services }));
   const server = serve({ fetch: app.fetch, port: config.port }) as Server;
   gateway.attach(server);
@@ -31,6 +34,7 @@ runMain("kws", async () => {
     logger.info("stopping", { signal });
     await localAgent?.stop();
     await gateway.stop();
+    await sweeper.stop();
     server.close();
     await services.close();
   });
