@@ -206,6 +206,13 @@ export interface Config {
 export interface RateLimits {
   /** Per client address and username: 5 attempts in a burst, then one per 10 s. */
   login: RateLimitRule;
+  /**
+   * Failed logins per client address (an IPv6 /64), whatever the name: 10 at once, then one per 45 s,
+   * so at most 30 in any 15 minutes (a burst of 30 would allow 59: the burst plus its refill).
+   */
+  loginAddress: RateLimitRule;
+  /** Failed logins per account, from any address: 6 at once, then one per 3 min (at most 10 in any 15 minutes). */
+  loginAccount: RateLimitRule;
   /** Per client address. */
   register: RateLimitRule;
   /** Per client address and per e-mail address. */
@@ -216,6 +223,8 @@ export interface RateLimits {
 
 export const defaultRateLimits: RateLimits = {
   login: { burst: 5, intervalMs: 10_000 },
+  loginAddress: { burst: 10, intervalMs: 45_000 },
+  loginAccount: { burst: 6, intervalMs: 180_000 },
   register: { burst: 10, intervalMs: 60_000 },
   resend: { burst: 3, intervalMs: 60_000 },
   enroll: { burst: 10, intervalMs: 60_000 },

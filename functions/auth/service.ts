@@ -7,6 +7,7 @@ import { AppError, type ErrorIssue } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";
+import { clientBucket, refundLoginFailures, reserveAccountFailure, reserveAddressFailure } from "./login-limits";
 import { verificationMail } from "./mails";
 import { insertUser, markVerified, takenFields } from "./queries";
 import type { LoginInput, RegisterInput } from "./schemas";
@@ -113,18 +114,27 @@ export async function login(
   ip: string,
 ): Promise<{ user: User; sessionToken: string; hashMs: number }> {
   const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
-  // Independent look-ups, side by side; the hash below still waits for the rate limit.
-  const [, user] = await Promise.all([
-    enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login),
-    findUserByLogin(s.db, input.username),
-  ]);
+  const rules = s.config.rateLimits;
+  // Every limit is taken before the hash. The address's first and alone: a flood from one address
+  // is then refused at the cost of one KV call, without touching the database.
+  await reserveAddressFailure(s.kv, rules, ip);
+  const [, user] = await Promise.all([enforceRateLimit(s.kv, limitKey, rules.login), findUserByLogin(s.db, input.username)]);
+  if (user) await reserveAccountFailure(s.kv, rules, user.id);
   // The session is written while the hash runs, so the answer does not wait for the KV after it.
   // Its token stays in this function unless the password matches: until then nobody can use it.
   const pending = user ? settle(createSession(s.kv, user.id)) : undefined;
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
-  const hashStarted = performance.now();
-  const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
-  const hashMs = performance.now() - hashStarted;
+  const stored = user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations));
+  let hashMs = 0;
+  const check = async () => {
+    const started = performance.now();
+    const matched = await verifyPassword(input.password, stored);
+    hashMs = performance.now() - started;
+    return matched;
+  };
+  const ok = s.hashGate ? await s.hashGate.run(clientBucket(ip), check) : await check();
+  // A matching password is no failure, whatever comes next. Not awaited, like the reset below.
+  if (user && ok) refundLoginFailures(s.kv, rules, ip, user.id).catch((err) => log.warn("login failure refund failed", { err }));
   if (!user || !ok || user.verifiedAt === null) {
     // Not awaited: a wrong password must answer as fast as an unknown user, who has no session.
     if (pending) void discardSession(s, log, pending);

@@ -65,10 +65,13 @@ export async function startHarness(
 }
 
 let addresses = 0;
-/** Each request comes from its own documentation-range address unless a test names one, so per-address limits only bite where a test means them to. */
+/**
+ * Each request comes from its own documentation-range address unless a test names one, so per-address
+ * limits only bite where a test means them to: a /64 of its own, as limits count an IPv6 /64 as one client.
+ */
 function nextAddress() {
   addresses++;
-  return `2001:db8::${addresses.toString(16)}`;
+  return `2001:db8:${(addresses >> 16).toString(16)}:${(addresses & 0xffff).toString(16)}::1`;
 }
 
 let counter = 0;
