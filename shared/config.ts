@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_BRIDGE_RANGE, parseRange, type PoolRange } from "./addresses/pool";
 import type { RateLimitRule } from "./kv/port";
+import { parseCidr, type CidrRange } from "./net/ip";
 
 const optionalUrl = (what: string) =>
   z
@@ -46,8 +47,20 @@ export const configSchema = z
     KWS_DEAD_LETTER_QUEUE: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, "must be a queue name").default("kws.dead"),
     // Comma-separated e-mail addresses of administrators.
     KWS_ADMINS: z.string().default(""),
-    // "true" when KWS sits behind a reverse proxy that sets X-Forwarded-For.
-    TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+    // Which X-Forwarded-For entries to believe: "false" (none), a number of proxy hops in front of KWS
+    // ("true" = 1), or a comma-separated list of the proxies' addresses or CIDR ranges (IPv4 and IPv6).
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .default("false")
+      .transform((v, ctx) => {
+        const trust = parseTrustProxy(v);
+        if (trust === undefined) {
+          ctx.addIssue({ code: "custom", message: 'must be "true", "false", a number of hops (0-10) or proxy addresses/CIDR ranges, e.g. 10.0.0.0/8,fd00::/8' });
+          return z.NEVER;
+        }
+        return trust;
+      }),
     // PBKDF2 iterations for new password hashes (never below 600000).
     PASSWORD_ITERATIONS: intInRange(600_000, 10_000_000, 600_000),
     // How long a job may wait for its host before it fails (seconds).
@@ -127,6 +140,20 @@ export const configSchema = z
     }
   });
 
+/**
+ * Which proxies' X-Forwarded-For entries are believed: the last `hops` entries (each added by one
+ * proxy in front of KWS), or those added by proxies whose address is in `ranges`.
+ */
+export type TrustProxy = { hops: number } | { ranges: CidrRange[] };
+
+function parseTrustProxy(text: string): TrustProxy | undefined {
+  if (text === "false" || text === "") return { hops: 0 };
+  if (text === "true") return { hops: 1 };
+  if (/^\d{1,2}$/.test(text)) return Number(text) <= 10 ? { hops: Number(text) } : undefined;
+  const ranges = text.split(",").map((part) => parseCidr(part));
+  return ranges.every((r) => r !== undefined) ? { ranges: ranges as CidrRange[] } : undefined;
+}
+
 /** Whether `text` is standard or URL-safe base64 of exactly 32 bytes. */
 export function isSecretKey(text: string): boolean {
   if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return false;
@@ -188,7 +215,7 @@ export interface Config {
   amqpUrl?: string;
   deadLetterQueue: string;
   admins: string[];
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   passwordIterations: number;
   logLevel: "debug" | "info" | "warn" | "error";
   rateLimits: RateLimits;
@@ -264,7 +291,7 @@ export function parseConfig(input: ConfigInput): Config {
     admins: e.KWS_ADMINS.split(",")
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
-    trustProxy: e.TRUST_PROXY === "true",
+    trustProxy: e.TRUST_PROXY,
     passwordIterations: e.PASSWORD_ITERATIONS,
     logLevel: e.LOG_LEVEL,
     rateLimits: defaultRateLimits,
