@@ -10,8 +10,9 @@
  * their own (127.0.0.10 …). The attacker is another process (bench/support/login-flood-client.ts)
  * sending logins with random unknown names from 127.0.0.66, BENCH_FLOOD_CONCURRENCY (32) at a time.
  * Quiet and flooded phases alternate BENCH_FLOOD_ROUNDS (2) times, BENCH_FLOOD_SAMPLES (20) logins
- * each; a flooded phase is measured once the attacker got its first 429 (its first 30 failures cost
- * a hash each, reported as floodHashes).
+ * each; a flooded phase is measured once the attacker got its first 429 (its first failures, the
+ * per-address burst, cost a hash each: floodHashes). Refusals of a spent address are held 1 s, so
+ * this closed-loop attacker sends about concurrency/s once limited; eventLoopDelayMs shows the rest.
  *
  * Target: othersP50 during the flood at most 2× othersP50 without it (ratioP50 <= 2).
  */
