@@ -40,6 +40,7 @@ import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "../shared/k
 import { RedisKV } from "../shared/kv/redis";
 import { UpstashKV } from "../shared/kv/upstash";
 import { createLogger } from "../shared/logger";
+import { deleteRedisKeys } from "./support/common";
 
 const USERS = 8;
 const PASSWORD = "Bench-Password-2024!";
@@ -76,12 +77,12 @@ async function sample(n: number, f: () => Promise<unknown>): Promise<number[]> {
 
 // ---------------------------------------------------------------- a KV that times its calls
 
-type KvOp = "get" | "set" | "del" | "ttl" | "hit";
+type KvOp = "get" | "set" | "del" | "ttl" | "hit" | "refund";
 
 /** Delegates to the real KV; while `recording`, keeps each call's duration by operation. */
 class TimedKV implements KV {
   recording = false;
-  readonly times: Record<KvOp, number[]> = { get: [], set: [], del: [], ttl: [], hit: [] };
+  readonly times: Record<KvOp, number[]> = { get: [], set: [], del: [], ttl: [], hit: [], refund: [] };
 
   constructor(private readonly inner: KV) {}
 
@@ -109,6 +110,9 @@ class TimedKV implements KV {
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
     return this.timed("hit", () => this.inner.hit(key, rule));
   }
+  refund(key: string, rule: RateLimitRule) {
+    return this.timed("refund", () => this.inner.refund(key, rule));
+  }
   ping() {
     return this.inner.ping();
   }
@@ -129,23 +133,6 @@ async function loadBridge() {
     await new Promise((r) => setTimeout(r, 5000));
   }
   return import("../test/upstash-bridge/server");
-}
-
-async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  try {
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== "0");
-    progress(`deleted ${deleted} keys under ${prefix}`);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 async function createBenchDatabase(name: string) {
@@ -233,7 +220,7 @@ export async function run(): Promise<Record<string, unknown>> {
       cleanups.push(() => started.close());
       bridge = { url: started.url, token, where: "in-process" };
       // Sessions and tokens of the run have TTLs of days: remove the run's keys from the Redis.
-      cleanups.push(() => deleteKeys(redisUrl, `${databaseName}:`));
+      cleanups.push(async () => progress(`deleted ${await deleteRedisKeys(redisUrl, `${databaseName}:`)} keys under ${databaseName}:`));
     }
     progress(`upstash endpoint (${bridge.where}) at ${bridge.url}`);
 
@@ -291,8 +278,8 @@ export async function run(): Promise<Record<string, unknown>> {
       if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
       const { user } = JSON.parse(reg.text) as { user: { id: string } };
       const token = await issueVerificationToken(services.kv, user.id);
-      const ver = await fetch(`${base}/api/v1/auth/verify?token=${encodeURIComponent(token)}`);
-      if (ver.status !== 200) throw new Error(`verify: ${ver.status} ${await ver.text()}`);
+      const ver = await post(`${base}/api/v1/auth/verify`, { token });
+      if (ver.status !== 200) throw new Error(`verify: ${ver.status} ${ver.text}`);
       accounts.push({ username: account.username, email: account.email });
     }
     progress(`${accounts.length} accounts registered and verified`);

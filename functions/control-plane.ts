@@ -5,6 +5,7 @@ import { appPages } from "./apps/pages";
 import { appRoutes } from "./apps/routes";
 import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
+import { verifyPages } from "./auth/verify-page";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
 import { devicePages } from "./devices/pages";
@@ -37,6 +38,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", ingressRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
+    .route("/", verifyPages)
     .route("/", accountPages)
     .route("/", dashboardPages)
     .route("/", pgPages)

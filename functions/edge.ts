@@ -1,5 +1,6 @@
 /**
- * The Cloudflare Worker entry of the sign-up API (register, verify, resend, login, logout, me):
+ * The Cloudflare Worker entry of the sign-up API (register, verify, resend, login, logout, me, and
+ * the /kws_verify page its mails link to):
  * `wrangler.toml` points here, `npm run build:edge` bundles it, test/edge runs it in workerd.
  *
  * Only what runs in workerd may be imported from here (directly or not): no node:fs, PGlite,

@@ -14,6 +14,7 @@ import { SmtpMailer } from "../shared/mail/smtp";
 import { redriveOpenJobs } from "../shared/jobs/redrive";
 import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
+import { HashGate } from "./auth/hash-gate";
 import { PgCluster } from "./pg/cluster";
 import type { Services } from "./services";
 
@@ -111,6 +112,7 @@ export async function createNodeServices(
     logger,
     pgCluster,
     secretBox,
+    hashGate: new HashGate(),
     pingDatabase: () => database.ping(),
     close: async () => {
       await queue.close();

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../shared/logger";
+import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
 import { Gateway } from "./gateway/gateway";
@@ -24,6 +25,8 @@ runMain("kws", async () => {
   await tightenDataDir(config.dataDir);
   const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
   await gateway.start();
+  const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
+  sweeper.start();
   const app = createControlPlane(async () => ({ services }));
   const server = createHttpServer(app.fetch, new IngressRouter({ services, dialer: noStreams }));
   gateway.attach(server);
@@ -40,6 +43,7 @@ runMain("kws", async () => {
     logger.info("stopping", { signal });
     await localAgent?.stop();
     await gateway.stop();
+    await sweeper.stop();
     server.close();
     await services.close();
   });

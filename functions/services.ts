@@ -5,6 +5,7 @@ import type { KV } from "../shared/kv";
 import type { Logger } from "../shared/logger";
 import type { Mailer } from "../shared/mail/port";
 import type { QueuePort } from "../shared/queue/port";
+import type { HashGate } from "./auth/hash-gate";
 import type { PgCluster } from "./pg/cluster";
 
 /** Everything a function needs from outside; built once per process (Node) or per request (edge). */
@@ -20,6 +21,8 @@ export interface Services {
   pgCluster?: PgCluster;
   /** Encrypts secrets people must see again (KWS_SECRET_KEY); the Node deployment has it. */
   secretBox?: SecretBox;
+  /** Password checks one client may run at once in this process; absent (the edge): no gate. */
+  hashGate?: HashGate;
   /** Liveness of the database, for /readyz. */
   pingDatabase(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_BRIDGE_RANGE, parseRange, type PoolRange } from "./addresses/pool";
 import type { RateLimitRule } from "./kv/port";
+import { parseCidr, type CidrRange } from "./net/ip";
 
 const optionalUrl = (what: string) =>
   z
@@ -50,8 +51,20 @@ export const configSchema = z
     KWS_DEAD_LETTER_QUEUE: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, "must be a queue name").default("kws.dead"),
     // Comma-separated e-mail addresses of administrators.
     KWS_ADMINS: z.string().default(""),
-    // "true" when KWS sits behind a reverse proxy that sets X-Forwarded-For.
-    TRUST_PROXY: z.enum(["true", "false"]).default("false"),
+    // Which X-Forwarded-For entries to believe: "false" (none), a number of proxy hops in front of KWS
+    // ("true" = 1), or a comma-separated list of the proxies' addresses or CIDR ranges (IPv4 and IPv6).
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .default("false")
+      .transform((v, ctx) => {
+        const trust = parseTrustProxy(v);
+        if (trust === undefined) {
+          ctx.addIssue({ code: "custom", message: 'must be "true", "false", a number of hops (0-10) or proxy addresses/CIDR ranges, e.g. 10.0.0.0/8,fd00::/8' });
+          return z.NEVER;
+        }
+        return trust;
+      }),
     // PBKDF2 iterations for new password hashes (never below 600000).
     PASSWORD_ITERATIONS: intInRange(600_000, 10_000_000, 600_000),
     // How long a job may wait for its host before it fails (seconds).
@@ -135,6 +148,20 @@ export const configSchema = z
     }
   });
 
+/**
+ * Which proxies' X-Forwarded-For entries are believed: the last `hops` entries (each added by one
+ * proxy in front of KWS), or those added by proxies whose address is in `ranges`.
+ */
+export type TrustProxy = { hops: number } | { ranges: CidrRange[] };
+
+function parseTrustProxy(text: string): TrustProxy | undefined {
+  if (text === "false" || text === "") return { hops: 0 };
+  if (text === "true") return { hops: 1 };
+  if (/^\d{1,2}$/.test(text)) return Number(text) <= 10 ? { hops: Number(text) } : undefined;
+  const ranges = text.split(",").map((part) => parseCidr(part));
+  return ranges.every((r) => r !== undefined) ? { ranges: ranges as CidrRange[] } : undefined;
+}
+
 /** Whether `text` is standard or URL-safe base64 of exactly 32 bytes. */
 export function isSecretKey(text: string): boolean {
   if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return false;
@@ -202,7 +229,7 @@ export interface Config {
   amqpUrl?: string;
   deadLetterQueue: string;
   admins: string[];
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   passwordIterations: number;
   logLevel: "debug" | "info" | "warn" | "error";
   rateLimits: RateLimits;
@@ -220,6 +247,13 @@ export interface Config {
 export interface RateLimits {
   /** Per client address and username: 5 attempts in a burst, then one per 10 s. */
   login: RateLimitRule;
+  /**
+   * Failed logins per client address (an IPv6 /64), whatever the name: 10 at once, then one per 45 s,
+   * so at most 30 in any 15 minutes (a burst of 30 would allow 59: the burst plus its refill).
+   */
+  loginAddress: RateLimitRule;
+  /** Failed logins per account, from any address: 6 at once, then one per 3 min (at most 10 in any 15 minutes). */
+  loginAccount: RateLimitRule;
   /** Per client address. */
   register: RateLimitRule;
   /** Per client address and per e-mail address. */
@@ -230,6 +264,8 @@ export interface RateLimits {
 
 export const defaultRateLimits: RateLimits = {
   login: { burst: 5, intervalMs: 10_000 },
+  loginAddress: { burst: 10, intervalMs: 45_000 },
+  loginAccount: { burst: 6, intervalMs: 180_000 },
   register: { burst: 10, intervalMs: 60_000 },
   resend: { burst: 3, intervalMs: 60_000 },
   enroll: { burst: 10, intervalMs: 60_000 },
@@ -271,7 +307,7 @@ export function parseConfig(input: ConfigInput): Config {
     admins: e.KWS_ADMINS.split(",")
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
-    trustProxy: e.TRUST_PROXY === "true",
+    trustProxy: e.TRUST_PROXY,
     passwordIterations: e.PASSWORD_ITERATIONS,
     logLevel: e.LOG_LEVEL,
     rateLimits: defaultRateLimits,

@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
+import { Redis } from "ioredis";
 
 export function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
@@ -109,9 +110,10 @@ export class HttpClient {
   private readonly agent: http.Agent;
   private readonly base: URL;
 
-  constructor(base: string, maxSockets = 128) {
+  /** `localAddress`: the source address of its connections (any 127.x.y.z on loopback), to act as another client. */
+  constructor(base: string, maxSockets = 128, localAddress?: string) {
     this.base = new URL(base);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+    this.agent = new http.Agent({ keepAlive: true, maxSockets, localAddress });
   }
 
   request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
@@ -321,5 +323,23 @@ export function brokerFileHandles(amqpUrl: string): { limit: number; used: numbe
     return m ? { limit: Number(m[1]), used: Number(m[2]) } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Deletes the keys under `prefix` in the Redis at `redisUrl` (a bench's own, by its prefix); answers how many. */
+export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = "0";
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  } finally {
+    redis.disconnect();
   }
 }

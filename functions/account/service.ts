@@ -10,6 +10,7 @@ import { enforceRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";
 import { emailChangedNotice, emailChangeMail, passwordResetMail } from "./mails";
 import { changeEmail, newSessionGeneration } from "./queries";
+import { clearLoginFailures } from "../auth/login-limits";
 
 /**
  * The account operations of a person (password reset and change, e-mail change, signing out
@@ -93,6 +94,8 @@ export async function confirmPasswordReset(s: Services, log: Logger, token: stri
       throw new AppError("gone", "this password reset link no longer works: the password was changed or every session ended since it was sent; ask for a new one");
     }
   });
+  // Whoever locked the account out with wrong passwords, its owner just proved they hold the mail.
+  await clearLoginFailures(s.kv, used.data.userId);
   log.info("password reset", { userId: used.data.userId });
 }
 

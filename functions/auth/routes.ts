@@ -1,5 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
 import { clientIp } from "../middleware/client-ip";
 import { requireUser, toAuthUser } from "../middleware/auth";
@@ -12,6 +11,7 @@ import {
   RegisteredSchema,
   ResendBody,
   UserResponse,
+  VerifyBody,
   VerifyQuery,
 } from "./schemas";
 import { login, register, resendVerification, verifyEmail } from "./service";
@@ -34,16 +34,29 @@ const registerRoute = createRoute({
 });
 
 const verifyRoute = createRoute({
+  method: "post",
+  path: "/auth/verify",
+  tags,
+  summary: "Verify an e-mail address with the mailed link's token",
+  request: { body: jsonBody(VerifyBody) },
+  responses: {
+    200: jsonResponse(MessageResponse, "Verified"),
+    400: errorResponse("No token"),
+    404: errorResponse("Unknown token"),
+    410: errorResponse("Token used or expired, or its account was replaced or deleted"),
+  },
+});
+
+// Links mailed before verification needed a confirmation pointed here; a GET never verifies.
+const verifyLinkRoute = createRoute({
   method: "get",
   path: "/auth/verify",
   tags,
-  summary: "Verify an e-mail address with the link's token",
+  summary: "Older verification links: sent on to the page that asks before verifying",
   request: { query: VerifyQuery },
   responses: {
-    200: jsonResponse(MessageResponse, "Verified"),
-    302: { description: "Browsers are sent to the sign-in page with a notice" },
-    404: errorResponse("Unknown token"),
-    410: errorResponse("Token used or expired"),
+    302: { description: "To /kws_verify with the same token" },
+    400: errorResponse("No token"),
   },
 });
 
@@ -94,8 +107,6 @@ const meRoute = createRoute({
   },
 });
 
-const wantsHtml = (accept: string | undefined) => (accept ?? "").includes("text/html");
-
 export const authRoutes = createRouter()
   .openapi(registerRoute, async (c) => {
     const user = await register(c.get("services"), c.get("log"), c.req.valid("json"), clientIp(c));
@@ -105,16 +116,10 @@ export const authRoutes = createRouter()
     );
   })
   .openapi(verifyRoute, async (c) => {
-    const html = wantsHtml(c.req.header("accept"));
-    try {
-      await verifyEmail(c.get("services"), c.get("log"), c.req.valid("query").token);
-    } catch (err) {
-      if (!html || !(err instanceof AppError)) throw err;
-      return c.redirect(`/kws_signin?notice=${err.code === "gone" ? "verify-gone" : "verify-unknown"}`, 302);
-    }
-    if (html) return c.redirect("/kws_signin?notice=verified", 302);
+    await verifyEmail(c.get("services"), c.get("log"), c.req.valid("json").token);
     return c.json({ message: "e-mail address verified; you can sign in" }, 200);
   })
+  .openapi(verifyLinkRoute, (c) => c.redirect(`/kws_verify?token=${encodeURIComponent(c.req.valid("query").token)}`, 302))
   .openapi(resendRoute, async (c) => {
     await resendVerification(c.get("services"), c.get("log"), c.req.valid("json").email, clientIp(c));
     return c.json({ message: "if that address has an unverified account, a new link is on its way" }, 202);

@@ -44,9 +44,11 @@ export const RegisteredSchema = z
   })
   .openapi("Registered");
 
-export const VerifyQuery = z.object({
-  token: z.string({ message: "is required" }).min(1, "is required").max(200, "is too long"),
-});
+const verifyToken = z.string({ message: "is required" }).min(1, "is required").max(200, "is too long");
+
+export const VerifyQuery = z.object({ token: verifyToken });
+
+export const VerifyBody = z.object({ token: verifyToken.openapi({ description: "the token of the mailed link" }) }).openapi("VerifyRequest");
 
 export const ResendBody = z.object({ email: emailField }).openapi("ResendRequest");
 

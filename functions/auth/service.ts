@@ -7,10 +7,12 @@ import { AppError, type ErrorIssue } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";
+import { clientBucket, refundLoginFailures, reserveAccountFailure, reserveAddressFailure } from "./login-limits";
 import { verificationMail } from "./mails";
 import { insertUser, markVerified, takenFields } from "./queries";
 import type { LoginInput, RegisterInput } from "./schemas";
-import { consumeVerificationToken, issueVerificationToken } from "./verification";
+import { staleBefore } from "./unverified-accounts";
+import { consumeVerificationToken, issueVerificationToken, peekVerificationToken } from "./verification";
 
 /**
  * The account operations, shared by the JSON API and the HTML forms.
@@ -25,11 +27,12 @@ function conflict(fields: ("email" | "username")[]): AppError {
   return new AppError("conflict", issues.map((i) => `${i.path} ${i.message}`).join("; "), { issues });
 }
 
-async function sendVerification(s: Services, log: Logger, user: Pick<User, "id" | "email" | "firstName">) {
+async function sendVerification(s: Services, log: Logger, user: Pick<User, "id" | "email" | "firstName" | "username">) {
   try {
     const token = await issueVerificationToken(s.kv, user.id);
-    const link = `${s.config.publicUrl}/api/v1/auth/verify?token=${encodeURIComponent(token)}`;
-    await s.mailer.send(verificationMail(user.email, user.firstName, link));
+    // A page that asks before verifying: opening the link (a mail scanner does) verifies nothing.
+    const link = `${s.config.publicUrl}/kws_verify?token=${encodeURIComponent(token)}`;
+    await s.mailer.send(verificationMail(user.email, user.firstName, user.username, link));
   } catch (err) {
     // The account stays; the person can ask for a new link.
     log.warn("verification mail not sent", { userId: user.id, err });
@@ -38,14 +41,18 @@ async function sendVerification(s: Services, log: Logger, user: Pick<User, "id" 
 
 export async function register(s: Services, log: Logger, input: RegisterInput, ip: string): Promise<User> {
   await enforceRateLimit(s.kv, `register:${ip}`, s.config.rateLimits.register);
-  const taken = await takenFields(s.db, input.email, input.username);
+  // An unverified account holding the address is replaced: whoever made it never proved the address.
+  const cutoff = staleBefore();
+  const taken = await takenFields(s.db, input.email, input.username, cutoff);
   if (taken.email || taken.username) {
     throw conflict([...(taken.email ? ["email" as const] : []), ...(taken.username ? ["username" as const] : [])]);
   }
   const passwordHash = await hashPassword(input.password, s.config.passwordIterations);
   let user: User;
   try {
-    user = await insertUser(s.db, { ...input, passwordHash });
+    const inserted = await insertUser(s.db, { ...input, passwordHash }, cutoff);
+    user = inserted.user;
+    if (inserted.replaced.length > 0) log.info("unverified accounts replaced", { userId: user.id, replaced: inserted.replaced });
   } catch (err) {
     const constraint = uniqueViolation(err);
     if (constraint === undefined) throw err;
@@ -54,6 +61,15 @@ export async function register(s: Services, log: Logger, input: RegisterInput, i
   log.info("user registered", { userId: user.id });
   await sendVerification(s, log, user);
   return user;
+}
+
+/** The account a verification link is for, without using the link: what the page asks about. */
+export async function verificationTarget(s: Services, token: string): Promise<Pick<User, "email" | "username">> {
+  const { userId } = await peekVerificationToken(s.kv, token);
+  const user = await findUserById(s.db, userId);
+  if (!user) throw new AppError("gone", "the account of this link no longer exists");
+  if (user.verifiedAt !== null) throw new AppError("gone", "this account is already verified; sign in");
+  return { email: user.email, username: user.username };
 }
 
 export async function verifyEmail(s: Services, log: Logger, token: string): Promise<void> {
@@ -98,18 +114,27 @@ export async function login(
   ip: string,
 ): Promise<{ user: User; sessionToken: string; hashMs: number }> {
   const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
-  // Independent look-ups, side by side; the hash below still waits for the rate limit.
-  const [, user] = await Promise.all([
-    enforceRateLimit(s.kv, limitKey, s.config.rateLimits.login),
-    findUserByLogin(s.db, input.username),
-  ]);
+  const rules = s.config.rateLimits;
+  // Every limit is taken before the hash. The address's first and alone: a flood from one address
+  // is then refused at the cost of one KV call, without touching the database.
+  await reserveAddressFailure(s.kv, rules, ip);
+  const [, user] = await Promise.all([enforceRateLimit(s.kv, limitKey, rules.login), findUserByLogin(s.db, input.username)]);
+  if (user) await reserveAccountFailure(s.kv, rules, user.id);
   // The session is written while the hash runs, so the answer does not wait for the KV after it.
   // Its token stays in this function unless the password matches: until then nobody can use it.
   const pending = user ? settle(createSession(s.kv, user.id, user.sessionGeneration)) : undefined;
   // Unknown users cost one hash too, so the answer's timing does not reveal them.
-  const hashStarted = performance.now();
-  const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations)));
-  const hashMs = performance.now() - hashStarted;
+  const stored = user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations));
+  let hashMs = 0;
+  const check = async () => {
+    const started = performance.now();
+    const matched = await verifyPassword(input.password, stored);
+    hashMs = performance.now() - started;
+    return matched;
+  };
+  const ok = s.hashGate ? await s.hashGate.run(clientBucket(ip), check) : await check();
+  // A matching password is no failure, whatever comes next. Not awaited, like the reset below.
+  if (user && ok) refundLoginFailures(s.kv, rules, ip, user.id).catch((err) => log.warn("login failure refund failed", { err }));
   if (!user || !ok || user.verifiedAt === null) {
     // Not awaited: a wrong password must answer as fast as an unknown user, who has no session.
     if (pending) void discardSession(s, log, pending);

@@ -1,4 +1,4 @@
-import { consumeLinkToken, issueLinkToken, type LinkKind } from "../../shared/auth/link-tokens";
+import { consumeLinkToken, issueLinkToken, peekLinkToken, type LinkKind } from "../../shared/auth/link-tokens";
 import type { KV } from "../../shared/kv/port";
 
 export const VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -6,6 +6,11 @@ const VERIFY: LinkKind = { prefix: "verify", ttlMs: VERIFY_TTL_MS, noun: "verifi
 
 export function issueVerificationToken(kv: KV, userId: string, now = Date.now()): Promise<string> {
   return issueLinkToken(kv, VERIFY, { userId }, now);
+}
+
+/** The user id a token was issued for, without using it up (the page that asks before verifying). */
+export function peekVerificationToken(kv: KV, token: string, now = Date.now()): Promise<{ userId: string }> {
+  return peekLinkToken<{ userId: string }>(kv, VERIFY, token, now);
 }
 
 /** Uses a token up: the user id it was issued for. Unknown → 404; used or expired → 410. */

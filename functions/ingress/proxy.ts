@@ -13,7 +13,7 @@ const KWS_COOKIES = new Set([SESSION_COOKIE, APP_COOKIE, STATE_COOKIE, "kws_csrf
 export interface ForwardOptions {
   /** The caller's address as the proxy saw it. */
   clientIp: string;
-  /** Whether X-Forwarded-* already on the request came from a proxy we trust (TRUST_PROXY). */
+  /** Whether the peer is a proxy we trust (TRUST_PROXY), so X-Forwarded-* already on the request are its. */
   trustProxy: boolean;
 }
 

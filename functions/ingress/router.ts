@@ -10,6 +10,7 @@ import { outcomes, outcomeStatus, type Outcome } from "./outcome";
 import { forwardHeaders, proxyHttp, proxyUpgrade } from "./proxy";
 import { resolveLabel, type Destination } from "./resolve";
 import { DialError, type StreamDialer } from "./stream-dialer";
+import { trustsPeer } from "../middleware/client-ip";
 
 export interface IngressRouterOptions {
   services: Services;
@@ -120,7 +121,8 @@ export class IngressRouter {
   }
 
   private forwardOptions(req: IncomingMessage) {
-    return { clientIp: req.socket.remoteAddress ?? "unknown", trustProxy: this.o.services.config.trustProxy };
+    const peer = req.socket.remoteAddress ?? "unknown";
+    return { clientIp: peer, trustProxy: trustsPeer(peer, this.o.services.config.trustProxy) };
   }
 }
 

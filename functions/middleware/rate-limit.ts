@@ -12,6 +12,11 @@ export async function enforceRateLimit(kv: KV, key: string, rule: RateLimitRule)
   }
 }
 
+/** Gives back one hit that enforceRateLimit took from `key`. */
+export async function refundRateLimit(kv: KV, key: string, rule: RateLimitRule): Promise<void> {
+  await kv.refund(`ratelimit:${key}`, rule);
+}
+
 export async function resetRateLimit(kv: KV, key: string): Promise<void> {
   await kv.del(`ratelimit:${key}`);
 }

@@ -33,18 +33,30 @@ export interface UsedLink<T> {
   release(): Promise<void>;
 }
 
+/** What a token still usable was issued for: unknown → 404; used or expired → 410. */
+async function usableRecord<T extends object>(kv: KV, kind: LinkKind, hash: string, now: number): Promise<T> {
+  const [raw, used] = await Promise.all([kv.get(`${kind.prefix}:${hash}`), kv.get(`${kind.prefix}-used:${hash}`)]);
+  if (!raw) throw new AppError("not_found", `this ${kind.noun} is not known`);
+  const { expiresAt, ...data } = JSON.parse(raw) as Stored<T>;
+  if (expiresAt <= now) throw new AppError("gone", `this ${kind.noun} has expired; ask for a new one`);
+  if (used) throw new AppError("gone", `this ${kind.noun} was already used`);
+  return data as T;
+}
+
+/** What a token was issued for, without using it up (a page that asks before acting). */
+export async function peekLinkToken<T extends object>(kv: KV, kind: LinkKind, token: string, now = Date.now()): Promise<T> {
+  return usableRecord<T>(kv, kind, await hashToken(token), now);
+}
+
 /**
  * Uses a token up: what it was issued for. Unknown → 404; used or expired → 410.
  * Single use holds under concurrency: the "used" mark is written with SET NX.
  */
 export async function consumeLinkToken<T extends object>(kv: KV, kind: LinkKind, token: string, now = Date.now()): Promise<UsedLink<T>> {
   const hash = await hashToken(token);
-  const raw = await kv.get(`${kind.prefix}:${hash}`);
-  if (!raw) throw new AppError("not_found", `this ${kind.noun} is not known`);
-  const { expiresAt, ...data } = JSON.parse(raw) as Stored<T>;
-  if (expiresAt <= now) throw new AppError("gone", `this ${kind.noun} has expired; ask for a new one`);
+  const data = await usableRecord<T>(kv, kind, hash, now);
   const usedKey = `${kind.prefix}-used:${hash}`;
   const first = await kv.set(usedKey, "1", { ttlSeconds: RECORD_TTL_SECONDS, onlyIfAbsent: true });
   if (!first) throw new AppError("gone", `this ${kind.noun} was already used`);
-  return { data: data as T, release: async () => void (await kv.del(usedKey)) };
+  return { data, release: async () => void (await kv.del(usedKey)) };
 }

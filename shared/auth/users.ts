@@ -21,6 +21,7 @@ export async function findUserByLogin(db: Database, login: string): Promise<User
   return row;
 }
 
-export function isAdmin(user: Pick<User, "email">, admins: readonly string[]): boolean {
-  return admins.includes(user.email.toLowerCase());
+/** Listed in KWS_ADMINS and verified: whoever registered an address without proving it is no admin. */
+export function isAdmin(user: Pick<User, "email" | "verifiedAt">, admins: readonly string[]): boolean {
+  return user.verifiedAt !== null && admins.includes(user.email.toLowerCase());
 }

@@ -18,3 +18,17 @@ local nxt = tat + interval
 redis.call('SET', KEYS[1], tostring(nxt), 'PX', nxt - now)
 return {1, 0}
 `;
+
+/** Gives one hit back: the theoretical arrival time moves one interval earlier, never before now. ARGV = interval (ms). */
+export const GCRA_REFUND_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local nxt = tat - tonumber(ARGV[1])
+if nxt <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], tostring(nxt), 'PX', nxt - now)
+end
+return 1
+`;

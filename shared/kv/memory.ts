@@ -63,6 +63,13 @@ export class MemoryKV implements KV {
     return { allowed: true, retryAfterMs: 0 };
   }
 
+  async refund(key: string, rule: RateLimitRule): Promise<void> {
+    const now = this.now();
+    const next = Number(this.live(key)?.value ?? 0) - rule.intervalMs;
+    if (next <= now) this.entries.delete(key);
+    else this.entries.set(key, { value: String(next), expiresAt: next });
+  }
+
   async ping() {}
 
   async close() {

@@ -33,6 +33,11 @@ export interface KV {
    * Atomic so that parallel requests cannot all slip through on the same reading.
    */
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /**
+   * Gives back one hit that `hit` allowed (an attempt that turned out not to count), atomically;
+   * a bucket is never made fuller than untouched.
+   */
+  refund(key: string, rule: RateLimitRule): Promise<void>;
   ping(): Promise<void>;
   close?(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { GCRA_SCRIPT } from "./gcra";
+import { GCRA_REFUND_SCRIPT, GCRA_SCRIPT } from "./gcra";
 import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "./port";
 
 /**
@@ -8,7 +8,10 @@ import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "./port";
  * open TCP sockets to Redis and keeps the Upstash adapter.
  */
 export class RedisKV implements KV {
-  private readonly redis: Redis & { kwsGcra(key: string, burst: string, interval: string): Promise<[number, number]> };
+  private readonly redis: Redis & {
+    kwsGcra(key: string, burst: string, interval: string): Promise<[number, number]>;
+    kwsGcraRefund(key: string, interval: string): Promise<number>;
+  };
   private readonly prefix: string;
 
   constructor(options: { url: string; prefix?: string }) {
@@ -18,6 +21,7 @@ export class RedisKV implements KV {
       // Reported to the caller of the failing command; without a listener ioredis logs to stderr.
     });
     redis.defineCommand("kwsGcra", { numberOfKeys: 1, lua: GCRA_SCRIPT });
+    redis.defineCommand("kwsGcraRefund", { numberOfKeys: 1, lua: GCRA_REFUND_SCRIPT });
     this.redis = redis as RedisKV["redis"];
     this.prefix = options.prefix ?? "";
   }
@@ -51,6 +55,10 @@ export class RedisKV implements KV {
     // defineCommand sends EVALSHA and falls back to EVAL once, so the script is not resent each time.
     const [allowed, retryAfterMs] = await this.redis.kwsGcra(this.prefix + key, String(rule.burst), String(rule.intervalMs));
     return { allowed: Number(allowed) === 1, retryAfterMs: Number(retryAfterMs) };
+  }
+
+  async refund(key: string, rule: RateLimitRule): Promise<void> {
+    await this.redis.kwsGcraRefund(this.prefix + key, String(rule.intervalMs));
   }
 
   async ping() {

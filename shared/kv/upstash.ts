@@ -1,5 +1,5 @@
 import { Redis } from "@upstash/redis";
-import { GCRA_SCRIPT } from "./gcra";
+import { GCRA_REFUND_SCRIPT, GCRA_SCRIPT } from "./gcra";
 import type { KV, RateLimitResult, RateLimitRule, SetOptions } from "./port";
 
 export class UpstashKV implements KV {
@@ -41,6 +41,10 @@ export class UpstashKV implements KV {
       String(rule.intervalMs),
     ])) as [number, number];
     return { allowed: allowed === 1, retryAfterMs: Number(retryAfterMs) };
+  }
+
+  async refund(key: string, rule: RateLimitRule): Promise<void> {
+    await this.redis.eval(GCRA_REFUND_SCRIPT, [this.prefix + key], [String(rule.intervalMs)]);
   }
 
   async ping() {

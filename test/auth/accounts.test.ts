@@ -38,8 +38,9 @@ describe("register", () => {
     assert.ok(tokenOf(link).length >= 22, "token carries at least 128 bits");
   });
 
-  test("a taken e-mail or username (in any case) is 409 naming the field", async () => {
+  test("a taken e-mail (of a verified account) or username (in any case) is 409 naming the field", async () => {
     const { account } = await registered();
+    await h.call("POST", "/api/v1/auth/verify", { body: { token: await h.mailbox.verificationToken(account.email) } });
     const again = await h.call("POST", "/api/v1/auth/register", {
       body: newAccount({ email: account.email.toUpperCase() }),
     });
@@ -92,22 +93,27 @@ describe("register", () => {
 });
 
 describe("verify", () => {
-  test("the link verifies once; a second use is 410 and an unknown token 404", async () => {
+  const verify = (token: string) => h.call("POST", "/api/v1/auth/verify", { body: { token } });
+
+  test("the token verifies once; a second use is 410 and an unknown token 404", async () => {
     const { account } = await registered();
-    const token = tokenOf(await h.mailbox.verificationLink(account.email));
-    const first = await h.call("GET", `/api/v1/auth/verify?token=${token}`);
+    const token = await h.mailbox.verificationToken(account.email);
+    const first = await verify(token);
     assert.equal(first.status, 200);
-    const second = await h.call("GET", `/api/v1/auth/verify?token=${token}`);
+    const second = await verify(token);
     assert.equal(second.status, 410);
     assert.equal((await json(second)).error.code, "gone");
-    const unknown = await h.call("GET", `/api/v1/auth/verify?token=${"A".repeat(43)}`);
+    const unknown = await verify("A".repeat(43));
     assert.equal(unknown.status, 404);
+    const missing = await h.call("POST", "/api/v1/auth/verify", { body: {} });
+    assert.equal(missing.status, 400);
+    assert.deepEqual((await json(missing)).error.issues.map((i: any) => i.path), ["token"]);
   });
 
   test("an expired link is 410 and leaves the account unverified", async () => {
     const { account, body } = await registered();
     const token = await issueVerificationToken(h.services.kv, body.user.id, Date.now() - VERIFY_TTL_MS - 1000);
-    const res = await h.call("GET", `/api/v1/auth/verify?token=${token}`);
+    const res = await verify(token);
     assert.equal(res.status, 410);
     const login = await h.call("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
     assert.equal(login.status, 403, "still unverified");
@@ -120,12 +126,14 @@ describe("verify", () => {
     assert.notEqual(await h.services.kv.get(`verify:${await hashToken(token)}`), null);
   });
 
-  test("a browser is redirected to sign-in with a notice", async () => {
+  test("links of the old form are sent on to the page, which asks before verifying", async () => {
     const { account } = await registered();
-    const token = tokenOf(await h.mailbox.verificationLink(account.email));
+    const token = await h.mailbox.verificationToken(account.email);
     const res = await h.call("GET", `/api/v1/auth/verify?token=${token}`, { headers: { accept: "text/html" } });
     assert.equal(res.status, 302);
-    assert.equal(res.headers.get("location"), "/kws_signin?notice=verified");
+    assert.equal(res.headers.get("location"), `/kws_verify?token=${token}`);
+    const login = await h.call("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
+    assert.equal(login.status, 403, "a GET verifies nothing");
   });
 });
 
@@ -157,7 +165,7 @@ describe("login", () => {
     const { cookie } = await signedInUser(h);
     assert.match(cookie, /^kws_session=/);
     const { account } = await registered();
-    await h.call("GET", new URL(await h.mailbox.verificationLink(account.email)).pathname + "?token=" + tokenOf(await h.mailbox.verificationLink(account.email)));
+    await h.call("POST", "/api/v1/auth/verify", { body: { token: await h.mailbox.verificationToken(account.email) } });
     const res = await h.call("POST", "/api/v1/auth/login", { body: { username: account.email, password: account.password } });
     assert.equal(res.status, 200, "e-mail works as the login name");
     const setCookie = res.headers.get("set-cookie")!;

@@ -410,7 +410,21 @@ describe("auth API under fuzzing", () => {
     });
   });
 
-  test("GET /api/v1/auth/verify", async (t) => {
+  test("POST /api/v1/auth/verify", async (t) => {
+    const token = fc.oneof(
+      { arbitrary: fc.constantFrom(...verifyTokens), weight: 2 },
+      { arbitrary: fc.constantFrom("", "a".repeat(201), "a".repeat(200), "%00"), weight: 1 },
+      { arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{43}$/), weight: 1 },
+    );
+    const fields = { token: field(token) };
+    await fuzz(t, bodyOf(fields, fc.record({ token }), 2), async ({ body, contentType }, tally) => {
+      const sent = await send({ method: "POST", path: "/api/v1/auth/verify", body, contentType });
+      tally.add(sent.res.status);
+      check(sent, [200, 400, 404, 410, 413, 415], { bodyRoute: true });
+    });
+  });
+
+  test("GET /api/v1/auth/verify and the page it sends to", async (t) => {
     const tokenValue = fc.oneof(
       { arbitrary: fc.constantFrom(...verifyTokens), weight: 2 },
       { arbitrary: nastyString.map(encode), weight: 4 },
@@ -428,8 +442,16 @@ describe("auth API under fuzzing", () => {
       const headers: Record<string, string> = html ? { accept: "text/html,application/xhtml+xml" } : {};
       const sent = await send({ method: "GET", path: `/api/v1/auth/verify${query}`, headers });
       tally.add(sent.res.status);
-      check(sent, [200, 302, 400, 404, 410], { bodyRoute: false });
-      if (sent.res.status === 302) assert.match(sent.res.headers.get("location") ?? "", /^\/kws_signin\?notice=/);
+      check(sent, [302, 400], { bodyRoute: false });
+      if (sent.res.status !== 302) return;
+      const location = sent.res.headers.get("location") ?? "";
+      assert.match(location, /^\/kws_verify\?token=/);
+      // The page only asks: 200 with its form, or 303 to sign-in with a notice; it never verifies.
+      const page = await send({ method: "GET", path: location, headers });
+      tally.add(page.res.status);
+      assert.ok([200, 303].includes(page.res.status), `page: ${page.res.status} ${page.text.slice(0, 200)}`);
+      if (page.res.status === 303) assert.match(page.res.headers.get("location") ?? "", /^\/kws_signin\?notice=/);
+      else assert.match(page.text, /<form method="post" action="\/kws_verify">/);
     });
   });
 

@@ -229,13 +229,20 @@ describe("the sign-up API in workerd", { timeout: 60_000 }, () => {
     const mail = await workerLine((r) => r.msg === "mail" && r.to === account.email);
     assert.equal(mail.level, "info");
     assert.equal(mail.service, "kws-edge");
-    const link = String(mail.text).match(/https?:\/\/\S+\/api\/v1\/auth\/verify\?token=[A-Za-z0-9_%-]+/)?.[0];
+    const link = String(mail.text).match(/https?:\/\/\S+\/kws_verify\?token=[A-Za-z0-9_%-]+/)?.[0];
     assert.ok(link, `no verification link in ${JSON.stringify(mail.text)}`);
     assert.ok(link.startsWith(`${PUBLIC_URL}/`), link);
 
-    const verify = await edge(link);
+    // The link opens a page that asks; opening it verifies nothing.
+    const page = await edge(link);
+    assert.equal(page.status, 200, await page.clone().text());
+    assert.match(await page.text(), /<form method="post" action="\/kws_verify">/);
+    assert.equal((await edge("/api/v1/auth/login", { body: { username: account.username, password: account.password } })).status, 403);
+
+    const token = new URL(link).searchParams.get("token");
+    const verify = await edge("/api/v1/auth/verify", { body: { token } });
     assert.equal(verify.status, 200, await verify.clone().text());
-    const again = await edge(link);
+    const again = await edge("/api/v1/auth/verify", { body: { token } });
     assert.equal(again.status, 410, "a verification link works once");
 
     const login = await edge("/api/v1/auth/login", { body: { username: account.username, password: account.password } });

@@ -186,6 +186,21 @@ export function kvContract(name: string, make: () => Promise<KV>) {
       for (const r of results.filter((r) => !r.allowed)) assert.ok(r.retryAfterMs > 0);
     }));
 
+    test("refund(): gives back one allowed hit, and never more than were taken", withKV(async (kv) => {
+      const k = key("gcra-refund");
+      const rule = { burst: 2, intervalMs: 60_000 };
+      assert.equal((await kv.hit(k, rule)).allowed, true);
+      assert.equal((await kv.hit(k, rule)).allowed, true);
+      assert.equal((await kv.hit(k, rule)).allowed, false);
+      await kv.refund(k, rule);
+      assert.equal((await kv.hit(k, rule)).allowed, true, "the refunded hit is available again");
+      assert.equal((await kv.hit(k, rule)).allowed, false);
+      for (let i = 0; i < 5; i++) await kv.refund(k, rule);
+      assert.equal((await kv.hit(k, rule)).allowed, true);
+      assert.equal((await kv.hit(k, rule)).allowed, true);
+      assert.equal((await kv.hit(k, rule)).allowed, false, "refunds beyond the hits taken add nothing");
+    }));
+
     test("del of a rate-limit key resets its bucket", withKV(async (kv) => {
       const k = key("gcra-reset");
       const rule = { burst: 1, intervalMs: 60_000 };

@@ -96,12 +96,17 @@ export class Mailbox {
     }
   }
 
-  /** The verification link of the newest mail to `to`. */
+  /** The verification link of the newest mail to `to` (it opens the page that asks before verifying). */
   async verificationLink(to: string): Promise<string> {
     const mail = await this.latest(to);
-    const link = mail.text.match(/https?:\/\/\S+\/api\/v1\/auth\/verify\?token=[A-Za-z0-9_%-]+/)?.[0];
+    const link = mail.text.match(/https?:\/\/\S+\/kws_verify\?token=[A-Za-z0-9_%-]+/)?.[0];
     if (!link) throw new Error(`no verification link in mail to ${to}: ${mail.text}`);
     return link;
+  }
+
+  /** The token of that link, as `POST /api/v1/auth/verify` takes it. */
+  async verificationToken(to: string): Promise<string> {
+    return new URL(await this.verificationLink(to)).searchParams.get("token")!;
   }
 
   async close() {

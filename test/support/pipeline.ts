@@ -128,8 +128,13 @@ export class Pipeline {
     });
     if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
     const mail = await this.controlPlane.waitFor((l) => l.msg === "mail" && l.to === email);
-    const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
-    await fetch(`${this.url}${link.pathname}${link.search}`);
+    const verifyToken = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]).searchParams.get("token");
+    const verified = await fetch(`${this.url}/api/v1/auth/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: verifyToken }),
+    });
+    if (verified.status !== 200) throw new Error(`verify: ${verified.status} ${await verified.text()}`);
     const login = await fetch(`${this.url}/api/v1/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -51,6 +51,8 @@ test("register → mailed link → sign in → dashboard → sign out", async ()
 
   const mailed = new URL(await h.mailbox.verificationLink(account.email));
   await page.goto(`${origin}${mailed.pathname}${mailed.search}`);
+  assert.equal(await page.textContent("[data-testid=verify-username]"), account.username, "the page names the account before verifying");
+  await page.click("button[type=submit]");
   await page.waitForURL(/\/kws_signin\?notice=verified/);
   assert.match((await page.textContent(".notice")) ?? "", /verified/);
 
