@@ -5,11 +5,13 @@ import type { AddressInfo } from "node:net";
 import { createLogger } from "../shared/logger";
 import { createControlPlane } from "./control-plane";
 import { Gateway } from "./gateway/gateway";
+import { StreamHub } from "./streams/hub";
+import { routeUpgrades } from "./upgrades";
 import { startLocalAgent } from "./local-agent";
 import { createNodeServices } from "./node-services";
 import { configOrExit, onShutdown, runMain } from "./process";
 
-/** `npm start`: the whole control plane and the gateway in one Node process, and the local agent. */
+/** `npm start`: the whole control plane, the gateway and the agents' stream endpoint in one Node process, and the local agent. */
 runMain("kws", async () => {
   const config = configOrExit();
   const logger = createLogger({ service: "kws" }, { level: config.logLevel });
@@ -18,7 +20,8 @@ runMain("kws", async () => {
   await gateway.start();
   const app = createControlPlane(async () => ({ services }));
   const server = serve({ fetch: app.fetch, port: config.port }) as Server;
-  gateway.attach(server);
+  const streams = new StreamHub({ db: services.db, logger });
+  routeUpgrades(server, [gateway.handleUpgrade, streams.handleUpgrade]);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   logger.info("listening", { port, url: config.publicUrl });
@@ -30,6 +33,7 @@ runMain("kws", async () => {
   onShutdown(async (signal) => {
     logger.info("stopping", { signal });
     await localAgent?.stop();
+    await streams.stop();
     await gateway.stop();
     server.close();
     await services.close();

@@ -2,6 +2,8 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { Gateway } from "../../functions/gateway/gateway";
+import { StreamHub } from "../../functions/streams/hub";
+import { routeUpgrades } from "../../functions/upgrades";
 import { defaultRateLimits, type Config } from "../../shared/config";
 import { hosts } from "../../shared/db/schema";
 import { hostQueue } from "../../shared/jobs/queue-names";
@@ -13,6 +15,8 @@ import { AMQP_URL } from "./local-services";
 export interface RunningControlPlane {
   h: Harness;
   gateway: Gateway;
+  /** The agents' stream endpoint, as `npm start` serves it. */
+  streams: StreamHub;
   url: string;
   /** An admin's session cookie. */
   adminCookie: string;
@@ -20,7 +24,7 @@ export interface RunningControlPlane {
 }
 
 /**
- * The control plane and the gateway on a real HTTP server in this process, over RabbitMQ
+ * The control plane, the gateway and the stream hub on a real HTTP server in this process, over RabbitMQ
  * (default) or the in-process queue, with an admin account signed in.
  */
 export async function startControlPlane(
@@ -49,15 +53,18 @@ export async function startControlPlane(
   await gateway.start();
   const server = serve({ fetch: h.app.fetch, port: 0, hostname: "127.0.0.1" }) as Server;
   await new Promise((resolve) => server.once("listening", resolve));
-  gateway.attach(server);
+  const streams = new StreamHub({ db: h.services.db, logger: h.services.logger });
+  routeUpgrades(server, [gateway.handleUpgrade, streams.handleUpgrade]);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { cookie } = await signedInUser(h, { email: adminEmail });
   return {
     h,
     gateway,
+    streams,
     url,
     adminCookie: cookie,
     close: async () => {
+      await streams.stop();
       await gateway.stop();
       // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
       // (about 300 quorum queues fit its file handles here) fills up run after run.
