@@ -214,7 +214,8 @@ describe("streams through the agent", () => {
     await settled();
   });
 
-  test("when the data connection drops, every stream on it ends with an error and a new dial works after the agent is back", async () => {
+  // A stream left hanging by the drop would wait forever: fail instead.
+  test("when the data connection drops, every stream on it ends with an error and a new dial works after the agent is back", { timeout: 30_000 }, async () => {
     const target = await server(echo);
     const streams = await Promise.all(Array.from({ length: 5 }, () => dial(target.port)));
     const ends = streams.map(closed);
