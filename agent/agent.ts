@@ -15,6 +15,8 @@ import { HostFirewall } from "./isolation/host-firewall";
 import { WireGuard } from "./wireguard/manager";
 import type { WireGuardOptions } from "./wireguard/manager";
 import { PeerRefresh } from "./wireguard/peer-refresh";
+import { StreamConnection, type StreamConnectionOptions } from "./streams/stream-connection";
+import { StreamTargets } from "./streams/targets";
 
 export interface LxdMonitorOptions {
   /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
@@ -115,11 +117,20 @@ export interface AgentOptions {
    * numbers by benches must not fight over one interface.
    */
   wireguard?: WireGuardOptions["config"];
+  /**
+   * The data connection for the ingress (agent/streams): where it goes (default the gateway URL),
+   * which addresses streams may reach (default the lxdbr0 bridge's subnets). Without it the agent
+   * opens no data connection: agents started in numbers by benches need none.
+   */
+  streams?: { url?: string; targets?: readonly string[] } & Partial<Pick<StreamConnectionOptions, "connectTimeoutMs" | "pingMs" | "window" | "backoff">>;
   /** Connection tuning for tests (watchdog, backoff, facts interval). */
   connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
 }
 
-/** The host agent: journal, LXD, host firewall, WireGuard, executor, WireGuard peer refresh and the gateway connection, started in that order. */
+/**
+ * The host agent: journal, LXD, host firewall, WireGuard, executor, WireGuard peer refresh, the gateway connection
+ * and the data connection, started in that order.
+ */
 export class Agent {
   private readonly options: AgentOptions;
   private readonly logger: Logger;
@@ -130,6 +141,7 @@ export class Agent {
   private readonly peerRefresh: PeerRefresh | undefined;
   private readonly executor: Executor;
   private readonly connection: Connection;
+  private readonly streams: StreamConnection | undefined;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -188,6 +200,22 @@ export class Agent {
       onWireGuardPeers: (answer) => void this.peerRefresh?.answer(answer.requestId, answer.peers),
       logger: options.logger,
     });
+    if (options.streams) {
+      const { url, targets, ...tuning } = options.streams;
+      this.streams = new StreamConnection({
+        ...tuning,
+        url: url ?? options.gatewayUrl,
+        insecureGateway: options.insecureGateway ?? false,
+        credential: options.credential.credential,
+        logger: this.logger.child({ component: "streams" }),
+        targets: new StreamTargets(targets ? { cidrs: targets } : {}),
+      });
+    }
+  }
+
+  /** Streams open on the data connection (0 without one). */
+  get streamCount(): number {
+    return this.streams?.streamCount ?? 0;
   }
 
   async start(): Promise<void> {
@@ -201,12 +229,14 @@ export class Agent {
     this.executor.start();
     this.peerRefresh?.start();
     this.connection.start();
+    this.streams?.start();
     this.logger.info("agent started", { version: this.options.agentVersion, stateDir: this.options.stateDir });
   }
 
   /** Drains work while still connected, so finished results reach the gateway before the socket closes. */
   async stop(): Promise<void> {
     this.logger.info("agent stopping");
+    await this.streams?.stop();
     const { abandoned } = await this.executor.stop();
     await this.connection.stop();
     this.peerRefresh?.stop();

@@ -4,11 +4,12 @@ import { z } from "zod";
 import { endpoint } from "../shared/protocol/host-address";
 import { interfaceName } from "../shared/protocol/wireguard";
 import { insecureGateway } from "./gateway-url";
+import { cidr } from "./streams/targets";
 import { interfaceAddress, listenPort } from "./wireguard/config";
 
 export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN] [--state-dir DIR] [--lxd-socket PATH]
                  [--wg-interface NAME] [--wg-address CIDR] [--wg-port PORT] [--wg-endpoint HOST:PORT] [--no-wireguard]
-                 [--insecure-gateway]
+                 [--insecure-gateway] [--streams-url URL] [--stream-targets CIDR[,CIDR...]] [--no-streams]
 
   (no command)        run the agent: connect to the gateway and execute its commands
   doctor              check this host (LXD, storage, bridge, image, WireGuard, gateway) and exit
@@ -26,6 +27,11 @@ export const USAGE = `usage: kws-agent [doctor] [--gateway URL] [--enroll TOKEN]
   --wg-port PORT      WireGuard's UDP listen port (env KWS_WG_PORT; default 51820)
   --wg-endpoint HOST:PORT  where devices reach this host, reported to the control plane (env KWS_WG_ENDPOINT)
   --no-wireguard      leave WireGuard alone: no interface, no firewall table (env KWS_WIREGUARD=off)
+  --streams-url URL   where the data connection for published apps goes (env KWS_STREAMS_URL;
+                      default the gateway URL): the control plane that runs the ingress
+  --stream-targets CIDR[,CIDR...]  addresses streams may reach (env KWS_STREAM_TARGETS; default the
+                      subnets of the lxdbr0 bridge; the host itself and 169.254.0.0/16 never)
+  --no-streams        open no data connection: apps of this host's instances are unreachable (env KWS_STREAMS=off)
   -h, --help          show this help`;
 
 /** A command line the agent cannot run with; main prints it with the usage and exits 2. */
@@ -44,6 +50,10 @@ export interface CliEnvironment {
   wgEndpoint?: string;
   /** "off" disables WireGuard. */
   wireguard?: string;
+  streamsUrl?: string;
+  streamTargets?: string;
+  /** "off" disables the data connection. */
+  streams?: string;
   isRoot: boolean;
   homeDir: string;
 }
@@ -64,6 +74,9 @@ const ArgsSchema = z.object({
   wgEndpoint: endpoint.optional(),
   wireguard: z.boolean(),
   insecureGateway: z.boolean(),
+  streamsUrl: gatewayUrl.optional(),
+  streamTargets: z.array(cidr).min(1, "must name at least one CIDR").optional(),
+  streams: z.boolean(),
 });
 
 export type AgentArgs = z.infer<typeof ArgsSchema>;
@@ -77,6 +90,8 @@ const FLAG_OF: Record<string, string> = {
   wgAddress: "--wg-address",
   wgPort: "--wg-port",
   wgEndpoint: "--wg-endpoint",
+  streamsUrl: "--streams-url",
+  streamTargets: "--stream-targets",
   command: "command",
 };
 
@@ -108,6 +123,9 @@ export function parseCliArgs(argv: readonly string[], env: CliEnvironment): Agen
     wgEndpoint: values["wg-endpoint"] ?? nonEmpty(env.wgEndpoint),
     wireguard: !values["no-wireguard"] && env.wireguard?.trim() !== "off",
     insecureGateway: values["insecure-gateway"] ?? false,
+    streamsUrl: values["streams-url"] ?? nonEmpty(env.streamsUrl),
+    streamTargets: list(values["stream-targets"] ?? nonEmpty(env.streamTargets)),
+    streams: !values["no-streams"] && env.streams?.trim() !== "off",
   });
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -139,9 +157,16 @@ function tokenize(argv: readonly string[]) {
       "wg-endpoint": { type: "string" },
       "no-wireguard": { type: "boolean" },
       "insecure-gateway": { type: "boolean" },
+      "streams-url": { type: "string" },
+      "stream-targets": { type: "string" },
+      "no-streams": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
+}
+
+function list(value: string | undefined): string[] | undefined {
+  return value?.split(",").map((item) => item.trim());
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

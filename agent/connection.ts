@@ -4,20 +4,15 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible, parseFrame, speaks, stamp } from "../shared/protocol/messages";
 import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { gatewayEndpoint } from "./cli-args";
 import { assertSecureGateway } from "./gateway-url";
+import { closeForShutdown } from "./shutdown-socket";
 import type { Journal } from "./journal";
 
 const MAX_HELD_PROGRESS = 1000;
 
 export type ConnectionState = "idle" | "connecting" | "open" | "ready" | "waiting" | "stopped";
-
-export interface BackoffOptions {
-  initialMs?: number;
-  maxMs?: number;
-  /** A connection that stayed up this long starts the next retry from initialMs again. */
-  resetAfterMs?: number;
-}
 
 export interface ConnectionOptions {
   gatewayUrl: string;
@@ -45,7 +40,6 @@ export interface ConnectionOptions {
   WebSocket?: typeof WebSocket;
 }
 
-const SHUTDOWN_CLOSE_MS = 2000;
 /** The gateway's close code for "another connection of this host took over". */
 const REPLACED = 4001;
 
@@ -80,7 +74,7 @@ export class Connection {
     assertSecureGateway(options.gatewayUrl, options.insecureGateway ?? false);
     this.url = gatewayEndpoint(options.gatewayUrl, "agent/v1/connect", "ws");
     this.WebSocketImpl = options.WebSocket ?? WebSocket;
-    this.backoff = { initialMs: 100, maxMs: 10_000, resetAfterMs: 10_000, ...options.backoff };
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.watchdogMs = options.watchdogMs ?? 45_000;
     this.logger = options.logger.child({ hostId: options.hostId });
   }
@@ -102,16 +96,7 @@ export class Connection {
     this.clearSessionTimers();
     const ws = this.ws;
     this.setState("stopped");
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => ws.terminate(), SHUTDOWN_CLOSE_MS);
-      ws.once("close", () => {
-        clearTimeout(force);
-        resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1001, "agent shutting down");
-    });
+    await closeForShutdown(ws);
   }
 
   /** Drops the current connection and dials again at once, e.g. so a new hello reports a change. */
@@ -316,7 +301,7 @@ export class Connection {
     } else if (this.openedAt !== undefined && Date.now() - this.openedAt >= this.backoff.resetAfterMs) {
       this.failures = 0;
     }
-    const delayMs = this.nextDelay();
+    const delayMs = backoffDelay(this.failures, this.backoff, this.options.random);
     this.failures += 1;
     this.setState("waiting", {
       code,
@@ -325,13 +310,6 @@ export class Connection {
       retryInMs: delayMs,
     });
     this.retryTimer = setTimeout(() => this.connect(), delayMs);
-  }
-
-  /** Equal jitter: half the capped exponential step for sure, the other half at random. */
-  private nextDelay(): number {
-    const { initialMs, maxMs } = this.backoff;
-    const cap = Math.min(maxMs, initialMs * 2 ** Math.min(this.failures, 30));
-    return Math.round(cap / 2 + (this.options.random ?? Math.random)() * (cap / 2));
   }
 
   private clearSessionTimers(): void {

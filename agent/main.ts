@@ -46,6 +46,9 @@ async function run(args: AgentArgs): Promise<number> {
           },
         }
       : {}),
+    ...(args.streams
+      ? { streams: { ...(args.streamsUrl ? { url: args.streamsUrl } : {}), ...(args.streamTargets ? { targets: args.streamTargets } : {}) } }
+      : {}),
   });
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
@@ -78,6 +81,9 @@ async function main(): Promise<number> {
       wgPort: process.env.KWS_WG_PORT,
       wgEndpoint: process.env.KWS_WG_ENDPOINT,
       wireguard: process.env.KWS_WIREGUARD,
+      streamsUrl: process.env.KWS_STREAMS_URL,
+      streamTargets: process.env.KWS_STREAM_TARGETS,
+      streams: process.env.KWS_STREAMS,
       isRoot: process.getuid?.() === 0,
       homeDir: homedir(),
     });

@@ -54,6 +54,8 @@ export async function startLocalAgent(services: Services, logger: Logger, gatewa
     logger: logger.child({ service: "kws-agent" }),
     ...(socket ? { lxdSocket: socket } : {}),
     ...(config.localAgent.wireguard ? { wireguard: {} } : {}),
+    // The ingress of this process reaches this machine's instances through it.
+    streams: {},
   });
   await agent.start();
   return agent;

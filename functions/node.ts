@@ -5,14 +5,15 @@ import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
 import { Gateway } from "./gateway/gateway";
-import { noStreams } from "./ingress/no-streams";
 import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
+import { StreamHub } from "./streams/hub";
+import { routeUpgrades } from "./upgrades";
 import { startLocalAgent } from "./local-agent";
 import { createNodeServices } from "./node-services";
 import { configOrExit, onShutdown, runMain } from "./process";
 
-/** `npm start`: the whole control plane and the gateway in one Node process, and the local agent. */
+/** `npm start`: the whole control plane, the gateway and the agents' stream endpoint in one Node process, and the local agent. */
 runMain("kws", async () => {
   const config = configOrExit();
   const logger = createLogger({ service: "kws" }, { level: config.logLevel });
@@ -28,8 +29,11 @@ runMain("kws", async () => {
   const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
   sweeper.start();
   const app = createControlPlane(async () => ({ services }));
-  const server = createHttpServer(app.fetch, new IngressRouter({ services, dialer: noStreams }));
-  gateway.attach(server);
+  // The agents' data connections: the ingress reaches containers through them.
+  const streams = new StreamHub({ db: services.db, logger });
+  const router = new IngressRouter({ services, dialer: streams });
+  const server = createHttpServer(app.fetch, router);
+  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade]);
   server.listen(config.port);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
@@ -42,6 +46,7 @@ runMain("kws", async () => {
   onShutdown(async (signal) => {
     logger.info("stopping", { signal });
     await localAgent?.stop();
+    await streams.stop();
     await gateway.stop();
     await sweeper.stop();
     server.close();

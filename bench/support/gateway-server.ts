@@ -18,6 +18,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gateway } from "../../functions/gateway/gateway";
 import { createNodeServices } from "../../functions/node-services";
+import { routeUpgrades } from "../../functions/upgrades";
 import { parseConfig } from "../../shared/config";
 import { createLogger } from "../../shared/logger";
 import { AmqpQueue } from "../../shared/queue/amqp";
@@ -118,7 +119,7 @@ async function main() {
     }
     res.writeHead(404).end();
   });
-  gateway.attach(server);
+  routeUpgrades(server, [gateway.handleUpgrade]);
   server.listen(Number(process.env.PORT) || 0, "127.0.0.1", () => {
     const { port } = server.address() as AddressInfo;
     process.stdout.write(`${JSON.stringify({ msg: "gateway listening", port, queue: mode, heartbeatMs: config.heartbeatMs })}\n`);

@@ -1,9 +1,12 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import { hostByCredential, recordHeartbeats } from "../../shared/hosts/store";
+import { randomToken } from "../../shared/crypto/tokens";
+import { recordHeartbeats } from "../../shared/hosts/store";
 import type { Logger } from "../../shared/logger";
+import type { Host } from "../../shared/db/schema";
+import type { UpgradeHandler } from "../upgrades";
+import { agentEndpoint } from "./authenticate";
 import { JobReaper } from "./reaper";
 import { AgentSession, CloseCodes, type SessionServices } from "./session";
 
@@ -29,6 +32,7 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
     this.reaper = new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
+    this.handleUpgrade = agentEndpoint(CONNECT_PATH, o.db, this.log, (host, req, socket, head) => this.upgrade(host, req, socket, head));
   }
 
   async start() {
@@ -37,39 +41,14 @@ export class Gateway {
     this.heartbeatTimer.unref?.();
   }
 
-  /** Serves the agent endpoint on an HTTP server (the control plane's or a gateway of its own). */
-  attach(server: Server) {
-    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = new URL(req.url ?? "/", "http://gateway").pathname;
-      if (!path.endsWith(CONNECT_PATH)) {
-        reject(socket, 404, "Not Found");
-        return;
-      }
-      void this.upgrade(req, socket, head);
-    });
-  }
+  /** The agent endpoint, for the server's upgrade router (functions/upgrades.ts). */
+  readonly handleUpgrade: UpgradeHandler;
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    socket.on("error", () => socket.destroy());
-    const credential = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    let host;
-    try {
-      host = credential ? await hostByCredential(this.o.db, await hashToken(credential)) : undefined;
-    } catch (err) {
-      this.log.error("agent authentication failed", { err });
-      reject(socket, 503, "Service Unavailable");
-      return;
-    }
-    if (!host) {
-      this.log.warn("agent refused: bad credential", { remote: req.socket.remoteAddress });
-      reject(socket, 401, "Unauthorized");
-      return;
-    }
-    const authenticated = host;
+  private upgrade(host: Host, req: IncomingMessage, socket: Duplex, head: Buffer) {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const session: AgentSession = new AgentSession({
         ws,
-        host: authenticated,
+        host,
         connectionId: `${this.id}:${randomToken().slice(0, 10)}`,
         db: this.o.db,
         queue: this.o.queue,
@@ -126,11 +105,4 @@ export class Gateway {
     for (const s of [...this.all]) s.close(CloseCodes.shutdown, "gateway shutting down");
     this.wss.close();
   }
-}
-
-function reject(socket: Duplex, status: number, text: string) {
-  const body = JSON.stringify({ error: { code: status === 401 ? "unauthorized" : "unavailable", message: text } });
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

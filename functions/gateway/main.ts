@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
+import { routeUpgrades } from "../upgrades";
 import { Gateway } from "./gateway";
 
 /**
@@ -29,7 +30,9 @@ runMain("kws gateway", async () => {
       ),
     );
   });
-  gateway.attach(server);
+  // Agents' data connections (/agent/v1/streams) belong to the process that runs the ingress, the control plane:
+  // agents of this gateway are started with --streams-url pointing there.
+  routeUpgrades(server, [gateway.handleUpgrade]);
   server.listen(config.port, () => logger.info("gateway listening", { port: config.port }));
   onShutdown(async (signal) => {
     logger.info("stopping", { signal });

@@ -2,11 +2,13 @@ import { createServer } from "node:http";
 import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
-import { noStreams } from "./no-streams";
+import { StreamHub } from "../streams/hub";
+import { routeUpgrades } from "../upgrades";
 import { IngressRouter } from "./router";
 
 /**
- * `npm run ingress`: the app hosts alone (the IDE and published apps), beside a control plane that
+ * `npm run ingress`: the app hosts alone (the IDE and published apps) and the agents' stream endpoint,
+ * beside a control plane that
  * keeps the API and pages. Both must share the database (names, apps) and the KV (sign-in codes
  * and grants), so neither may be embedded.
  */
@@ -17,17 +19,20 @@ runMain("kws ingress", async () => {
   ]);
   const logger = createLogger({ service: "kws-ingress" }, { level: config.logLevel });
   const services = await createNodeServices(config, logger);
-  const router = new IngressRouter({ services, dialer: noStreams });
+  // Agents reach this process with --streams-url: the router dials containers through them.
+  const streams = new StreamHub({ db: services.db, logger });
+  const router = new IngressRouter({ services, dialer: streams });
   const server = createServer((req, res) => {
     if (router.label(req) !== undefined) return router.handle(req, res);
     const healthy = req.url === "/healthz";
     res.writeHead(healthy ? 200 : 404, { "content-type": "application/json" });
     res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} only` } }));
   });
-  router.attach(server);
+  routeUpgrades(server, [router.handleUpgrade, streams.handleUpgrade]);
   server.listen(config.port, () => logger.info("ingress listening", { port: config.port, apps: config.appsUrl }));
   onShutdown(async (signal) => {
     logger.info("stopping", { signal });
+    await streams.stop();
     server.close();
     await services.close();
   });

@@ -11,6 +11,7 @@ import { forwardHeaders, proxyHttp, proxyUpgrade } from "./proxy";
 import { resolveLabel, type Destination } from "./resolve";
 import { DialError, type StreamDialer } from "./stream-dialer";
 import { trustsPeer } from "../middleware/client-ip";
+import type { UpgradeHandler } from "../upgrades";
 
 export interface IngressRouterOptions {
   services: Services;
@@ -40,16 +41,15 @@ export class IngressRouter {
     return labelOfHost(this.o.services.config.appsUrl, req.headers.host);
   }
 
-  /** Takes the upgrades of app hosts on `server`; other upgrades stay with their own listeners. */
-  attach(server: Server): void {
-    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (this.label(req) === undefined) return;
-      void this.upgrade(req, socket, head).catch((err: unknown) => {
-        this.log.error("upgrade failed", { err });
-        socket.destroy();
-      });
+  /** Takes the upgrades of app hosts (for routeUpgrades); other upgrades stay with their own handlers. */
+  readonly handleUpgrade: UpgradeHandler = (req, socket, head) => {
+    if (this.label(req) === undefined) return false;
+    void this.upgrade(req, socket, head).catch((err: unknown) => {
+      this.log.error("upgrade failed", { err });
+      socket.destroy();
     });
-  }
+    return true;
+  };
 
   /** A request listener for app hosts. */
   handle(req: IncomingMessage, res: ServerResponse): void {

@@ -6,7 +6,8 @@ type Fetch = Parameters<typeof getRequestListener>[0];
 
 /**
  * The control plane's one HTTP server: a request for an app host goes to the ingress router (raw
- * node:http, so bodies and websockets stream), every other request to the Hono app as before.
+ * node:http, so bodies and websockets stream), every other request to the Hono app as before. Upgrades go through routeUpgrades, with the
+ * router's handleUpgrade among the handlers.
  */
 export function createHttpServer(fetch: Fetch, router: IngressRouter): Server {
   const api = getRequestListener(fetch);
@@ -14,6 +15,5 @@ export function createHttpServer(fetch: Fetch, router: IngressRouter): Server {
     if (router.label(req) === undefined) void api(req, res);
     else router.handle(req, res);
   });
-  router.attach(server);
   return server;
 }

@@ -1,27 +1,17 @@
 /**
- * A published app of a real container: the pipeline (control plane and agent processes, real LXD,
- * the busybox image) deploys an instance running busybox httpd, and an ingress router beside it on
- * the same database reaches the container with the direct dialer (this machine routes to the
- * bridge; through agents is the transport's part). Killing the instance makes the URL 404.
+ * A published app of a real container, the way `npm start` serves it: the pipeline (control plane
+ * and agent processes, real LXD, the busybox image) deploys an instance running busybox httpd, and
+ * the control plane's own router reaches it through the agent's stream (the agent opens the TCP
+ * connection on its host). Killing the instance makes the URL 404.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { after, before, test } from "node:test";
-import { IngressRouter } from "../../functions/ingress/router";
-import { createNodeServices, type NodeServices } from "../../functions/node-services";
-import { parseConfig } from "../../shared/config";
-import { createLogger } from "../../shared/logger";
-import { MemoryQueue } from "../../shared/queue/memory";
-import { DirectDialer } from "../support/direct-dialer";
 import { hostRequest } from "../support/ingress";
 import { Pipeline } from "../support/pipeline";
-import { freePort } from "../support/processes";
 
 let p: Pipeline;
-let services: NodeServices;
-let server: Server;
 let url: string;
-let port: number;
+let port: string;
 let token: string;
 let instanceName: string | undefined;
 const name = `web-${Math.random().toString(36).slice(2, 7)}`;
@@ -39,19 +29,8 @@ before(async () => {
   // A web server in the container: fixed arguments, nothing of the test's input in a shell string.
   const started = await p.lxd.exec(instanceName, { command: ["/bin/sh", "-c", "mkdir -p /www && echo hello-from-the-container > /www/index.html && httpd -p 8080 -h /www"] });
   assert.equal(started.exitCode, 0);
-
-  port = await freePort();
-  services = await createNodeServices(
-    parseConfig({ NODE_ENV: "test", DATABASE_URL: p.databaseUrl, KWS_APPS_URL: `http://localhost:${port}`, PORT: String(port) }),
-    createLogger({ service: "kws-ingress-test" }, { level: "warn" }),
-    { queue: new MemoryQueue({ deadLetterQueue: "unused" }) },
-  );
-  const router = new IngressRouter({ services, dialer: new DirectDialer() });
-  server = createServer((req, res) => router.handle(req, res));
-  router.attach(server);
-  server.listen(port, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  url = `http://127.0.0.1:${port}`;
+  url = p.url;
+  port = new URL(p.url).port;
 });
 
 after(async () => {
@@ -59,19 +38,16 @@ after(async () => {
     const kill = await p.api("DELETE", "/instance", undefined, token).catch(() => undefined);
     if (kill?.status === 202) await p.waitFinal(kill.body.job.id, 60_000, token).catch(() => undefined);
   }
-  server?.closeAllConnections();
-  server?.close();
-  await services?.close();
   await p?.close();
 });
 
 test("a server in the container answers at its app's URL with the access chosen; the kill makes the URL 404", async () => {
   const created = await p.api("POST", "/apps", { name, port: 8080, access: "public" }, token);
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  assert.equal(created.body.app.url, `${new URL(p.url).protocol}//${name}.localhost:${new URL(p.url).port}/`);
+  assert.equal(created.body.app.url, `http://${name}.localhost:${port}/`);
   const host = `${name}.localhost:${port}`;
 
-  const unknown = await hostRequest(p.url, `nothing-${name}.localhost:${new URL(p.url).port}`);
+  const unknown = await hostRequest(url, `nothing-${name}.localhost:${port}`);
   assert.equal(unknown.status, 404, "npm start's server sends app hosts to its router");
   assert.match(unknown.body.toString(), /No instance or app is published as/);
 

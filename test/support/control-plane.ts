@@ -3,6 +3,8 @@ import { Gateway } from "../../functions/gateway/gateway";
 import { IngressRouter } from "../../functions/ingress/router";
 import { createHttpServer } from "../../functions/ingress/server";
 import type { StreamDialer } from "../../functions/ingress/stream-dialer";
+import { StreamHub } from "../../functions/streams/hub";
+import { routeUpgrades } from "../../functions/upgrades";
 import { defaultRateLimits, type Config } from "../../shared/config";
 import { hosts } from "../../shared/db/schema";
 import { hostQueue } from "../../shared/jobs/queue-names";
@@ -16,6 +18,8 @@ import { freePort } from "./processes";
 export interface RunningControlPlane {
   h: Harness;
   gateway: Gateway;
+  /** The agents' stream endpoint, as `npm start` serves it. */
+  streams: StreamHub;
   url: string;
   /** The app-host base: `http://localhost:<port>` (app hosts are `<label>.localhost:<port>`). */
   appsUrl: string;
@@ -25,12 +29,13 @@ export interface RunningControlPlane {
 }
 
 /**
- * The control plane and the gateway on a real HTTP server in this process, over RabbitMQ
- * (default) or the in-process queue, with an admin account signed in. App hosts go to the ingress
- * router, which reaches containers with `dialer` (default: directly over TCP).
+ * The control plane, the gateway and the agents' stream hub on a real HTTP server in this process,
+ * over RabbitMQ (default) or the in-process queue, with an admin account signed in. App hosts go
+ * to the ingress router, which reaches containers with `dialer` (default: directly over TCP; pass
+ * "streams" for the hub, through the agents, as `npm start` does).
  */
 export async function startControlPlane(
-  options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number; dialer?: StreamDialer; gateway?: boolean } = {},
+  options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number; dialer?: StreamDialer | "streams" } = {},
 ): Promise<RunningControlPlane> {
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const deadLetterQueue = `kws.test.dead.${run}`;
@@ -56,20 +61,24 @@ export async function startControlPlane(
   });
   const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
   await gateway.start();
-  const server: Server = createHttpServer(h.app.fetch, new IngressRouter({ services: h.services, dialer: options.dialer ?? new DirectDialer() }));
+  const streams = new StreamHub({ db: h.services.db, logger: h.services.logger });
+  const dialer = options.dialer === "streams" ? streams : (options.dialer ?? new DirectDialer());
+  const router = new IngressRouter({ services: h.services, dialer });
+  const server: Server = createHttpServer(h.app.fetch, router);
+  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade]);
   server.listen(port, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
-  // Off for tests of app-host websockets until the gateway leaves other upgrades alone.
-  if (options.gateway !== false) gateway.attach(server);
   const url = `http://127.0.0.1:${port}`;
   const { cookie } = await signedInUser(h, { email: adminEmail });
   return {
     h,
     gateway,
+    streams,
     url,
     appsUrl: h.services.config.appsUrl,
     adminCookie: cookie,
     close: async () => {
+      await streams.stop();
       await gateway.stop();
       // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
       // (about 300 quorum queues fit its file handles here) fills up run after run.

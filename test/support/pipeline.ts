@@ -107,7 +107,11 @@ export class Pipeline {
   /** Stops the agent and starts it again (same state, same credential) against another gateway. */
   async moveAgentTo(gatewayUrl: string) {
     await this.agent.stop("SIGTERM");
-    this.agent = new Program("agent", "agent/main.ts", ["--gateway", gatewayUrl, "--state-dir", join(this.dir, "agent")], this.agent.env);
+    // The data connection stays with the control plane, which runs the ingress.
+    this.agent = new Program("agent", "agent/main.ts", ["--gateway", gatewayUrl, "--state-dir", join(this.dir, "agent")], {
+      ...this.agent.env,
+      KWS_STREAMS_URL: this.url,
+    });
     this.agent.start();
   }
 

@@ -1,0 +1,31 @@
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+
+/** Takes an HTTP upgrade it serves and answers true; false leaves it to the next handler. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+/**
+ * The server's one "upgrade" listener: each handler (the gateway, the agents' stream endpoint,
+ * the ingress) takes its own paths; an upgrade nobody takes is answered 404 here and only here.
+ */
+export function routeUpgrades(server: Server, handlers: readonly UpgradeHandler[]): void {
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (handlers.some((handle) => handle(req, socket, head))) return;
+    rejectUpgrade(socket, 404, "not_found", "no websocket endpoint at this path");
+  });
+}
+
+/** The JSON error envelope as a raw HTTP answer on a socket that asked to upgrade. */
+export function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable" };
+
+/** The path of an upgrade request, without its query. */
+export function upgradePath(req: IncomingMessage): string {
+  return new URL(req.url ?? "/", "http://upgrade").pathname;
+}

@@ -1,0 +1,43 @@
+import type WebSocket from "ws";
+import type { RawData } from "ws";
+import type { Logger } from "../logger";
+import { FrameError } from "./frames";
+import { keepAlive } from "./keepalive";
+import { Mux, type MuxOptions } from "./mux";
+
+/** Close code for a peer that broke the stream protocol. */
+const PROTOCOL_ERROR = 1002;
+
+export interface WebSocketMuxOptions extends Omit<MuxOptions, "transport"> {
+  pingMs: number;
+  logger: Logger;
+}
+
+/**
+ * A Mux over one websocket (binary messages, one frame each), kept alive with pings; when the
+ * socket closes every stream on it is destroyed with an error.
+ */
+export function muxOverWebSocket(ws: WebSocket, options: WebSocketMuxOptions): Mux {
+  const { pingMs, logger, ...muxOptions } = options;
+  const mux = new Mux({
+    ...muxOptions,
+    transport: { send: (frame, done) => ws.send(frame, { binary: true }, done) },
+  });
+  const stopKeepAlive = keepAlive(ws, pingMs, () => logger.warn("stream connection silent: dropping it", { silentMs: pingMs }));
+  ws.on("message", (data: RawData, isBinary: boolean) => {
+    try {
+      if (!isBinary || !Buffer.isBuffer(data)) throw new FrameError("stream frames are binary messages");
+      mux.receive(data);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      logger.warn("stream protocol error: dropping the connection", { error: err.message });
+      ws.close(PROTOCOL_ERROR, err.message.slice(0, 100));
+      mux.close(err);
+    }
+  });
+  ws.on("close", (code: number, reason: Buffer) => {
+    stopKeepAlive();
+    mux.close(new Error(`stream connection closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`));
+  });
+  return mux;
+}

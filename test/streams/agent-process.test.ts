@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import type { Socket } from "node:net";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { jobs } from "../../shared/db/schema";
+import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
+import type { Program } from "../support/processes";
+import { agentProcess, closed, idleStreamMemory, newHost, tcpServer, until } from "../support/streams";
+
+/** A real agent process (`npm run agent`) with its data connection to the hub of a real control plane. */
+let cp: RunningControlPlane;
+let agent: Program;
+let hostId: string;
+let source: Awaited<ReturnType<typeof tcpServer>>;
+
+const connected = () => cp.streams.connectedHosts().includes(hostId) && cp.gateway.connectedHosts().includes(hostId);
+const dial = (port: number) => cp.streams.dial({ hostId, address: "127.0.0.1", port });
+
+before(async () => {
+  cp = await startControlPlane({ queue: "amqp", heartbeatMs: 500 });
+  const host = await newHost(cp, "streams-proc");
+  hostId = host.hostId;
+  agent = agentProcess(cp, host.token);
+  await until(connected, 60_000, "the agent's control and data connections");
+  // Sends until the client goes away.
+  source = await tcpServer((socket: Socket) => {
+    const chunk = Buffer.alloc(64 * 1024, 9);
+    const pump = () => {
+      while (!socket.destroyed) if (!socket.write(chunk)) return void socket.once("drain", pump);
+    };
+    pump();
+  });
+});
+after(async () => {
+  await agent?.stop("SIGTERM").catch(() => agent.stop("SIGKILL"));
+  await source?.close();
+  await cp?.close();
+});
+
+/** A noop job from submit to its stored success, polling its row. */
+async function jobRoundTrip(): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${cp.url}/api/v1/hosts/${hostId}/jobs`, {
+    method: "POST",
+    headers: { cookie: cp.adminCookie, "content-type": "application/json" },
+    body: JSON.stringify({ kind: "noop", payload: {} }),
+  });
+  assert.equal(res.status, 202);
+  const { job } = (await res.json()) as { job: { id: string } };
+  for (;;) {
+    const [row] = await cp.h.services.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, job.id));
+    if (row?.status === "succeeded") return performance.now() - started;
+    assert.notEqual(row?.status, "failed");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function roundTrips(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await jobRoundTrip());
+  return out.sort((a, b) => a - b);
+}
+
+const p99 = (sorted: number[]) => sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+
+// First: the agent's heap has not yet grown (and started to shrink) with bulk transfers, so its RSS measures the streams.
+test("an idle stream costs under 64 KB on each side (1,000 held open)", async (t) => {
+  const perStream = await idleStreamMemory(cp.streams, hostId, agent.pid!, 1000);
+  t.diagnostic(`bytes per idle stream: hub ${Math.round(perStream.hub)}, agent ${Math.round(perStream.agent)}`);
+  assert.ok(perStream.hub < 64 * 1024, `hub: ${perStream.hub} bytes per stream`);
+  assert.ok(perStream.agent < 64 * 1024, `agent: ${perStream.agent} bytes per stream`);
+  await until(() => cp.streams.streamCount === 0, 5000, "the hub forgot the idle streams");
+});
+
+test("jobs on the control channel keep their latency while a large download runs through the streams", async (t) => {
+  await roundTrips(3);
+  const quiet = await roundTrips(30);
+  const download = await dial(source.port);
+  let bytes = 0;
+  download.on("data", (chunk: Buffer) => (bytes += chunk.length));
+  download.on("error", () => undefined);
+  await until(() => bytes > 8 * 1024 * 1024, 20_000, "the download under way");
+  const from = bytes;
+  const busy = await roundTrips(30);
+  const moved = bytes - from;
+  download.destroy();
+  const p50 = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)]!.toFixed(1);
+  t.diagnostic(
+    `job round trip ms: quiet p50 ${p50(quiet)} p99 ${p99(quiet).toFixed(1)}, during the download p50 ${p50(busy)} p99 ${p99(busy).toFixed(1)}; ${(moved / 1e6).toFixed(0)} MB moved meanwhile`,
+  );
+  assert.ok(moved > 20 * 1024 * 1024, `the download kept going (${moved} bytes)`);
+  assert.ok(p99(busy) < Math.max(5 * p99(quiet), 200), `p99 ${p99(busy).toFixed(1)} ms during the download vs ${p99(quiet).toFixed(1)} ms without`);
+  await until(() => cp.streams.streamCount === 0, 5000, "the hub forgot the download");
+});
+
+test("the agent SIGKILLed mid-download: the client's stream ends within seconds, nothing stays registered, and a dial works once it is back", async () => {
+  const download = await dial(source.port);
+  let bytes = 0;
+  download.on("data", (chunk: Buffer) => (bytes += chunk.length));
+  const ended = closed(download);
+  await until(() => bytes > 4 * 1024 * 1024, 20_000, "the download under way");
+  const killedAt = Date.now();
+  await agent.stop("SIGKILL");
+  const error = await ended;
+  assert.ok(error instanceof Error, "the client's stream ends with an error, not a clean (truncated) end");
+  assert.ok(Date.now() - killedAt < 5000, `ended ${Date.now() - killedAt} ms after the kill`);
+  assert.equal(cp.streams.streamCount, 0);
+  await until(async () => (await new Promise<number>((r) => source.server.getConnections((_, n) => r(n)))) === 0, 5000, "the target's connections closed");
+
+  agent.start();
+  await until(connected, 30_000, "the agent back");
+  const again = await dial(source.port);
+  const some = await new Promise<Buffer>((resolve) => again.once("data", resolve));
+  assert.ok(some.length > 0);
+  again.destroy();
+  await until(() => cp.streams.streamCount === 0, 5000, "the hub forgot the stream");
+});
