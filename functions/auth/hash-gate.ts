@@ -1,6 +1,6 @@
 /**
- * At most `perClient` password checks at a time per client in this process; a client's further
- * checks wait their turn. Every login's hash runs on the same small thread pool (4 threads), so
+ * At most `perClient` login attempts (limits, password check, refund) at a time per client in this
+ * process; a client's further attempts wait their turn. Every login's hash runs on the same small thread pool (4 threads), so
  * without this the failures one client may still make (the per-address limit allows a burst of them)
  * would fill it and every other person's hash would queue behind them.
  */

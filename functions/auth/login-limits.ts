@@ -2,6 +2,7 @@ import type { RateLimits } from "../../shared/config";
 import type { KV } from "../../shared/kv/port";
 import { formatIp, parseIp } from "../../shared/net/ip";
 import { enforceRateLimit, refundRateLimit, resetRateLimit } from "../middleware/rate-limit";
+import { AppError } from "../../shared/errors";
 
 /**
  * The limits on failed logins that hold whatever name is tried: per client address across all
@@ -32,12 +33,17 @@ type Rules = Pick<RateLimits, "loginAddress" | "loginAccount">;
  */
 export const REFUSAL_DELAY_MS = 1000;
 
-/** Takes one failure from the address's bucket ahead of the hash; 429 (held REFUSAL_DELAY_MS) when it is empty. */
-export async function reserveAddressFailure(kv: KV, rules: Rules, ip: string): Promise<void> {
+/**
+ * Takes one failure from the address's bucket ahead of the hash; when it is empty, the 429 to
+ * answer, after holding it REFUSAL_DELAY_MS (the caller holds it outside the client's turn, so a
+ * client's refusals are held side by side, not one after another).
+ */
+export async function reserveAddressFailure(kv: KV, rules: Rules, ip: string): Promise<AppError | undefined> {
   try {
     await enforceRateLimit(kv, addressKey(ip), rules.loginAddress);
+    return undefined;
   } catch (err) {
-    await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS));
+    if (err instanceof AppError) return err;
     throw err;
   }
 }

@@ -7,7 +7,7 @@ import { AppError, type ErrorIssue } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";
-import { clientBucket, refundLoginFailures, reserveAccountFailure, reserveAddressFailure } from "./login-limits";
+import { clientBucket, refundLoginFailures, REFUSAL_DELAY_MS, reserveAccountFailure, reserveAddressFailure } from "./login-limits";
 import { verificationMail } from "./mails";
 import { insertUser, markVerified, takenFields } from "./queries";
 import type { LoginInput, RegisterInput } from "./schemas";
@@ -115,26 +115,37 @@ export async function login(
 ): Promise<{ user: User; sessionToken: string; hashMs: number }> {
   const limitKey = `login:${ip}:${input.username.trim().toLowerCase()}`;
   const rules = s.config.rateLimits;
-  // Every limit is taken before the hash. The address's first and alone: a flood from one address
-  // is then refused at the cost of one KV call, without touching the database.
-  await reserveAddressFailure(s.kv, rules, ip);
-  const [, user] = await Promise.all([enforceRateLimit(s.kv, limitKey, rules.login), findUserByLogin(s.db, input.username)]);
-  if (user) await reserveAccountFailure(s.kv, rules, user.id);
-  // The session is written while the hash runs, so the answer does not wait for the KV after it.
-  // Its token stays in this function unless the password matches: until then nobody can use it.
-  const pending = user ? settle(createSession(s.kv, user.id, user.sessionGeneration)) : undefined;
-  // Unknown users cost one hash too, so the answer's timing does not reveal them.
-  const stored = user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations));
+  let pending: Promise<Settled<string>> | undefined;
   let hashMs = 0;
-  const check = async () => {
+  // One attempt of a client at a time (where the process has a gate): its limits are taken, its
+  // hash runs and a matching password's reservation is given back before its next attempt is
+  // counted, so concurrent correct logins from one address (an office behind NAT) are never
+  // refused for failures they did not make, and a flood waits its turn instead of filling the pool.
+  const attempt = async () => {
+    // Every limit is taken before the hash. The address's first and alone: a flood from one address
+    // is then refused at the cost of one KV call, without touching the database.
+    const refused = await reserveAddressFailure(s.kv, rules, ip);
+    if (refused) return { refused };
+    const [, user] = await Promise.all([enforceRateLimit(s.kv, limitKey, rules.login), findUserByLogin(s.db, input.username)]);
+    if (user) await reserveAccountFailure(s.kv, rules, user.id);
+    // The session is written while the hash runs, so the answer does not wait for the KV after it.
+    // Its token stays in this function unless the password matches: until then nobody can use it.
+    pending = user ? settle(createSession(s.kv, user.id, user.sessionGeneration)) : undefined;
+    // Unknown users cost one hash too, so the answer's timing does not reveal them.
+    const stored = user?.passwordHash ?? (await dummyPasswordHash(s.config.passwordIterations));
     const started = performance.now();
-    const matched = await verifyPassword(input.password, stored);
+    const ok = await verifyPassword(input.password, stored);
     hashMs = performance.now() - started;
-    return matched;
+    // A matching password is no failure, whatever comes next.
+    if (user && ok) await refundLoginFailures(s.kv, rules, ip, user.id).catch((err) => log.warn("login failure refund failed", { err }));
+    return { user, ok };
   };
-  const ok = s.hashGate ? await s.hashGate.run(clientBucket(ip), check) : await check();
-  // A matching password is no failure, whatever comes next. Not awaited, like the reset below.
-  if (user && ok) refundLoginFailures(s.kv, rules, ip, user.id).catch((err) => log.warn("login failure refund failed", { err }));
+  const outcome = s.hashGate ? await s.hashGate.run(clientBucket(ip), attempt) : await attempt();
+  if ("refused" in outcome) {
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS));
+    throw outcome.refused;
+  }
+  const { user, ok } = outcome;
   if (!user || !ok || user.verifiedAt === null) {
     // Not awaited: a wrong password must answer as fast as an unknown user, who has no session.
     if (pending) void discardSession(s, log, pending);

@@ -97,6 +97,14 @@ describe("per account, across addresses", () => {
     assert.equal((await login(account.username, "Wrong-Pass-1", `${network()}::1`)).status, 401, "the last failure of the burst");
     assert.equal((await login(account.username, "Wrong-Pass-1", `${network()}::1`)).status, 429, "one more");
   });
+
+  test("more correct logins at once from one address than its failure burst all succeed (an office behind one NAT)", async () => {
+    const people = await Promise.all(Array.from({ length: 4 }, () => signedInUser(h)));
+    const ip = `${network()}::1`;
+    const attempts = limits().loginAddress.burst + 5;
+    const answers = await Promise.all(Array.from({ length: attempts }, (_, i) => login(people[i % 4]!.account.username, people[i % 4]!.account.password, ip)));
+    assert.deepEqual(answers.map((r) => r.status), Array(attempts).fill(200));
+  });
 });
 
 describe("password checks of one client run one at a time", () => {

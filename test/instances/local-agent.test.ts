@@ -73,7 +73,7 @@ test("sign up, then deploy an instance on this machine's LXD through npm start's
   assert.equal((await api("POST", "/auth/register", account)).status, 201);
   const mail = await kws.waitFor((l) => l.msg === "mail" && l.to === account.email);
   const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
-  await fetch(`${url}${link.pathname}${link.search}`);
+  assert.equal((await api("POST", "/auth/verify", { token: link.searchParams.get("token") })).status, 200);
   const login = await api("POST", "/auth/login", { username: account.username, password: account.password });
   const created = await fetch(`${url}/api/v1/tokens`, {
     method: "POST",
