@@ -66,7 +66,9 @@ describe("per client address, across all names", () => {
       const answers = await Promise.all(Array.from({ length: 10 }, () => login(`ghost_${random()}`, "Wrong-Pass-1", ip)));
       assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([429]));
     });
-    assert.ok(refused < oneHash / 2, `10 refused logins took ${refused} ms of CPU, one hash ${oneHash} ms`);
+    // Less than one hash for all ten: not one of them hashed (the rest is the process's own upkeep
+    // over the refusals' held second, which is why the bound is not tighter).
+    assert.ok(refused < oneHash, `10 refused logins took ${refused} ms of CPU, one hash ${oneHash} ms`);
   });
 });
 
