@@ -143,7 +143,7 @@ describe("close the gateway's RabbitMQ connection mid-job", () => {
       const from = p.controlPlane.lines.length;
       const job = await submit("instance.exec", {
         name,
-        command: ["/bin/sh", "-c", 'echo "$ROUND" >> /root/runs; sleep 3'],
+        command: ["/bin/sh", "-c", 'echo "$ROUND" >> /root/runs; sleep 8'],
         env: { ROUND: String(i) },
       });
       await untilRunning(job.id);
