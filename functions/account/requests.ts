@@ -1,8 +1,6 @@
 import type { Context } from "hono";
-import { getCookie } from "hono/cookie";
-import { createSession, destroySession, SESSION_COOKIE } from "../../shared/auth/sessions";
-import { endSession, setSessionCookie } from "../auth/cookies";
-import { cookiePrefix } from "../cookie-prefix";
+import { createSession, destroySession } from "../../shared/auth/sessions";
+import { endSession, sessionCookie, setSessionCookie } from "../auth/cookies";
 import type { AppEnv } from "../env";
 import { requireUser } from "../middleware/auth";
 import { deleteAccount } from "./delete";
@@ -19,7 +17,7 @@ import { changePassword, endAllSessions } from "./service";
  * token has no session.
  */
 async function renewSession(c: Context<AppEnv>, userId: string, generation: number): Promise<string | undefined> {
-  const old = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
+  const old = sessionCookie(c);
   if (c.get("auth")?.via !== "session" || !old) return undefined;
   const { kv } = c.get("services");
   await destroySession(kv, old);

@@ -15,10 +15,12 @@ export function setSessionCookie(c: Context<AppEnv>, token: string) {
   });
 }
 
+/** The session token this request carries, under the cookie's name for this deployment. */
+export const sessionCookie = (c: Context<AppEnv>): string | undefined => getCookie(c, SESSION_COOKIE, cookiePrefix(c));
+
 /** Ends the session of this request, in the KV and in the browser. */
 export async function endSession(c: Context<AppEnv>) {
-  const prefix = cookiePrefix(c);
-  const token = getCookie(c, SESSION_COOKIE, prefix);
+  const token = sessionCookie(c);
   if (token) await destroySession(c.get("services").kv, token);
-  deleteCookie(c, SESSION_COOKIE, { path: "/", prefix });
+  deleteCookie(c, SESSION_COOKIE, { path: "/", prefix: cookiePrefix(c) });
 }

@@ -1,11 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
 import { liveApiToken } from "../../shared/auth/api-tokens";
-import { readSession, SESSION_COOKIE, sessionCurrent } from "../../shared/auth/sessions";
+import { readSession, sessionCurrent } from "../../shared/auth/sessions";
 import { findUserById, isAdmin } from "../../shared/auth/users";
 import type { User } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
-import { cookiePrefix } from "../cookie-prefix";
+import { sessionCookie } from "../auth/cookies";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
 
 export function toAuthUser(user: User, admins: readonly string[]): AuthUser {
@@ -35,7 +34,7 @@ async function resolve(c: Context<AppEnv>): Promise<AuthContext | undefined> {
     via = "token";
     scope = token?.scope ?? "full";
   } else {
-    const cookie = getCookie(c, SESSION_COOKIE, cookiePrefix(c));
+    const cookie = sessionCookie(c);
     const session = cookie ? await readSession(kv, cookie) : null;
     if (session) {
       const found = await findUserById(db, session.userId);
