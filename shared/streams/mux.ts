@@ -17,6 +17,17 @@ import {
 
 /** Initial receive window of each stream: what one stream may have in flight towards its reader. */
 export const STREAM_WINDOW = 256 * 1024;
+/**
+ * The most a stream's window grows to. A window caps one stream's throughput at window / round
+ * trip, and a round trip through two busy event loops is milliseconds: 256 KB held a download to a
+ * fifth of a plain relay, 1 MB let it reach 0.6 of it (npm run bench -- ingress-transport).
+ */
+export const MAX_STREAM_WINDOW = 1024 * 1024;
+/**
+ * A reader that drains its whole window within this time keeps up with the sender: its window
+ * doubles (to MAX_STREAM_WINDOW). A slow reader never does, so it holds only the initial window.
+ */
+const GROW_WITHIN_MS = 20;
 const MAX_CREDIT = 0xffffffff;
 
 /** The websocket (or anything that carries frames in order) under a Mux. */
@@ -29,8 +40,10 @@ export interface MuxOptions {
   transport: MuxTransport;
   /** Which side opens streams: the dialer's ids are odd, the acceptor's even. */
   role: "dialer" | "acceptor";
-  /** This side's receive window per stream. */
+  /** This side's initial receive window per stream. */
   window?: number;
+  /** What a stream's window may grow to while its reader keeps up (at least `window`). */
+  maxWindow?: number;
   /** Streams stop sending while the transport holds more than this many unsent bytes. */
   highWaterBytes?: number;
   /** An OPEN from the peer: call `stream.accept()` or `stream.refuse(...)`. */
@@ -65,11 +78,13 @@ export class Mux {
   private queued = 0;
   private failure: Error | undefined;
   readonly window: number;
+  readonly maxWindow: number;
   private readonly highWater: number;
 
   constructor(private readonly options: MuxOptions) {
     this.nextId = options.role === "dialer" ? 1 : 2;
     this.window = options.window ?? STREAM_WINDOW;
+    this.maxWindow = Math.max(this.window, options.maxWindow ?? MAX_STREAM_WINDOW);
     this.highWater = options.highWaterBytes ?? 1024 * 1024;
   }
 
@@ -213,6 +228,11 @@ export class MuxStream extends Duplex {
   private sendCredit: number;
   /** Credit granted to the peer and not used yet. */
   private outstanding = 0;
+  /** This stream's receive window: the mux's initial one, grown while the reader keeps up. */
+  private window: number;
+  /** Credit granted since `windowMark`; a whole window of it within GROW_WITHIN_MS grows the window. */
+  private grantedSinceMark = 0;
+  private windowMark = performance.now();
   private pending: PendingWrite | undefined;
   private finSent = false;
   private finReceived = false;
@@ -228,6 +248,7 @@ export class MuxStream extends Duplex {
   ) {
     super({ allowHalfOpen: true });
     this.sendCredit = credit;
+    this.window = mux.window;
   }
 
   /** @internal The dialer's promise, settled by OPEN_OK or OPEN_FAIL. */
@@ -355,8 +376,19 @@ export class MuxStream extends Duplex {
   /** Gives the peer credit for what the reader has drained, in steps of a quarter window. */
   private grant(): void {
     if (this.destroyed || this.finReceived) return;
-    const free = this.mux.window - this.outstanding - this.readableLength;
-    if (free < this.mux.window / 4) return;
+    let free = this.window - this.outstanding - this.readableLength;
+    if (free < this.window / 4) return;
+    this.grantedSinceMark += free;
+    if (this.grantedSinceMark >= this.window) {
+      const now = performance.now();
+      if (now - this.windowMark < GROW_WITHIN_MS && this.window < this.mux.maxWindow) {
+        const growth = Math.min(this.window, this.mux.maxWindow - this.window);
+        this.window += growth;
+        free += growth;
+      }
+      this.windowMark = now;
+      this.grantedSinceMark = 0;
+    }
     this.outstanding += free;
     this.mux.send(FrameType.window, this.id, encodeU32(free));
   }
