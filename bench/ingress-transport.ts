@@ -11,46 +11,17 @@
  * memory of an idle stream on each side with 1,000 held open (hub: this process's heap and
  * buffers after a full collection; agent: its RSS). Needs PostgreSQL and RabbitMQ as the tests do.
  */
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { loadavg } from "node:os";
-import type { Duplex } from "node:stream";
-import { STREAM_WINDOW } from "../shared/streams/mux";
+import { MAX_STREAM_WINDOW, STREAM_WINDOW } from "../shared/streams/mux";
 import { startControlPlane } from "../test/support/control-plane";
 import { agentProcess, idleStreamMemory, newHost, pong, tcpServer, until } from "../test/support/streams";
 import { envInt, progress, round } from "./support/common";
+import { plainConnect, portOf, relayServer, type Opener } from "./support/relay";
 
 const say = progress("ingress-transport");
 const DOWNLOAD_BYTES = 256 * 1024 * 1024;
 const CONCURRENCY = 64;
-
-type Opener = (port: number) => Promise<Duplex>;
-
-/** A TCP listener whose connections are joined to what `open` makes for the target port. */
-async function relayServer(targetPort: number, open: Opener): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true }, (client) => {
-    client.on("error", () => client.destroy());
-    open(targetPort).then(
-      (upstream) => {
-        upstream.on("error", () => client.destroy());
-        client.on("close", () => upstream.destroy());
-        client.pipe(upstream);
-        upstream.pipe(client);
-      },
-      () => client.destroy(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return server;
-}
-
-const portOf = (server: Server) => (server.address() as { port: number }).port;
-
-function plainConnect(port: number): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    socket.once("connect", () => resolve(socket)).once("error", reject);
-  });
-}
 
 async function downloadMBps(port: number): Promise<number> {
   const started = performance.now();
@@ -126,7 +97,7 @@ export async function run() {
       say(`${name}: ${requests[name]} requests/s`);
     }
     return {
-      window_bytes: STREAM_WINDOW,
+      window_bytes: { initial: STREAM_WINDOW, max: MAX_STREAM_WINDOW },
       download_MBps: download,
       requests_per_s: requests,
       ratio_to_relay: { download: round(download.streams! / download.relay!), requests: round(requests.streams! / requests.relay!) },

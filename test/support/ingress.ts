@@ -5,16 +5,16 @@ import type { Database } from "../../shared/db";
 import { hosts, instances, type Instance, type InstanceState } from "../../shared/db/schema";
 
 /**
- * A running instance row of `userId` at `ipv4` (with a host to hold it), for tests of what is
+ * A running instance row of `userId` at `ipv4` (on `hostId`, or on a new host row), for tests of what is
  * built on an instance without deploying a container; deploys themselves are tested elsewhere.
  */
-export async function seedInstance(db: Database, userId: string, o: { ipv4?: string; state?: InstanceState; label?: string } = {}): Promise<Instance> {
-  const [host] = await db.insert(hosts).values({ name: `seed-${randomUUID().slice(0, 8)}` }).returning();
+export async function seedInstance(db: Database, userId: string, o: { ipv4?: string; state?: InstanceState; label?: string; hostId?: string } = {}): Promise<Instance> {
+  const hostId = o.hostId ?? (await db.insert(hosts).values({ name: `seed-${randomUUID().slice(0, 8)}` }).returning())[0]!.id;
   const [row] = await db
     .insert(instances)
     .values({
       userId,
-      hostId: host!.id,
+      hostId,
       name: `kws-${userId}`,
       label: o.label ?? `ide-${randomUUID().slice(0, 8)}`,
       username: "dev",
