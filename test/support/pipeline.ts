@@ -5,7 +5,8 @@ import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
 import { AmqpQueue } from "../../shared/queue/amqp";
 import { freshPostgresDatabase } from "./database";
-import { AMQP_URL, POSTGRES_ADMIN_URL } from "./local-services";
+import { AMQP_URL, POSTGRES_ADMIN_URL, POSTGRES_SOCKET_DIR } from "./local-services";
+import type { Namespace } from "./netns";
 import { freePort, Program } from "./processes";
 
 type Json = Record<string, any>;
@@ -16,6 +17,12 @@ export interface PipelineOptions {
   wireguard?: { interface: string; address: string; port: number; endpoint: string };
   /** More control-plane settings (e.g. KWS_BRIDGE_RANGE, so concurrent test files never share an address). */
   env?: Record<string, string>;
+  /**
+   * Runs the control plane inside this network namespace, reached at the namespace's address; the
+   * agent stays outside and dials it there. Its loopback is its own, so it reaches PostgreSQL over
+   * the unix socket and no RabbitMQ or Redis (in-process queue and KV).
+   */
+  netns?: Namespace;
 }
 
 /**
@@ -36,6 +43,7 @@ export class Pipeline {
   private dropDatabase!: () => Promise<void>;
   private readonly dir = mkdtempSync(join(tmpdir(), "kws-pipeline-"));
   readonly deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  private onRabbitMq = true;
 
   static async start(options: PipelineOptions = {}): Promise<Pipeline> {
     const p = new Pipeline();
@@ -52,14 +60,19 @@ export class Pipeline {
     this.dropDatabase = db.drop;
     this.databaseUrl = db.url;
     const port = await freePort();
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = `http://${options.netns?.address ?? "127.0.0.1"}:${port}`;
     const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
+    const database = new URL(db.url);
+    this.onRabbitMq = !options.netns;
+    const services: Record<string, string> = options.netns
+      ? // postgres.js takes a socket directory from PGHOST only when the URL names no host.
+        { DATABASE_URL: `postgres:///${database.pathname.slice(1)}`, PGHOST: POSTGRES_SOCKET_DIR, PGUSER: database.username, AMQP_URL: "", REDIS_URL: "" }
+      : { DATABASE_URL: db.url, AMQP_URL };
     this.controlPlane = new Program("control-plane", "functions/node.ts", [], {
       NODE_ENV: "test",
       PORT: String(port),
       PUBLIC_URL: this.url,
-      DATABASE_URL: db.url,
-      AMQP_URL,
+      ...services,
       KWS_DEAD_LETTER_QUEUE: this.deadLetterQueue,
       KWS_ADMINS: adminEmail,
       KWS_DATA_DIR: join(this.dir, "control-plane"),
@@ -71,13 +84,15 @@ export class Pipeline {
       // The test's own agent is the only host: npm start's local agent would take placements too.
       KWS_LOCAL_AGENT: "off",
       ...options.env,
-    });
+    }, options.netns?.name);
     await this.startControlPlane();
     this.token = await this.userToken(adminEmail);
     const created = await this.api("POST", "/hosts", { name: `pipe-${Date.now().toString(36)}` });
     if (created.status !== 201) throw new Error(`create host: ${JSON.stringify(created.body)}`);
     this.host = created.body.host;
-    this.agent = new Program("agent", "agent/main.ts", ["--gateway", this.url, "--state-dir", join(this.dir, "agent")], {
+    // A control plane in a namespace is across a veth link of this machine's own: plain http is fine there.
+    const insecure = options.netns ? ["--insecure-gateway"] : [];
+    this.agent = new Program("agent", "agent/main.ts", ["--gateway", this.url, "--state-dir", join(this.dir, "agent"), ...insecure], {
       LXD_SOCKET: socketPath,
       // Test files run two at a time: their agents must not fight over one WireGuard interface.
       ...(options.wireguard
@@ -213,9 +228,11 @@ export class Pipeline {
     await this.agent?.stop("SIGTERM").catch(() => this.agent.stop("SIGKILL"));
     await this.controlPlane?.stop("SIGTERM").catch(() => this.controlPlane.stop("SIGKILL"));
     await this.dropDatabase?.();
-    const queue = await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue: this.deadLetterQueue });
-    await queue.remove(this.deadLetterQueue);
-    await queue.close();
+    if (this.onRabbitMq) {
+      const queue = await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue: this.deadLetterQueue });
+      await queue.remove(this.deadLetterQueue);
+      await queue.close();
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -17,11 +17,15 @@ export class Program {
     private readonly entry: string,
     private readonly args: string[],
     readonly env: Record<string, string>,
+    /** A network namespace to run in (`ip netns exec` execs the program itself, so signals reach it). */
+    private readonly netns?: string,
   ) {}
 
   start(extraArgs: string[] = []): this {
     this.exited = undefined;
-    const child = spawn(process.execPath, ["--import", "tsx", this.entry, ...this.args, ...extraArgs], {
+    const argv = [process.execPath, "--import", "tsx", this.entry, ...this.args, ...extraArgs];
+    const [command, ...args] = this.netns ? ["ip", "netns", "exec", this.netns, ...argv] : argv;
+    const child = spawn(command!, args, {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
