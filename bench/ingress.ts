@@ -22,7 +22,7 @@ import { startControlPlane } from "../test/support/control-plane";
 import { signedInUser } from "../test/support/harness";
 import { seedInstance } from "../test/support/ingress";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
-import { agentProcess, collectGarbage, newHost, rssOf, until } from "../test/support/streams";
+import { agentProcess, liveBytes, newHost, rssOf, until } from "../test/support/streams";
 import { Child, envInt, p50, p99, progress, round, sample } from "./support/common";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
@@ -89,18 +89,6 @@ async function requestsPerSecond(path: Path, seconds: number): Promise<number> {
   } finally {
     agent.destroy();
   }
-}
-
-/** This process's live heap and buffers: the least of a few full collections (timers and pools come and go). */
-async function liveBytes(): Promise<number> {
-  let least = Infinity;
-  for (let i = 0; i < 3; i++) {
-    collectGarbage();
-    const m = process.memoryUsage();
-    least = Math.min(least, m.heapUsed + m.external + m.arrayBuffers);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return least;
 }
 
 /** Opens `count` websockets on `path` (50 at a time), runs `measure` while they are held, closes them. */

@@ -166,6 +166,18 @@ export function collectGarbage(): void {
   (runInNewContext("gc") as () => void)();
 }
 
+/** This process's live heap and buffers: the least of a few full collections (heartbeats, pools and timers come and go). */
+export async function liveBytes(): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < 3; i++) {
+    collectGarbage();
+    const m = process.memoryUsage();
+    least = Math.min(least, m.heapUsed + m.external + m.arrayBuffers);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return least;
+}
+
 export function rssOf(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)\s+kB/);
   if (!m) throw new Error(`no VmRSS for ${pid}`);
@@ -178,17 +190,7 @@ export function rssOf(pid: number): number {
  */
 export async function idleStreamMemory(hub: StreamHub, hostId: string, agentPid: number, count = 1000): Promise<{ hub: number; agent: number }> {
   const target = await holdingTarget();
-  // The least of a few collections: other work of this process (heartbeats, pools) comes and goes.
-  const used = async () => {
-    let least = Infinity;
-    for (let i = 0; i < 3; i++) {
-      collectGarbage();
-      const m = process.memoryUsage();
-      least = Math.min(least, m.heapUsed + m.external + m.arrayBuffers);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return least;
-  };
+  const used = liveBytes;
   // One stream first, so lazily built code and buffers are not counted per stream.
   const warm = await hub.dial({ hostId, address: "127.0.0.1", port: target.port });
   await new Promise((r) => setTimeout(r, 500));
