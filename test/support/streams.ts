@@ -190,18 +190,18 @@ export function rssOf(pid: number): number {
  */
 export async function idleStreamMemory(hub: StreamHub, hostId: string, agentPid: number, count = 1000): Promise<{ hub: number; agent: number }> {
   const target = await holdingTarget();
-  const used = liveBytes;
+
   // One stream first, so lazily built code and buffers are not counted per stream.
   const warm = await hub.dial({ hostId, address: "127.0.0.1", port: target.port });
   await new Promise((r) => setTimeout(r, 500));
-  const hubBefore = await used();
+  const hubBefore = await liveBytes();
   const agentBefore = rssOf(agentPid);
   const streams: Duplex[] = [warm];
   for (let i = 0; i < count; i += 50) {
     streams.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => hub.dial({ hostId, address: "127.0.0.1", port: target.port })))));
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const result = { hub: ((await used()) - hubBefore) / count, agent: (rssOf(agentPid) - agentBefore) / count };
+  const result = { hub: ((await liveBytes()) - hubBefore) / count, agent: (rssOf(agentPid) - agentBefore) / count };
   for (const s of streams) s.destroy();
   target.close();
   return result;
