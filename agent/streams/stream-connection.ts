@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream";
 import WebSocket from "ws";
 import type { Logger } from "../../shared/logger";
 import { MAX_FRAME_BYTES } from "../../shared/streams/frames";
@@ -93,9 +94,12 @@ export class StreamConnection {
       ws.terminate();
     });
     ws.on("error", (err) => (failure ??= err.message));
+    let socket: Duplex | undefined;
+    ws.on("upgrade", (res) => (socket = res.socket));
     ws.on("open", () => {
       this.openedAt = Date.now();
       this.mux = muxOverWebSocket(ws, {
+        socket: socket!,
         role: "acceptor",
         pingMs: this.options.pingMs ?? STREAM_PING_MS,
         logger: log,

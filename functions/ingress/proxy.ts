@@ -1,5 +1,4 @@
-import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { SESSION_COOKIE } from "../../shared/auth/sessions";
 import { kwsBearer } from "./access";
@@ -70,19 +69,17 @@ function responseHeaders(up: IncomingMessage): string[] {
   return out;
 }
 
+// Safe to send again when a kept-alive connection turned out closed before it answered (RFC 9110 9.2.2).
+const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
- * One HTTP exchange over a dialed stream: bodies stream both ways with backpressure (pipe), the
- * stream carries this exchange only and is closed after it, and either side going away ends the
- * other. `failed` is called when the app broke off before its response started.
+ * One HTTP exchange over a connection of `agent` (kept alive between exchanges): bodies stream
+ * both ways with backpressure (pipe), and either side going away ends the other. A request without
+ * a body that met a reused connection the app had just closed is sent once more on a new one.
+ * `failed` is called when no response started (the dial's DialError, or the app broke off).
  */
-export function proxyHttp(req: IncomingMessage, res: ServerResponse, stream: Duplex, headers: OutgoingHttpHeaders, failed: (err: Error) => void): void {
-  const upstream = request({
-    method: req.method,
-    path: req.url,
-    headers,
-    setHost: false,
-    createConnection: () => stream as Socket,
-  });
+export function proxyHttp(req: IncomingMessage, res: ServerResponse, agent: Agent, headers: OutgoingHttpHeaders, failed: (err: Error) => void, retried = false): void {
+  const upstream = request({ method: req.method, path: req.url, headers, setHost: false, agent });
   upstream.on("response", (up) => {
     res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up));
     // SSE and other long answers: every chunk goes out as it comes.
@@ -93,15 +90,19 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, stream: Dup
   });
   upstream.on("error", (err) => {
     if (res.headersSent) res.destroy();
+    else if (upstream.reusedSocket && !retried && !hasBody(req)) proxyHttp(req, res, agent, headers, failed, true);
     else failed(err);
   });
   res.on("close", () => {
-    if (!res.writableFinished) {
-      upstream.destroy();
-      stream.destroy();
-    }
+    if (!res.writableFinished) upstream.destroy();
   });
-  req.pipe(upstream);
+  if (hasBody(req)) req.pipe(upstream);
+  else upstream.end();
+}
+
+/** Whether the request may carry a body (so it cannot be sent again once read). */
+export function hasBody(req: IncomingMessage): boolean {
+  return !RETRYABLE.has(req.method ?? "") || req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
 
 /** Serializes a request head for a raw stream (websocket upgrades go byte for byte after it). */

@@ -7,9 +7,10 @@ import type { Services } from "../services";
 import { identify, isBrowser, verdict } from "./access";
 import { hostPages } from "./host-pages";
 import { outcomes, outcomeStatus, type Outcome } from "./outcome";
-import { forwardHeaders, proxyHttp, proxyUpgrade } from "./proxy";
-import { resolveLabel, type Destination } from "./resolve";
+import { forwardHeaders, hasBody, proxyHttp, proxyUpgrade } from "./proxy";
+import { resolveLabelCached, type Destination } from "./resolve";
 import { DialError, type StreamDialer } from "./stream-dialer";
+import { Upstreams } from "./upstreams";
 import { trustsPeer } from "../middleware/client-ip";
 import type { UpgradeHandler } from "../upgrades";
 
@@ -19,7 +20,8 @@ export interface IngressRouterOptions {
   dialer: StreamDialer;
 }
 
-type Decision = { kind: "proxy"; dest: Destination } | Outcome;
+/** `reused`: the destination was resolved by an earlier request (resolveLabelCached). */
+type Decision = { kind: "proxy"; dest: Destination; reused: boolean } | Outcome;
 
 /**
  * Serves app hosts (`<label>.<apps base>`): resolves the label, applies its access level, and
@@ -30,8 +32,11 @@ type Decision = { kind: "proxy"; dest: Destination } | Outcome;
 export class IngressRouter {
   private readonly pages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   private readonly log: Logger;
+  /** Kept-alive HTTP connections to containers. */
+  readonly upstreams: Upstreams;
 
   constructor(private readonly o: IngressRouterOptions) {
+    this.upstreams = new Upstreams(o.dialer);
     this.pages = getRequestListener(hostPages(async () => ({ services: o.services })).fetch);
     this.log = o.services.logger.child({ component: "ingress" });
   }
@@ -53,42 +58,51 @@ export class IngressRouter {
 
   /** A request listener for app hosts. */
   handle(req: IncomingMessage, res: ServerResponse): void {
-    void this.serve(req, res).catch((err: unknown) => {
-      this.log.error("ingress request failed", { err, host: req.headers.host, path: req.url });
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
-    });
+    void this.serve(req, res).catch((err: unknown) => this.failed(req, res, err));
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    this.log.error("ingress request failed", { err, host: req.headers.host, path: req.url });
+    if (res.headersSent) res.destroy();
+    else res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, fresh = false): Promise<void> {
     const label = this.label(req)!;
     if (req.url?.startsWith("/.kws/")) return this.pages(req, res);
-    const decision = await this.decide(req, label);
+    const decision = await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return this.page(req, res, decision);
-    const dialed = await this.dial(decision.dest);
-    if ("outcome" in dialed) return this.page(req, res, dialed.outcome);
+    const { dest, reused } = decision;
     const started = performance.now();
-    proxyHttp(req, res, dialed.stream, forwardHeaders(req, this.forwardOptions(req)), (err) => {
-      this.log.warn("app broke off before answering", { label, err: err.message });
-      void this.page(req, res, { kind: "unreachable", reason: "refused", dest: decision.dest });
+    proxyHttp(req, res, this.upstreams.agentFor(dest.target), forwardHeaders(req, this.forwardOptions(req)), (err) => {
+      // What was resolved a moment ago may have stopped or gone since: read it again before saying so.
+      if (reused && err instanceof DialError && !hasBody(req)) {
+        return void this.serve(req, res, true).catch((e: unknown) => this.failed(req, res, e));
+      }
+      if (err instanceof DialError) this.log.info("dial failed", { label, reason: err.reason, message: err.message });
+      else this.log.warn("app broke off before answering", { label, err: err.message });
+      void this.page(req, res, { kind: "unreachable", reason: err instanceof DialError ? err.reason : "refused", dest });
     });
     res.on("close", () => this.log.debug("proxied", { label, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }));
   }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fresh = false): Promise<void> {
     socket.on("error", () => socket.destroy());
     const label = this.label(req)!;
-    const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label);
+    const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return refuse(socket, outcomeStatus(decision));
     const dialed = await this.dial(decision.dest);
+    // As for requests: what was resolved a moment ago may have stopped or gone since.
+    if ("outcome" in dialed && decision.reused) return this.upgrade(req, socket, head, true);
     if ("outcome" in dialed) return refuse(socket, outcomeStatus(dialed.outcome));
     proxyUpgrade(req, socket, head, dialed.stream, forwardHeaders(req, this.forwardOptions(req)));
   }
 
-  private async decide(req: IncomingMessage, label: string): Promise<Decision> {
+  private async decide(req: IncomingMessage, label: string, fresh: boolean): Promise<Decision> {
     const s = this.o.services;
-    const dest = await resolveLabel(s.db, label);
-    if (!dest) return { kind: "not_found", label };
+    const resolved = await resolveLabelCached(s.db, label, fresh);
+    if (!resolved) return { kind: "not_found", label };
+    const { dest, reused } = resolved;
     const visitor = await identify(s, req, label);
     switch (verdict(dest, visitor)) {
       case "bad_token":
@@ -100,7 +114,7 @@ export class IngressRouter {
       case "forbidden":
         return { kind: "forbidden", label };
       case "allow":
-        return dest.instanceState === "running" ? { kind: "proxy", dest } : { kind: "stopped", dest, visitor };
+        return dest.instanceState === "running" ? { kind: "proxy", dest, reused } : { kind: "stopped", dest, visitor };
     }
   }
 

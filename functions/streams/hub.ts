@@ -41,15 +41,15 @@ export class StreamHub implements StreamDialer {
   constructor(private readonly o: StreamHubOptions) {
     this.log = o.logger.child({ component: "stream-hub" });
     this.handleUpgrade = agentEndpoint(STREAMS_PATH, o.db, this.log, (host, req, socket, head) =>
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(host.id, ws)),
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(host.id, ws, socket)),
     );
   }
 
   readonly handleUpgrade: UpgradeHandler;
 
-  private connected(hostId: string, ws: WebSocket) {
+  private connected(hostId: string, ws: WebSocket, socket: Duplex) {
     const log = this.log.child({ hostId });
-    const mux = muxOverWebSocket(ws, { role: "dialer", pingMs: this.o.pingMs ?? STREAM_PING_MS, logger: log, ...(this.o.window ? { window: this.o.window } : {}) });
+    const mux = muxOverWebSocket(ws, { socket, role: "dialer", pingMs: this.o.pingMs ?? STREAM_PING_MS, logger: log, ...(this.o.window ? { window: this.o.window } : {}) });
     const previous = this.connections.get(hostId);
     this.connections.set(hostId, { ws, mux });
     previous?.ws.close(REPLACED, "replaced by a newer data connection of this host");

@@ -1,5 +1,6 @@
 import type WebSocket from "ws";
 import type { RawData } from "ws";
+import type { Duplex } from "node:stream";
 import type { Logger } from "../logger";
 import { FrameError } from "./frames";
 import { keepAlive } from "./keepalive";
@@ -11,6 +12,26 @@ const PROTOCOL_ERROR = 1002;
 export interface WebSocketMuxOptions extends Omit<MuxOptions, "transport"> {
   pingMs: number;
   logger: Logger;
+  /** The websocket's TCP (or TLS) socket, corked while a tick sends frames. */
+  socket: Duplex;
+}
+
+/**
+ * Every frame is a websocket message and each message a write of its own: a syscall each, the
+ * largest cost of small exchanges in a CPU profile. Frames sent in one tick leave in one write.
+ */
+function corkEachTick(socket: Duplex): () => void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    process.nextTick(uncork);
+  };
 }
 
 /**
@@ -18,10 +39,16 @@ export interface WebSocketMuxOptions extends Omit<MuxOptions, "transport"> {
  * socket closes every stream on it is destroyed with an error.
  */
 export function muxOverWebSocket(ws: WebSocket, options: WebSocketMuxOptions): Mux {
-  const { pingMs, logger, ...muxOptions } = options;
+  const { pingMs, logger, socket, ...muxOptions } = options;
+  const cork = corkEachTick(socket);
   const mux = new Mux({
     ...muxOptions,
-    transport: { send: (frame, done) => ws.send(frame, { binary: true }, done) },
+    transport: {
+      send: (frame, done) => {
+        cork();
+        ws.send(frame, { binary: true }, done);
+      },
+    },
   });
   const stopKeepAlive = keepAlive(ws, pingMs, () => logger.warn("stream connection silent: dropping it", { silentMs: pingMs }));
   ws.on("message", (data: RawData, isBinary: boolean) => {

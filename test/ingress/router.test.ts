@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
+import type { Duplex } from "node:stream";
 import { eq } from "drizzle-orm";
 import WebSocket from "ws";
 import { DialError, type StreamDialer } from "../../functions/ingress/stream-dialer";
@@ -22,10 +23,24 @@ let app: AppServer;
 let port: string;
 const offlineHosts = new Set<string>();
 const direct = new DirectDialer(2000);
-/** The direct dialer, except for hosts a test declares offline (what the agent transport reports then). */
+const opened = new Set<{ hostId: string; stream: Duplex }>();
+/**
+ * The direct dialer, except for hosts a test declares offline: what the agent transport does then
+ * (its streams end with the data connection, new dials fail with host_offline).
+ */
 const dialer: StreamDialer = {
-  dial: (target) => (offlineHosts.has(target.hostId) ? Promise.reject(new DialError("host_offline", "gone")) : direct.dial(target)),
+  dial: async (target) => {
+    if (offlineHosts.has(target.hostId)) throw new DialError("host_offline", "gone");
+    const entry = { hostId: target.hostId, stream: await direct.dial(target) };
+    opened.add(entry);
+    entry.stream.once("close", () => opened.delete(entry));
+    return entry.stream;
+  },
 };
+function takeOffline(hostId: string) {
+  offlineHosts.add(hostId);
+  for (const { hostId: id, stream } of opened) if (id === hostId) stream.destroy();
+}
 
 interface Person {
   userId: string;
@@ -239,6 +254,19 @@ describe("streams", () => {
     assert.equal(app.openDownloads, 0, "the app's side closed once the client left");
   });
 
+  test("requests reuse a kept-alive connection to the app; one the app closed is not reused", async () => {
+    const connectionOf = async () => {
+      const r = await get(names.public, { path: "/keep-alive" });
+      assert.equal(r.status, 200, r.body.toString());
+      return app.seen.at(-1)!.remotePort;
+    };
+    const first = await connectionOf();
+    assert.equal(await connectionOf(), first, "the second request came over the first one's connection");
+    app.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.notEqual(await connectionOf(), first, "a new connection after the app closed the idle one");
+  });
+
   test("server-sent events arrive as they are sent", async () => {
     const started = Date.now();
     const { first, all } = await new Promise<{ first: number; all: string }>((resolve, reject) => {
@@ -296,7 +324,7 @@ describe("nothing to reach", () => {
     assert.equal(refused.status, 502);
     assert.match(refused.body.toString(), /Nothing answers on port <code>1<\/code>/);
 
-    offlineHosts.add(ada.instance.hostId);
+    takeOffline(ada.instance.hostId);
     try {
       const offline = await get(names.public);
       assert.equal(offline.status, 503);

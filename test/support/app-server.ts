@@ -21,7 +21,8 @@ export function pattern(size: number): { chunks: () => Generator<Buffer>; sha256
  * event now, the next one after a second) and a websocket echo.
  */
 export class AppServer {
-  readonly seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+  /** Every request: its path, its headers, and the port its connection came from (one per connection). */
+  readonly seen: { path: string; headers: IncomingHttpHeaders; remotePort?: number }[] = [];
   /** Downloads (`/big`) whose response is still open. */
   openDownloads = 0;
   private readonly server: Server;
@@ -29,7 +30,7 @@ export class AppServer {
 
   private constructor() {
     this.server = createServer((req, res) => {
-      this.seen.push({ path: req.url ?? "/", headers: req.headers });
+      this.seen.push({ path: req.url ?? "/", headers: req.headers, remotePort: req.socket.remotePort });
       const url = new URL(req.url ?? "/", "http://app");
       if (url.pathname === "/big") {
         const { chunks } = pattern(Number(url.searchParams.get("size")));
@@ -75,6 +76,11 @@ export class AppServer {
 
   get port(): number {
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Closes the connections that wait for a next request, as a server's keep-alive timeout does. */
+  closeIdleConnections(): void {
+    this.server.closeIdleConnections();
   }
 
   async close() {
