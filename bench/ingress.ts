@@ -22,7 +22,7 @@ import { startControlPlane } from "../test/support/control-plane";
 import { signedInUser } from "../test/support/harness";
 import { seedInstance } from "../test/support/ingress";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
-import { agentProcess, liveBytes, newHost, rssOf, until } from "../test/support/streams";
+import { agentProcess, heldMemory, newHost, rssOf, until } from "../test/support/streams";
 import { Child, envInt, p50, p99, progress, round, sample } from "./support/common";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
@@ -133,11 +133,11 @@ export async function run() {
     };
 
     // Memory first, while neither process has grown (and may later shrink) with bulk transfers.
-    const clientsOnly = await liveBytes();
-    const clientsHeld = await holdingWebSockets(paths.direct, IDLE_WEBSOCKETS, liveBytes);
+    const clientsOnly = await heldMemory();
+    const clientsHeld = await holdingWebSockets(paths.direct, IDLE_WEBSOCKETS, heldMemory);
     const clientShare = (clientsHeld - clientsOnly) / IDLE_WEBSOCKETS;
-    const before = { cp: await liveBytes(), agent: rssOf(agent.pid!) };
-    const held = await holdingWebSockets(paths.ingress, IDLE_WEBSOCKETS, async () => ({ cp: await liveBytes(), agent: rssOf(agent.pid!) }));
+    const before = { cp: await heldMemory(), agent: rssOf(agent.pid!) };
+    const held = await holdingWebSockets(paths.ingress, IDLE_WEBSOCKETS, async () => ({ cp: await heldMemory(), agent: rssOf(agent.pid!) }));
     const idle = { controlPlane: (held.cp - before.cp) / IDLE_WEBSOCKETS - clientShare, agent: (held.agent - before.agent) / IDLE_WEBSOCKETS };
     say(`idle websocket: control plane ${Math.round(idle.controlPlane)} B, agent ${Math.round(idle.agent)} B (the client's own ${Math.round(clientShare)} B taken off)`);
 

@@ -204,12 +204,16 @@ export class Mux {
     this.blocked.delete(stream);
   }
 
+  /**
+   * Wakes the streams set aside, in the order they waited, until the transport is congested again:
+   * those not reached stay in the set (at its front, ahead of a stream that waits again), since
+   * nothing else would wake a stream that holds credit and waits for no WINDOW.
+   */
   private unblock(): void {
-    const ready = [...this.blocked];
-    this.blocked.clear();
-    for (const stream of ready) {
-      stream.flush();
+    for (const stream of this.blocked) {
       if (this.congested) return;
+      this.blocked.delete(stream);
+      stream.flush();
     }
   }
 }

@@ -3,16 +3,23 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 
-/** `size` bytes of a fixed pattern, in 64 KiB chunks, and its SHA-256. */
-export function pattern(size: number): { chunks: () => Generator<Buffer>; sha256: string } {
-  const block = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
+// One block for every download: 200 concurrent ones hold views of it, not 200 copies.
+const BLOCK = Buffer.alloc(64 * 1024);
+for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 31 + 7) & 0xff;
+
+/** `size` bytes of a fixed pattern, in 64 KiB chunks, and its SHA-256 (computed when asked: the app serves without it). */
+export function pattern(size: number): { chunks: () => Generator<Buffer>; readonly sha256: string } {
   function* chunks() {
-    for (let sent = 0; sent < size; sent += block.length) yield block.subarray(0, Math.min(block.length, size - sent));
+    for (let sent = 0; sent < size; sent += BLOCK.length) yield BLOCK.subarray(0, Math.min(BLOCK.length, size - sent));
   }
-  const hash = createHash("sha256");
-  for (const c of chunks()) hash.update(c);
-  return { chunks, sha256: hash.digest("hex") };
+  return {
+    chunks,
+    get sha256() {
+      const hash = createHash("sha256");
+      for (const c of chunks()) hash.update(c);
+      return hash.digest("hex");
+    },
+  };
 }
 
 /**
@@ -25,6 +32,8 @@ export class AppServer {
   readonly seen: { path: string; headers: IncomingHttpHeaders; remotePort?: number }[] = [];
   /** Downloads (`/big`) whose response is still open. */
   openDownloads = 0;
+  /** Bytes of every download handed to node:http so far (a stalled total means the readers hold the app back). */
+  downloadedBytes = 0;
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
 
@@ -39,7 +48,10 @@ export class AppServer {
         res.on("close", () => this.openDownloads--);
         const it = chunks();
         const pump = () => {
-          for (let next = it.next(); !next.done; next = it.next()) if (!res.write(next.value)) return void res.once("drain", pump);
+          for (let next = it.next(); !next.done; next = it.next()) {
+            this.downloadedBytes += next.value.length;
+            if (!res.write(next.value)) return void res.once("drain", pump);
+          }
           res.end();
         };
         pump();

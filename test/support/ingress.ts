@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { eq } from "drizzle-orm";
@@ -5,10 +6,15 @@ import type { Database } from "../../shared/db";
 import { hosts, instances, type Instance, type InstanceState } from "../../shared/db/schema";
 
 /**
- * A running instance row of `userId` at `ipv4` (on `hostId`, or on a new host row), for tests of what is
- * built on an instance without deploying a container; deploys themselves are tested elsewhere.
+ * A running instance row of `userId` at `ipv4` on `hostId` (default: a new host row to hold it),
+ * for tests of what is built on an instance without deploying a container; deploys themselves are
+ * tested elsewhere.
  */
-export async function seedInstance(db: Database, userId: string, o: { ipv4?: string; state?: InstanceState; label?: string; hostId?: string } = {}): Promise<Instance> {
+export async function seedInstance(
+  db: Database,
+  userId: string,
+  o: { ipv4?: string; state?: InstanceState; label?: string; hostId?: string } = {},
+): Promise<Instance> {
   const hostId = o.hostId ?? (await db.insert(hosts).values({ name: `seed-${randomUUID().slice(0, 8)}` }).returning())[0]!.id;
   const [row] = await db
     .insert(instances)
@@ -61,4 +67,47 @@ export function hostRequest(
     req.on("error", reject);
     req.end(o.body);
   });
+}
+
+/**
+ * `count` clients in a process of their own (python, so their buffers are not counted in this
+ * process's memory) that each GET `path` of the app host `host` through the server at `url`, read
+ * the head and what fits in one small read, then stop reading and hold their connection. Resolves
+ * with the status of every response once each has its head; `close` kills them all at once.
+ */
+export async function slowReaders(url: string, host: string, path: string, count: number): Promise<{ statuses: number[]; close(): void }> {
+  const code = [
+    "import json,socket,sys",
+    "addr,port,host,path,n=sys.argv[1],int(sys.argv[2]),sys.argv[3],sys.argv[4],int(sys.argv[5])",
+    "held=[]",
+    "for _ in range(n):",
+    "  s=socket.socket()",
+    // A small receive buffer (set before connect, so the kernel does not grow it): the sender
+    // fills it at once, and what the reader refuses stays with the server.
+    "  s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,64*1024)",
+    "  s.connect((addr,port))",
+    "  s.sendall(f'GET {path} HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n'.encode())",
+    "  held.append(s)",
+    "statuses=[]",
+    "for s in held:",
+    "  data=b''",
+    "  while b'\\r\\n\\r\\n' not in data:",
+    "    chunk=s.recv(64*1024)",
+    "    if not chunk: break",
+    "    data+=chunk",
+    "  statuses.append(int(data.split(b' ',2)[1]) if data else 0)",
+    "print(json.dumps(statuses),flush=True)",
+    "sys.stdin.read()",
+  ].join("\n");
+  const target = new URL(url);
+  const child = spawn("python3", ["-c", code, target.hostname, target.port, host, path, String(count)], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  const statuses = await new Promise<number[]>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("\n")) resolve(JSON.parse(out) as number[]);
+    });
+    child.once("exit", (code) => reject(new Error(`the slow readers exited (${code}) before every response began`)));
+  });
+  return { statuses, close: () => child.kill("SIGKILL") };
 }

@@ -166,13 +166,17 @@ export function collectGarbage(): void {
   (runInNewContext("gc") as () => void)();
 }
 
-/** This process's live heap and buffers: the least of a few full collections (heartbeats, pools and timers come and go). */
-export async function liveBytes(): Promise<number> {
+/**
+ * Bytes this process holds (its heap, and memory outside it such as Buffers) after full
+ * collections: the least of a few, since other work of the process (heartbeats, pools) comes and
+ * goes. `external` already includes `arrayBuffers` (every Buffer), so that one is not added again.
+ */
+export async function heldMemory(): Promise<number> {
   let least = Infinity;
   for (let i = 0; i < 3; i++) {
     collectGarbage();
     const m = process.memoryUsage();
-    least = Math.min(least, m.heapUsed + m.external + m.arrayBuffers);
+    least = Math.min(least, m.heapUsed + m.external);
     await new Promise((r) => setTimeout(r, 100));
   }
   return least;
@@ -190,18 +194,17 @@ export function rssOf(pid: number): number {
  */
 export async function idleStreamMemory(hub: StreamHub, hostId: string, agentPid: number, count = 1000): Promise<{ hub: number; agent: number }> {
   const target = await holdingTarget();
-
   // One stream first, so lazily built code and buffers are not counted per stream.
   const warm = await hub.dial({ hostId, address: "127.0.0.1", port: target.port });
   await new Promise((r) => setTimeout(r, 500));
-  const hubBefore = await liveBytes();
+  const hubBefore = await heldMemory();
   const agentBefore = rssOf(agentPid);
   const streams: Duplex[] = [warm];
   for (let i = 0; i < count; i += 50) {
     streams.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => hub.dial({ hostId, address: "127.0.0.1", port: target.port })))));
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const result = { hub: ((await liveBytes()) - hubBefore) / count, agent: (rssOf(agentPid) - agentBefore) / count };
+  const result = { hub: ((await heldMemory()) - hubBefore) / count, agent: (rssOf(agentPid) - agentBefore) / count };
   for (const s of streams) s.destroy();
   target.close();
   return result;
