@@ -40,7 +40,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Channel, type ChannelModel } from "amqplib";
 import postgres from "postgres";
-import { hostQueue } from "../shared/jobs/queue-names";
+import { hostQueue } from "../functions/core/jobs/queue-names";
 import { freshPostgresDatabase } from "../test/support/database";
 import { freePort } from "../test/support/processes";
 import {

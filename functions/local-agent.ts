@@ -7,7 +7,7 @@ import { StateDir } from "../agent/state";
 import { agentVersion } from "../agent/version";
 import { hashToken, randomToken } from "../shared/crypto/tokens";
 import { hosts } from "../shared/db/schema";
-import { insertHost } from "../shared/hosts/store";
+import { insertHost } from "./hosts/store";
 import type { Logger } from "../shared/logger";
 import { ENROLLMENT_TOKEN_PREFIX, ENROLLMENT_TTL_MS } from "./hosts/routes";
 import type { Services } from "./services";

@@ -11,7 +11,7 @@ import type { Logger } from "../shared/logger";
 import { LogMailer } from "../shared/mail/log";
 import type { Mailer } from "../shared/mail/port";
 import { SmtpMailer } from "../shared/mail/smtp";
-import { redriveOpenJobs } from "../shared/jobs/redrive";
+import { redriveOpenJobs } from "./core/jobs/redrive";
 import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
 import { HashGate } from "./auth/hash-gate";

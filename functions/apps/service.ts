@@ -2,7 +2,7 @@ import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../../shared/db/locks";
 import type { App, AppAccess } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
-import { appUrl, labelTaken, lockNames } from "../../shared/ingress/names";
+import { appUrl, labelTaken, lockNames } from "../ingress/names";
 import type { Services } from "../services";
 import { instanceOfUser } from "../instances/queries";
 import { appsOfUser, countApps, deleteApp, insertApp, updateApp } from "./queries";

@@ -1,5 +1,5 @@
-import { createSession, destroySession } from "../../shared/auth/sessions";
-import { findUserById, findUserByLogin } from "../../shared/auth/users";
+import { createSession, destroySession } from "./sessions";
+import { findUserById, findUserByLogin } from "./users";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../shared/crypto/password";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { User } from "../../shared/db/schema";

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { randomToken } from "../../shared/crypto/tokens";
-import { recordHeartbeats } from "../../shared/hosts/store";
+import { recordHeartbeats } from "../hosts/store";
 import type { Logger } from "../../shared/logger";
 import type { Host } from "../../shared/db/schema";
 import type { UpgradeHandler } from "../upgrades";

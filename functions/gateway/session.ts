@@ -1,10 +1,10 @@
 import type WebSocket from "ws";
 import type { Database } from "../../shared/db";
 import type { Host } from "../../shared/db/schema";
-import { desiredPeers } from "../../shared/devices/desired";
-import { markConnected, markDisconnected, recordFacts } from "../../shared/hosts/store";
-import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../../shared/jobs/queue-names";
-import { appendStep, finishJob, markRunning } from "../../shared/jobs/store";
+import { desiredPeers } from "../devices/desired-peers";
+import { markConnected, markDisconnected, recordFacts } from "../hosts/store";
+import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../core/jobs/queue-names";
+import { appendStep, finishJob, markRunning } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import {
   AgentMessageSchema,
@@ -18,7 +18,7 @@ import {
 } from "../../shared/protocol/messages";
 import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { openSealedPayload } from "../../shared/jobs/sealed";
+import { openSealedPayload } from "../core/jobs/sealed";
 
 /** What the gateway hands each of its sessions (and takes itself). */
 export interface SessionServices {
@@ -26,7 +26,7 @@ export interface SessionServices {
   queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
-  /** Opens the sealed secrets of job payloads (shared/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
+  /** Opens the sealed secrets of job payloads (functions/core/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
   secretBox?: SecretBox;
   /** Deliveries in flight to one agent. */
   prefetch?: number;

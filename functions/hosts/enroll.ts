@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { AppError } from "../../shared/errors";
-import { enrollHost, hostByEnrollmentToken } from "../../shared/hosts/store";
+import { enrollHost, hostByEnrollmentToken } from "./store";
 import { createRouter } from "../app";
 import { clientIp } from "../middleware/client-ip";
 import { enforceRateLimit } from "../middleware/rate-limit";

@@ -1,7 +1,7 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { SESSION_COOKIE } from "../../shared/auth/sessions";
+import { SESSION_COOKIE } from "../auth/sessions";
 import { kwsBearer } from "./access";
 import { APP_COOKIE, STATE_COOKIE } from "./grants";
 

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { API_TOKEN_PREFIX } from "../../shared/auth/api-tokens";
+import { API_TOKEN_PREFIX } from "../auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { ApiToken } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";

@@ -5,8 +5,8 @@ import type { Database } from "../../shared/db";
 import { coalesce } from "../../shared/db/coalesce";
 import { migrateDatabase } from "../../shared/db/migrate";
 import { jobs, type Host } from "../../shared/db/schema";
-import { insertHost } from "../../shared/hosts/store";
-import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../shared/jobs/store";
+import { insertHost } from "../../functions/hosts/store";
+import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../functions/core/jobs/store";
 import { freshDatabase } from "../support/database";
 
 describe("coalesce", () => {

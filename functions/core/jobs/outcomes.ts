@@ -1,7 +1,7 @@
-import type { Database } from "../db";
-import type { Job } from "../db/schema";
-import { applyDeviceOutcome } from "../devices/effects";
-import { applyInstanceOutcome } from "../instances/effects";
+import type { Database } from "../../../shared/db";
+import type { Job } from "../../../shared/db/schema";
+import { applyDeviceOutcome } from "../../devices/outcome";
+import { applyInstanceOutcome } from "../../instances/outcome";
 
 /** The kinds of job whose outcome changes a resource's row; other kinds (noop, host.facts) change only their own. */
 export const EFFECT_KIND_PREFIXES = ["instance.", "wg."] as const;

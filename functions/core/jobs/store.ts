@@ -1,10 +1,10 @@
 import { and, eq, getTableColumns, inArray, lt, notInArray, notLike, sql } from "drizzle-orm";
-import type { Database, Db } from "../db";
-import { coalesce } from "../db/coalesce";
-import { perDatabase } from "../db/per-database";
-import { jobs, type Job, type JobError } from "../db/schema";
-import { AppError } from "../errors";
-import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./effects";
+import type { Database, Db } from "../../../shared/db";
+import { coalesce } from "../../../shared/db/coalesce";
+import { perDatabase } from "../../../shared/db/per-database";
+import { jobs, type Job, type JobError } from "../../../shared/db/schema";
+import { AppError } from "../../../shared/errors";
+import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./outcomes";
 
 export const OPEN_STATUSES = ["queued", "running"] as const;
 export const isFinal = (status: Job["status"]) => status === "succeeded" || status === "failed";

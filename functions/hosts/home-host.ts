@@ -1,10 +1,10 @@
 import { count, eq, sql } from "drizzle-orm";
-import type { Database } from "../db";
-import { lockPlacement } from "../db/locks";
-import { hosts, instances, users, type Host } from "../db/schema";
-import { AppError } from "../errors";
-import { listHosts } from "../hosts/store";
-import { chooseHost, hasRoom, type PlacementRules } from "./rules";
+import type { Database } from "../../shared/db";
+import { lockPlacement } from "../../shared/db/locks";
+import { hosts, instances, users, type Host } from "../../shared/db/schema";
+import { AppError } from "../../shared/errors";
+import { listHosts } from "./store";
+import { chooseHost, hasRoom, type PlacementRules } from "./placement";
 
 export interface HostLoad {
   instances: number;
