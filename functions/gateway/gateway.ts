@@ -8,7 +8,8 @@ import type { Host } from "../../shared/db/schema";
 import type { UpgradeHandler } from "../upgrades";
 import { agentEndpoint } from "./authenticate";
 import { JobReaper } from "./reaper";
-import { AgentSession, CloseCodes, type SessionServices } from "./session";
+import { CloseCodes } from "../../shared/protocol/close-codes";
+import { AgentSession, type SessionServices } from "./session";
 
 export const CONNECT_PATH = "/agent/v1/connect";
 

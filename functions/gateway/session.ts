@@ -18,6 +18,7 @@ import {
 } from "../../shared/protocol/messages";
 import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
 import type { SecretBox } from "../../shared/crypto/secret-box";
+import { CloseCodes } from "../../shared/protocol/close-codes";
 import { openSealedPayload } from "../core/jobs/sealed";
 
 /** What the gateway hands each of its sessions (and takes itself). */
@@ -42,17 +43,6 @@ export interface AgentSessionOptions extends SessionServices {
   /** Called when hello is accepted; the gateway makes this the host's only session. */
   onEstablished(session: AgentSession): void;
 }
-
-/** Close codes the agent can act on. */
-export const CloseCodes = {
-  replaced: 4001,
-  refused: 4006,
-  noHello: 4008,
-  hostDeleted: 4004,
-  heartbeat: 4009,
-  queueUnavailable: 4011,
-  shutdown: 1001,
-} as const;
 
 /**
  * One agent's websocket: hello/welcome, then the host's queue is consumed and each delivery is
