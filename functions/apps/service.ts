@@ -1,5 +1,5 @@
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { App, AppAccess } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { appUrl, labelTaken, lockNames } from "../ingress/names";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
 import { deviceAddressHolder } from "./outcome";
 import { AppError } from "../../shared/errors";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { instanceAddressHolder } from "./outcome";

@@ -23,7 +23,7 @@ import {
   type PgUserListing,
 } from "./queries";
 import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import { generatePassword, scramVerifier } from "./scram";
 
 /*
