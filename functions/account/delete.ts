@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { getJob, isFinal } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import { devicesOfUser } from "../devices/queries";

@@ -1,7 +1,7 @@
 import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../core/locks";
 import type { App, AppAccess } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { appUrl, labelTaken, lockNames } from "../ingress/names";
 import type { Services } from "../services";
 import { instanceOfUser } from "../instances/queries";

@@ -1,5 +1,5 @@
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { KV } from "../../shared/kv/port";
 
 /**

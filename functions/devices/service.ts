@@ -5,7 +5,7 @@ import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../core/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
 import { deviceAddressHolder } from "./outcome";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { getHost } from "../hosts/store";
 import { getJob, insertJob, isFinal, refuseWhileOpen } from "../core/jobs/store";
 import { publishJob, submitJob } from "../core/jobs/submit";

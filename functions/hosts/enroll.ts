@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { enrollHost, hostByEnrollmentToken } from "./store";
 import { createRouter } from "../app";
 import { HOST_CREDENTIAL_PREFIX } from "./enrollment";

@@ -2,7 +2,7 @@ import { count, eq, sql } from "drizzle-orm";
 import type { Database } from "../../shared/db";
 import { lockPlacement } from "../core/locks";
 import { hosts, instances, users, type Host } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { listHosts } from "./store";
 import { chooseHost, hasRoom, type PlacementRules } from "./placement";
 

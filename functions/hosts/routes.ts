@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { newEnrollment } from "./enrollment";
 import { deleteHost, insertHost, listHosts, setDraining } from "./store";
 import { hostQueue } from "../core/jobs/queue-names";

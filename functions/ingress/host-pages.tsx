@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Child } from "hono/jsx";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { labelOfHost } from "./names";
 import { getJob, isFinal } from "../core/jobs/store";
 import { createApp, type ServiceProvider } from "../app";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { constantTimeEqual } from "../../shared/crypto/encoding";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { appUrl, DNS_LABEL, DNS_LABEL_RULE, labelOfHost } from "./names";
 import { createRouter } from "../app";
 import type { PageContext } from "../web/pages";

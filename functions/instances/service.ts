@@ -3,7 +3,7 @@ import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "
 import type { SecretBox } from "../../shared/crypto/secret-box";
 import { lockUser } from "../core/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { instanceAddressHolder } from "./outcome";
 import { instanceNameFor } from "../../shared/instances/rules";
 import { sealValue } from "../core/jobs/sealed";

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { getJob, isFinal } from "../core/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";

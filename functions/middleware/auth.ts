@@ -3,7 +3,7 @@ import { liveApiToken } from "../auth/api-tokens";
 import { readSession, sessionCurrent } from "../auth/sessions";
 import { findUserById, isAdmin } from "../auth/users";
 import type { User } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { sessionCookie } from "../auth/cookies";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
 

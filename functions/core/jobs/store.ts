@@ -3,7 +3,7 @@ import type { Database, Db } from "../../../shared/db";
 import { coalesce } from "../../../shared/db/coalesce";
 import { perDatabase } from "../../../shared/db/per-database";
 import { jobs, type Job, type JobError } from "../../../shared/db/schema";
-import { AppError } from "../../../shared/errors";
+import { AppError } from "../errors";
 import { jobOutcomes } from "./outcomes";
 
 export const OPEN_STATUSES = ["queued", "running"] as const;

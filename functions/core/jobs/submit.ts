@@ -1,6 +1,6 @@
 import type { Database } from "../../../shared/db";
 import type { Job } from "../../../shared/db/schema";
-import { AppError } from "../../../shared/errors";
+import { AppError } from "../errors";
 import type { Logger } from "../../../shared/logger";
 import type { QueuePort } from "../../../shared/queue/port";
 import { coalesce } from "../../../shared/db/coalesce";
