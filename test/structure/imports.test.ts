@@ -1,7 +1,7 @@
 /**
  * The import rules of the tree (issue #17): shared/ is what more than one deployable needs, so it
  * imports none of them; the agent and the control plane share only shared/; the generic server core
- * (functions/core/: the job store, address leases) knows no capability. Each file's imports are read
+ * (functions/core/: the job store, address leases, locks, API errors) knows no capability. Each file's imports are read
  * with TypeScript's own pre-processor: static imports, re-exports and dynamic import() alike.
  */
 import assert from "node:assert/strict";
@@ -63,7 +63,7 @@ test("the control plane imports nothing from the agent (agent/, main/): they sha
   assert.deepEqual(violations("functions", ["agent", "main"]), []);
 });
 
-test("the server core (functions/core/: the generic job store, address leases) imports no capability", () => {
+test("the server core (functions/core/: the generic job store, address leases, locks, API errors) imports no capability", () => {
   assert.ok(sources("functions/core/jobs").some((f) => f.endsWith("store.ts")), "the generic job store is in functions/core/jobs");
   assert.deepEqual(violations("functions/core", ["functions"], ["functions/core"]), []);
 });
