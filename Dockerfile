@@ -1,4 +1,4 @@
-# The KWS control plane (`npm start`: functions/node.ts under tsx), as used by docker-compose.yml.
+# The KWS control plane (`npm start`: main/embedded.ts under tsx), as used by docker-compose.yml.
 # Configuration comes from the environment; see shared/config.ts for every variable.
 FROM node:20-bookworm-slim
 

@@ -24,8 +24,6 @@ export interface LxdMonitorOptions {
   socketCandidates?: readonly string[];
   recheckMs?: number;
   logger: Logger;
-  /** Called when LXD appears or goes away. */
-  onChange?: (access: LxdAccess) => void;
 }
 
 /** Whether LXD answers; re-checked periodically, so an agent started before LXD picks it up later. */
@@ -35,9 +33,15 @@ export class LxdMonitor {
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private checked = false;
+  private readonly listeners: ((access: LxdAccess) => void)[] = [];
 
   constructor(options: LxdMonitorOptions) {
     this.options = options;
+  }
+
+  /** Calls `listener` when LXD appears or goes away (not at the first check). */
+  onChange(listener: (access: LxdAccess) => void): void {
+    this.listeners.push(listener);
   }
 
   get current(): LxdAccess {
@@ -66,7 +70,7 @@ export class LxdMonitor {
     if (before && describe(before) === describe(next)) return;
     if (next.client) this.options.logger.info("LXD available", { version: next.version, socket: next.client.socketPath });
     else this.options.logger.error("LXD unavailable: running degraded, LXD commands fail with lxd_unavailable", { reason: next.reason });
-    if (before && Boolean(before.client) !== Boolean(next.client)) this.options.onChange?.(next);
+    if (before && Boolean(before.client) !== Boolean(next.client)) for (const listener of this.listeners) listener(next);
   }
 
   private async find(): Promise<LxdAccess> {
@@ -125,6 +129,19 @@ export interface AgentOptions {
   streams?: { url?: string; targets?: readonly string[] } & Partial<Pick<StreamConnectionOptions, "connectTimeoutMs" | "pingMs" | "window" | "backoff">>;
   /** Connection tuning for tests (watchdog, backoff, facts interval). */
   connection?: Partial<Pick<ConnectionOptions, "watchdogMs" | "backoff" | "factsIntervalMs" | "WebSocket">>;
+  /** Parts made elsewhere (a test's own journal, LXD monitor, firewall…); each missing one is made from the options above. */
+  parts?: Partial<AgentParts>;
+}
+
+/** The agent's self-contained parts; the executor, the connection and the peer refresh that tie them together are its own. */
+export interface AgentParts {
+  journal: Journal;
+  lxd: LxdMonitor;
+  firewall: HostFirewall;
+  /** undefined: WireGuard left alone. */
+  wireguard: WireGuard | undefined;
+  /** undefined: no data connection. */
+  streams: StreamConnection | undefined;
 }
 
 /**
@@ -146,8 +163,12 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.options = options;
     this.logger = options.logger.child({ hostId: options.credential.hostId });
+    const parts = options.parts ?? {};
     const state = new StateDir({ dir: options.stateDir });
-    this.wireguard = options.wireguard && new WireGuard({ config: options.wireguard, stateDir: options.stateDir, logger: this.logger });
+    this.wireguard =
+      "wireguard" in parts
+        ? parts.wireguard
+        : options.wireguard && new WireGuard({ config: options.wireguard, stateDir: options.stateDir, logger: this.logger });
     this.peerRefresh =
       this.wireguard &&
       new PeerRefresh({
@@ -156,21 +177,23 @@ export class Agent {
         logger: this.logger,
         intervalMs: this.wireguard.intervalMs,
       });
-    this.firewall = new HostFirewall({ lxd: () => this.lxd.current.client, logger: this.logger });
+    this.firewall = parts.firewall ?? new HostFirewall({ lxd: () => this.lxd.current.client, logger: this.logger });
     const factsOptions = {
       stateDir: options.stateDir,
       storagePool: options.storagePool ?? "default",
       ...(this.wireguard ? { wireguard: this.wireguard } : {}),
     };
-    this.journal = new Journal({ path: state.journalPath, logger: this.logger });
-    this.lxd = new LxdMonitor({
-      ...(options.lxdSocket ? { socketPath: options.lxdSocket } : {}),
-      ...(options.lxdSocketCandidates ? { socketCandidates: options.lxdSocketCandidates } : {}),
-      ...(options.lxdRecheckMs ? { recheckMs: options.lxdRecheckMs } : {}),
-      logger: this.logger,
-      // hello is the only place the gateway learns degradedReason: a change warrants a fresh hello.
-      onChange: () => this.connection.reconnect("LXD availability changed"),
-    });
+    this.journal = parts.journal ?? new Journal({ path: state.journalPath, logger: this.logger });
+    this.lxd =
+      parts.lxd ??
+      new LxdMonitor({
+        ...(options.lxdSocket ? { socketPath: options.lxdSocket } : {}),
+        ...(options.lxdSocketCandidates ? { socketCandidates: options.lxdSocketCandidates } : {}),
+        ...(options.lxdRecheckMs ? { recheckMs: options.lxdRecheckMs } : {}),
+        logger: this.logger,
+      });
+    // hello is the only place the gateway learns degradedReason: a change warrants a fresh hello.
+    this.lxd.onChange(() => this.connection.reconnect("LXD availability changed"));
     this.executor = new Executor({
       journal: this.journal,
       handlers: createHandlers({ ...factsOptions, firewall: this.firewall }),
@@ -200,7 +223,9 @@ export class Agent {
       onWireGuardPeers: (answer) => void this.peerRefresh?.answer(answer.requestId, answer.peers),
       logger: options.logger,
     });
-    if (options.streams) {
+    if ("streams" in parts) {
+      this.streams = parts.streams;
+    } else if (options.streams) {
       const { url, targets, ...tuning } = options.streams;
       this.streams = new StreamConnection({
         ...tuning,

@@ -39,7 +39,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** What main.ts reads from the environment and the process, passed in so parsing stays pure. */
+/** What agent/env.ts reads from the environment and the process (empty values unset), passed in so parsing stays pure. */
 export interface CliEnvironment {
   gatewayUrl?: string;
   stateDir?: string;
@@ -113,18 +113,18 @@ export function parseCliArgs(argv: readonly string[], env: CliEnvironment): Agen
 
   const result = ArgsSchema.safeParse({
     command,
-    gatewayUrl: values.gateway ?? nonEmpty(env.gatewayUrl),
+    gatewayUrl: values.gateway ?? env.gatewayUrl,
     enrollToken: values.enroll,
-    stateDir: values["state-dir"] ?? nonEmpty(env.stateDir) ?? defaultStateDir(env),
-    lxdSocket: values["lxd-socket"] ?? nonEmpty(env.lxdSocket),
-    wgInterface: values["wg-interface"] ?? nonEmpty(env.wgInterface),
-    wgAddress: values["wg-address"] ?? nonEmpty(env.wgAddress),
-    wgPort: values["wg-port"] ?? nonEmpty(env.wgPort),
-    wgEndpoint: values["wg-endpoint"] ?? nonEmpty(env.wgEndpoint),
+    stateDir: values["state-dir"] ?? env.stateDir ?? defaultStateDir(env),
+    lxdSocket: values["lxd-socket"] ?? env.lxdSocket,
+    wgInterface: values["wg-interface"] ?? env.wgInterface,
+    wgAddress: values["wg-address"] ?? env.wgAddress,
+    wgPort: values["wg-port"] ?? env.wgPort,
+    wgEndpoint: values["wg-endpoint"] ?? env.wgEndpoint,
     wireguard: !values["no-wireguard"] && env.wireguard?.trim() !== "off",
     insecureGateway: values["insecure-gateway"] ?? false,
-    streamsUrl: values["streams-url"] ?? nonEmpty(env.streamsUrl),
-    streamTargets: list(values["stream-targets"] ?? nonEmpty(env.streamTargets)),
+    streamsUrl: values["streams-url"] ?? env.streamsUrl,
+    streamTargets: list(values["stream-targets"] ?? env.streamTargets),
     streams: !values["no-streams"] && env.streams?.trim() !== "off",
   });
   if (!result.success) {
@@ -167,10 +167,6 @@ function tokenize(argv: readonly string[]) {
 
 function list(value: string | undefined): string[] | undefined {
   return value?.split(",").map((item) => item.trim());
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }
 
 function defaultStateDir(env: CliEnvironment): string {

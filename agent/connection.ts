@@ -4,6 +4,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible, parseFrame, speaks, stamp } from "../shared/protocol/messages";
 import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
+import { CloseCodes } from "../shared/protocol/close-codes";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { gatewayEndpoint } from "./cli-args";
 import { assertSecureGateway } from "./gateway-url";
@@ -39,9 +40,6 @@ export interface ConnectionOptions {
   rejectionLogIntervalMs?: number;
   WebSocket?: typeof WebSocket;
 }
-
-/** The gateway's close code for "another connection of this host took over". */
-const REPLACED = 4001;
 
 /**
  * The agent's one websocket to the gateway: dials out, says hello, keeps the connection honest
@@ -295,7 +293,7 @@ export class Connection {
       this.logger.info("connection closed", { code });
       return;
     }
-    if (code === REPLACED) {
+    if (code === CloseCodes.replaced) {
       // Resetting the backoff here would let two agents with one credential evict each other in a tight loop.
       this.logger.error("the gateway replaced this connection with a newer one of this host: is a second agent running with the same credential?");
     } else if (this.openedAt !== undefined && Date.now() - this.openedAt >= this.backoff.resetAfterMs) {

@@ -1,10 +1,10 @@
-import { homedir } from "node:os";
 import { createLogger } from "../shared/logger";
 import { Agent } from "./agent";
 import { USAGE, UsageError, parseCliArgs } from "./cli-args";
 import type { AgentArgs } from "./cli-args";
 import { runDoctor } from "./doctor";
 import { EnrollError, enroll } from "./enroll";
+import { readAgentEnvironment } from "./env";
 import { StateDir } from "./state";
 import { agentVersion } from "./version";
 
@@ -70,23 +70,10 @@ async function run(args: AgentArgs): Promise<number> {
 }
 
 async function main(): Promise<number> {
+  const env = readAgentEnvironment();
   let args: AgentArgs;
   try {
-    args = parseCliArgs(process.argv.slice(2), {
-      gatewayUrl: process.env.KWS_GATEWAY_URL,
-      stateDir: process.env.KWS_AGENT_STATE_DIR,
-      lxdSocket: process.env.LXD_SOCKET,
-      wgInterface: process.env.KWS_WG_INTERFACE,
-      wgAddress: process.env.KWS_WG_ADDRESS,
-      wgPort: process.env.KWS_WG_PORT,
-      wgEndpoint: process.env.KWS_WG_ENDPOINT,
-      wireguard: process.env.KWS_WIREGUARD,
-      streamsUrl: process.env.KWS_STREAMS_URL,
-      streamTargets: process.env.KWS_STREAM_TARGETS,
-      streams: process.env.KWS_STREAMS,
-      isRoot: process.getuid?.() === 0,
-      homeDir: homedir(),
-    });
+    args = parseCliArgs(process.argv.slice(2), env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`kws-agent: ${err.message}\n(kws-agent --help shows the usage)`);
@@ -101,7 +88,7 @@ async function main(): Promise<number> {
       ...(args.lxdSocket ? { lxdSocket: args.lxdSocket } : {}),
       ...(args.gatewayUrl ? { gatewayUrl: args.gatewayUrl } : {}),
       insecureGateway: args.insecureGateway,
-      ...(process.env.PATH ? { searchPath: process.env.PATH } : {}),
+      ...(env.searchPath ? { searchPath: env.searchPath } : {}),
     });
     return exitCode;
   }

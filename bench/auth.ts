@@ -31,7 +31,7 @@ import postgres from "postgres";
 import { issueVerificationToken } from "../functions/auth/verification";
 import { createControlPlane } from "../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../functions/node-services";
-import { findUserByLogin } from "../shared/auth/users";
+import { findUserByLogin } from "../functions/auth/users";
 import { parseConfig, type Config } from "../shared/config";
 import { hashPassword, verifyPassword } from "../shared/crypto/password";
 import { connectPostgres } from "../shared/db/postgres";

@@ -5,7 +5,7 @@
  *
  *   npm run bench -- dispatch
  *
- * Processes: the control plane with its gateway (`functions/node.ts`, LOG_LEVEL=warn) on a fresh
+ * Processes: the control plane with its gateway (`main/embedded.ts`, LOG_LEVEL=warn) on a fresh
  * PostgreSQL database and RabbitMQ; 50 agents in a second process (bench/support/agents.ts, each
  * with its own state directory, degraded: no LXD); this process submits jobs over HTTP with an
  * admin API token and watches the jobs table.
@@ -40,7 +40,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Channel, type ChannelModel } from "amqplib";
 import postgres from "postgres";
-import { hostQueue } from "../shared/jobs/queue-names";
+import { hostQueue } from "../functions/core/jobs/queue-names";
 import { freshPostgresDatabase } from "../test/support/database";
 import { freePort } from "../test/support/processes";
 import {
@@ -221,7 +221,7 @@ export async function run(): Promise<Record<string, unknown>> {
         "--import",
         "tsx",
         ...(whatIf ? ["--import", new URL("./support/whatif.ts", import.meta.url).href] : []),
-        fileURLToPath(new URL("../functions/node.ts", import.meta.url)),
+        fileURLToPath(new URL("../main/embedded.ts", import.meta.url)),
       ],
       {
         NODE_ENV: "test",

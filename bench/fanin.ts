@@ -45,7 +45,7 @@ import WebSocket from "ws";
 import { CONNECT_PATH } from "../functions/gateway/gateway";
 import { hashToken, randomToken } from "../shared/crypto/tokens";
 import { migrateDatabase } from "../shared/db/migrate";
-import { hostQueue } from "../shared/jobs/queue-names";
+import { hostQueue } from "../functions/core/jobs/queue-names";
 import { PROTOCOL_VERSION, stamp } from "../shared/protocol/messages";
 import { freshPostgresDatabase } from "../test/support/database";
 import { brokerFileHandles, Child, Cleanups, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, sleep, sumCpuSeconds, until } from "./support/common";

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
-import { AppError } from "../shared/errors";
+import { AppError } from "./core/errors";
 import type { AppEnv } from "./env";
 import { authenticate } from "./middleware/auth";
 import { limitBody } from "./middleware/body-limit";

@@ -10,7 +10,7 @@
  * at its start, and the edge expects that schema to be in place.
  */
 import type { ExecutionContext } from "hono";
-import { AppError } from "../shared/errors";
+import { AppError } from "./core/errors";
 import { ConfigError, parseConfig, type Config, type ConfigInput } from "../shared/config";
 import { connectPostgres } from "../shared/db/postgres";
 import { UpstashKV } from "../shared/kv/upstash";

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { AppError, type ErrorIssue, errorStatus } from "../shared/errors";
+import { AppError, type ErrorIssue, errorStatus } from "./core/errors";
 import type { AppEnv } from "./env";
 
 export interface ErrorBody {

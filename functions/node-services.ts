@@ -11,10 +11,11 @@ import type { Logger } from "../shared/logger";
 import { LogMailer } from "../shared/mail/log";
 import type { Mailer } from "../shared/mail/port";
 import { SmtpMailer } from "../shared/mail/smtp";
-import { redriveOpenJobs } from "../shared/jobs/redrive";
+import { redriveOpenJobs } from "./core/jobs/redrive";
 import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
 import { HashGate } from "./auth/hash-gate";
+import { registerJobOutcomes } from "./job-outcomes";
 import { PgCluster } from "./pg/cluster";
 import type { Services } from "./services";
 
@@ -72,12 +73,17 @@ export function nodeSecretBox(config: Config, logger: Logger): SecretBox {
   });
 }
 
-/** Opens every port from the configuration (or takes the given ones) and migrates the database. */
+/**
+ * Opens every port from the configuration (or takes the given ones) and migrates the database.
+ * Every Node process that records job outcomes (control plane, gateway) is composed here, so the
+ * capabilities' outcome handlers are registered here too.
+ */
 export async function createNodeServices(
   config: Config,
   logger: Logger,
   overrides: NodeServiceOverrides = {},
 ): Promise<NodeServices> {
+  registerJobOutcomes();
   // First: a production start without KWS_SECRET_KEY stops here, before anything is opened.
   const secretBox = overrides.secretBox ?? nodeSecretBox(config, logger);
   const database =

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { createLogger } from "../shared/logger";
+import type { Config } from "../shared/config";
+import type { Logger } from "../shared/logger";
 import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
@@ -9,14 +10,20 @@ import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
 import { StreamHub } from "./streams/hub";
 import { routeUpgrades } from "./upgrades";
-import { startLocalAgent } from "./local-agent";
-import { createNodeServices } from "./node-services";
-import { configOrExit, onShutdown, runMain } from "./process";
+import { createNodeServices, type NodeServices } from "./node-services";
 
-/** `npm start`: the whole control plane, the gateway and the agents' stream endpoint in one Node process, and the local agent. */
-runMain("kws", async () => {
-  const config = configOrExit();
-  const logger = createLogger({ service: "kws" }, { level: config.logLevel });
+export interface NodeControlPlane {
+  services: NodeServices;
+  /** The port the server listens on (config.port, or the one the system chose for 0). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole control plane, the gateway and the agents' stream endpoint in one Node process,
+ * listening on config.port. main/embedded.ts (`npm start`) runs it beside the local agent.
+ */
+export async function startNodeControlPlane(config: Config, logger: Logger): Promise<NodeControlPlane> {
   // Embedded state is this user's alone: what this process makes from now on gets no group or
   // other bits, and what an earlier run or PGlite left open is tightened before and after opening.
   process.umask(0o077);
@@ -38,18 +45,15 @@ runMain("kws", async () => {
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   logger.info("listening", { port, url: config.publicUrl, apps: config.appsUrl });
-  // The machine's own LXD, when it has one; a failure here leaves the control plane running.
-  const localAgent = await startLocalAgent(services, logger, `http://127.0.0.1:${port}`).catch((err: unknown) => {
-    logger.error("the local agent did not start", { err });
-    return undefined;
-  });
-  onShutdown(async (signal) => {
-    logger.info("stopping", { signal });
-    await localAgent?.stop();
-    await streams.stop();
-    await gateway.stop();
-    await sweeper.stop();
-    server.close();
-    await services.close();
-  });
-});
+  return {
+    services,
+    port,
+    stop: async () => {
+      await streams.stop();
+      await gateway.stop();
+      await sweeper.stop();
+      server.close();
+      await services.close();
+    },
+  };
+}

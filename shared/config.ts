@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_BRIDGE_RANGE, parseRange, type PoolRange } from "./addresses/pool";
+import { DEFAULT_BRIDGE_RANGE, parseRange } from "./addresses/pool";
 import type { RateLimitRule } from "./kv/port";
 import { parseCidr, type CidrRange } from "./net/ip";
 
@@ -31,7 +31,11 @@ export const configSchema = z
     // Base of app hosts: the IDE and published apps answer at <label>.<its host>.
     KWS_APPS_URL: optionalUrl("e.g. https://kws.app"),
     // Shared secret that lets Caddy's on-demand TLS `ask` reach /api/v1/ingress/ask from off this machine.
-    KWS_INGRESS_ASK_SECRET: z.string().trim().optional(),
+    KWS_INGRESS_ASK_SECRET: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => v || undefined),
     // PostgreSQL connection string; unset: embedded PGlite under KWS_DATA_DIR.
     DATABASE_URL: optionalUrl("e.g. postgres://user:pass@host:5432/kws"),
     // Where embedded state (PGlite) lives.
@@ -50,7 +54,15 @@ export const configSchema = z
     // Where jobs that used up their delivery attempts go (one per deployment sharing a broker).
     KWS_DEAD_LETTER_QUEUE: z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, "must be a queue name").default("kws.dead"),
     // Comma-separated e-mail addresses of administrators.
-    KWS_ADMINS: z.string().default(""),
+    KWS_ADMINS: z
+      .string()
+      .default("")
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean),
+      ),
     // Which X-Forwarded-For entries to believe: "false" (none), a number of proxy hops in front of KWS
     // ("true" = 1), or a comma-separated list of the proxies' addresses or CIDR ranges (IPv4 and IPv6).
     TRUST_PROXY: z
@@ -122,17 +134,34 @@ export const configSchema = z
     KWS_INSTANCE_PROCESSES: intInRange(100, 4_194_304, 2000),
     // "false": instances are bare containers (created, started, addressed), without the user, SSH and
     // code-server steps; for images that have none of them (the kws/busybox test image).
-    KWS_INSTANCE_PROVISION: z.enum(["true", "false"]).default("true"),
+    KWS_INSTANCE_PROVISION: z
+      .enum(["true", "false"])
+      .default("true")
+      .transform((v) => v === "true"),
     // The resolver written into device configs (DNS = ...): it is reached outside the tunnel.
     KWS_DEVICE_DNS: z.ipv4({ message: "must be an IPv4 address" }).default("1.1.1.1"),
     // Memory each host keeps for itself: instances are placed only while their limits sum below the rest (MB).
     KWS_HOST_MEMORY_RESERVE_MB: intInRange(0, 1_048_576, 1024),
     // Static addresses instances get on each host's bridge (FIRST-LAST, outside the bridge's DHCP range).
-    KWS_BRIDGE_RANGE: z.string().trim().refine(isRange, "must be an IPv4 range FIRST-LAST, e.g. 172.30.0.11-172.30.0.254").default(DEFAULT_BRIDGE_RANGE),
+    KWS_BRIDGE_RANGE: z
+      .string()
+      .trim()
+      .default(DEFAULT_BRIDGE_RANGE)
+      .transform((v, ctx) => {
+        try {
+          return parseRange(v);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be an IPv4 range FIRST-LAST, e.g. 172.30.0.11-172.30.0.254" });
+          return z.NEVER;
+        }
+      }),
     // npm start's own agent for this machine's LXD: auto (when an LXD socket answers), on, off.
     KWS_LOCAL_AGENT: z.enum(["auto", "on", "off"]).default("auto"),
     // Whether that agent runs the host's WireGuard interface (wg0, 10.8.0.1/24, needs root).
-    KWS_LOCAL_WIREGUARD: z.enum(["on", "off"]).default("on"),
+    KWS_LOCAL_WIREGUARD: z
+      .enum(["on", "off"])
+      .default("on")
+      .transform((v) => v === "on"),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -146,7 +175,66 @@ export const configSchema = z
         message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
       });
     }
-  });
+  })
+  // The configuration as the code reads it; its type (Config) is inferred from here.
+  .transform((e) => ({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    /** Base of app hosts, e.g. http://localhost:8080 → http://<label>.localhost:8080/. */
+    appsUrl: new URL(e.KWS_APPS_URL ?? `http://localhost:${e.PORT}`).origin,
+    /** Lets the ingress ask endpoint answer callers that are not on loopback. */
+    ingressAskSecret: e.KWS_INGRESS_ASK_SECRET,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.KWS_DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    upstash:
+      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
+        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
+        : undefined,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    amqpUrl: e.AMQP_URL,
+    deadLetterQueue: e.KWS_DEAD_LETTER_QUEUE,
+    admins: e.KWS_ADMINS,
+    trustProxy: e.TRUST_PROXY,
+    passwordIterations: e.PASSWORD_ITERATIONS,
+    logLevel: e.LOG_LEVEL,
+    rateLimits: defaultRateLimits,
+    jobDeadlineSeconds: e.JOB_DEADLINE_SECONDS,
+    heartbeatMs: e.GATEWAY_HEARTBEAT_MS,
+    /** Managed PostgreSQL; undefined when PG_SERVICE_URL is not set. */
+    pgService: pgServiceConfig(e.PG_SERVICE_URL, e.PG_SERVICE_PUBLIC_HOST, e.PG_SERVICE_PUBLIC_PORT),
+    /** KWS_SECRET_KEY (base64 of 32 bytes), when set. */
+    secretKey: e.KWS_SECRET_KEY,
+    /** What every new instance gets, and how much of a host placement may use. */
+    instances: {
+      image: e.KWS_INSTANCE_IMAGE,
+      memoryMB: e.KWS_INSTANCE_MEMORY_MB,
+      cpus: e.KWS_INSTANCE_CPUS,
+      diskGB: e.KWS_INSTANCE_DISK_GB,
+      processes: e.KWS_INSTANCE_PROCESSES,
+      hostReserveMB: e.KWS_HOST_MEMORY_RESERVE_MB,
+      bridgeRange: e.KWS_BRIDGE_RANGE,
+      provision: e.KWS_INSTANCE_PROVISION,
+    },
+    deviceDns: e.KWS_DEVICE_DNS,
+    localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD },
+  }));
+
+export type Config = z.output<typeof configSchema>;
+export type PgServiceConfig = NonNullable<Config["pgService"]>;
+
+/** The managed-PostgreSQL service cluster: where KWS connects as admin, and what people are told. */
+function pgServiceConfig(url: string | undefined, host: string | undefined, port: number | undefined) {
+  if (!url) return undefined;
+  const parsed = new URL(url);
+  return {
+    url,
+    publicHost: host || parsed.hostname || "localhost",
+    publicPort: port ?? (parsed.port ? Number(parsed.port) : 5432),
+  };
+}
 
 /**
  * Which proxies' X-Forwarded-For entries are believed: the last `hops` entries (each added by one
@@ -172,77 +260,7 @@ export function isSecretKey(text: string): boolean {
   }
 }
 
-function isRange(text: string): boolean {
-  try {
-    parseRange(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What every new instance gets, and how much of a host placement may use. */
-export interface InstanceConfig {
-  image: string;
-  memoryMB: number;
-  cpus: number;
-  diskGB: number;
-  processes: number;
-  hostReserveMB: number;
-  bridgeRange: PoolRange;
-  provision: boolean;
-}
-
-/** The managed-PostgreSQL service cluster: where KWS connects as admin, and what people are told. */
-export interface PgServiceConfig {
-  url: string;
-  publicHost: string;
-  publicPort: number;
-}
-
-function pgServiceConfig(url: string | undefined, host: string | undefined, port: number | undefined): PgServiceConfig | undefined {
-  if (!url) return undefined;
-  const parsed = new URL(url);
-  return {
-    url,
-    publicHost: host || parsed.hostname || "localhost",
-    publicPort: port ?? (parsed.port ? Number(parsed.port) : 5432),
-  };
-}
-
 export type ConfigInput = Record<string, string | undefined>;
-
-export interface Config {
-  env: "development" | "production" | "test";
-  port: number;
-  publicUrl: string;
-  /** Base of app hosts, e.g. http://localhost:8080 → http://<label>.localhost:8080/. */
-  appsUrl: string;
-  /** Lets the ingress ask endpoint answer callers that are not on loopback. */
-  ingressAskSecret?: string;
-  databaseUrl?: string;
-  dataDir: string;
-  redisUrl?: string;
-  upstash?: { url: string; token: string };
-  smtpUrl?: string;
-  mailFrom: string;
-  amqpUrl?: string;
-  deadLetterQueue: string;
-  admins: string[];
-  trustProxy: TrustProxy;
-  passwordIterations: number;
-  logLevel: "debug" | "info" | "warn" | "error";
-  rateLimits: RateLimits;
-  jobDeadlineSeconds: number;
-  heartbeatMs: number;
-  /** Managed PostgreSQL; undefined when PG_SERVICE_URL is not set. */
-  pgService?: PgServiceConfig;
-  /** KWS_SECRET_KEY (base64 of 32 bytes), when set. */
-  secretKey?: string;
-  instances: InstanceConfig;
-  deviceDns: string;
-  localAgent: { mode: "auto" | "on" | "off"; wireguard: boolean };
-}
 
 export interface RateLimits {
   /** Per client address and username: 5 attempts in a burst, then one per 10 s. */
@@ -286,46 +304,5 @@ export function parseConfig(input: ConfigInput): Config {
       parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`),
     );
   }
-  const e = parsed.data;
-  return {
-    env: e.NODE_ENV,
-    port: e.PORT,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
-    appsUrl: new URL(e.KWS_APPS_URL ?? `http://localhost:${e.PORT}`).origin,
-    ingressAskSecret: e.KWS_INGRESS_ASK_SECRET || undefined,
-    databaseUrl: e.DATABASE_URL,
-    dataDir: e.KWS_DATA_DIR,
-    redisUrl: e.REDIS_URL,
-    upstash:
-      e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN
-        ? { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN }
-        : undefined,
-    smtpUrl: e.SMTP_URL,
-    mailFrom: e.MAIL_FROM,
-    amqpUrl: e.AMQP_URL,
-    deadLetterQueue: e.KWS_DEAD_LETTER_QUEUE,
-    admins: e.KWS_ADMINS.split(",")
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-    trustProxy: e.TRUST_PROXY,
-    passwordIterations: e.PASSWORD_ITERATIONS,
-    logLevel: e.LOG_LEVEL,
-    rateLimits: defaultRateLimits,
-    jobDeadlineSeconds: e.JOB_DEADLINE_SECONDS,
-    heartbeatMs: e.GATEWAY_HEARTBEAT_MS,
-    pgService: pgServiceConfig(e.PG_SERVICE_URL, e.PG_SERVICE_PUBLIC_HOST, e.PG_SERVICE_PUBLIC_PORT),
-    secretKey: e.KWS_SECRET_KEY,
-    instances: {
-      image: e.KWS_INSTANCE_IMAGE,
-      memoryMB: e.KWS_INSTANCE_MEMORY_MB,
-      cpus: e.KWS_INSTANCE_CPUS,
-      diskGB: e.KWS_INSTANCE_DISK_GB,
-      processes: e.KWS_INSTANCE_PROCESSES,
-      hostReserveMB: e.KWS_HOST_MEMORY_RESERVE_MB,
-      bridgeRange: parseRange(e.KWS_BRIDGE_RANGE),
-      provision: e.KWS_INSTANCE_PROVISION === "true",
-    },
-    deviceDns: e.KWS_DEVICE_DNS,
-    localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD === "on" },
-  };
+  return parsed.data;
 }

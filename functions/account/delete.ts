@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
-import { getJob, isFinal } from "../../shared/jobs/store";
+import { AppError } from "../core/errors";
+import { getJob, isFinal } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import { devicesOfUser } from "../devices/queries";
 import { removeDevice } from "../devices/service";

@@ -5,7 +5,7 @@ import { apiTokens, devices, instances, pgDatabases, pgUsers, users } from "../.
 const nextGeneration = sql`${users.sessionGeneration} + 1`;
 
 /**
- * Raises the person's session generation, which ends every session they have (shared/auth/sessions.ts);
+ * Raises the person's session generation, which ends every session they have (functions/auth/sessions.ts);
  * with `changes`, in the same statement. `expected`: only if the generation is still that one.
  * The new generation, or undefined when no row matched.
  */

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { createSession, destroySession } from "../../shared/auth/sessions";
+import { createSession, destroySession } from "../auth/sessions";
 import { endSession, sessionCookie, setSessionCookie } from "../auth/cookies";
 import type { AppEnv } from "../env";
 import { requireUser } from "../middleware/auth";

@@ -1,9 +1,9 @@
-import { consumeLinkToken, issueLinkToken, type LinkKind, type UsedLink } from "../../shared/auth/link-tokens";
-import { findUserById, findUserByLogin } from "../../shared/auth/users";
+import { consumeLinkToken, issueLinkToken, type LinkKind, type UsedLink } from "../auth/link-tokens";
+import { findUserById, findUserByLogin } from "../auth/users";
 import { hashPassword, verifyPassword } from "../../shared/crypto/password";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { User } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { Logger } from "../../shared/logger";
 import type { Mail } from "../../shared/mail/port";
 import { enforceRateLimit } from "../middleware/rate-limit";

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { appAccessLevels } from "../../shared/db/schema";
-import { DNS_LABEL, DNS_LABEL_RULE, RESERVED_LABELS } from "../../shared/ingress/names";
+import { DNS_LABEL, DNS_LABEL_RULE, RESERVED_LABELS } from "../ingress/names";
 
 export const MAX_APPS = 10;
 

@@ -1,8 +1,8 @@
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { App, AppAccess } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
-import { appUrl, labelTaken, lockNames } from "../../shared/ingress/names";
+import { AppError } from "../core/errors";
+import { appUrl, labelTaken, lockNames } from "../ingress/names";
 import type { Services } from "../services";
 import { forgetLabel } from "../ingress/resolve";
 import { instanceOfUser } from "../instances/queries";

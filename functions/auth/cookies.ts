@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { SESSION_COOKIE, SESSION_TTL_SECONDS, destroySession } from "../../shared/auth/sessions";
+import { SESSION_COOKIE, SESSION_TTL_SECONDS, destroySession } from "./sessions";
 import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv } from "../env";
 

@@ -2,7 +2,7 @@ import type { RateLimits } from "../../shared/config";
 import type { KV } from "../../shared/kv/port";
 import { formatIp, parseIp } from "../../shared/net/ip";
 import { enforceRateLimit, refundRateLimit, resetRateLimit } from "../middleware/rate-limit";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 
 /**
  * The limits on failed logins that hold whatever name is tried: per client address across all

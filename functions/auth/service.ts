@@ -1,9 +1,9 @@
-import { createSession, destroySession } from "../../shared/auth/sessions";
-import { findUserById, findUserByLogin } from "../../shared/auth/users";
+import { createSession, destroySession } from "./sessions";
+import { findUserById, findUserByLogin } from "./users";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "../../shared/crypto/password";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { User } from "../../shared/db/schema";
-import { AppError, type ErrorIssue } from "../../shared/errors";
+import { AppError, type ErrorIssue } from "../core/errors";
 import type { Logger } from "../../shared/logger";
 import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";

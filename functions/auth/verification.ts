@@ -1,4 +1,4 @@
-import { consumeLinkToken, issueLinkToken, peekLinkToken, type LinkKind } from "../../shared/auth/link-tokens";
+import { consumeLinkToken, issueLinkToken, peekLinkToken, type LinkKind } from "./link-tokens";
 import type { KV } from "../../shared/kv/port";
 
 export const VERIFY_TTL_MS = 24 * 60 * 60 * 1000;

@@ -1,4 +1,4 @@
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { createRouter } from "../app";
 import { csrfToken } from "../web/csrf";
 import { readForm } from "../web/forms";

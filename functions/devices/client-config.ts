@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { z } from "zod";
 import { formatIPv4, parseIPv4, type PoolRange } from "../../shared/addresses/pool";
 import type { Host, HostFacts } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { formatEndpoint, isEndpoint } from "../../shared/protocol/host-address";
 import { WIREGUARD_KEY_PATTERN, WireGuardFactsSchema } from "../../shared/protocol/wireguard";
 

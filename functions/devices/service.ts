@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
+import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
-import { deviceAddressHolder } from "../../shared/devices/effects";
-import { AppError } from "../../shared/errors";
-import { getHost } from "../../shared/hosts/store";
-import { getJob, insertJob, isFinal, refuseWhileOpen } from "../../shared/jobs/store";
-import { publishJob, submitJob } from "../../shared/jobs/submit";
-import { homeHostFor } from "../../shared/placement/home-host";
-import { placementRules } from "../../shared/placement/rules";
+import { deviceAddressHolder } from "./outcome";
+import { AppError } from "../core/errors";
+import { getHost } from "../hosts/store";
+import { getJob, insertJob, isFinal, refuseWhileOpen } from "../core/jobs/store";
+import { publishJob, submitJob } from "../core/jobs/submit";
+import { homeHostFor } from "../hosts/home-host";
+import { placementRules } from "../hosts/placement";
 import type { QueuePort } from "../../shared/queue/port";
 import type { Services } from "../services";
 import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
@@ -47,7 +47,7 @@ export interface CreatedDevice {
 /**
  * Registers a device on the person's home host: the row (pending), its tunnel address and the job
  * that adds the peer, in one transaction; then the message. The peer's failure rolls the row back
- * (shared/devices/effects.ts). A key pair made here is returned inside the config only.
+ * (functions/devices/outcome.ts). A key pair made here is returned inside the config only.
  */
 export async function createDevice(s: Services, userId: string, body: { name: string; publicKey?: string }): Promise<CreatedDevice> {
   const queue = queueOf(s);

@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { hashToken } from "../../shared/crypto/tokens";
 import type { Database } from "../../shared/db";
 import type { Host } from "../../shared/db/schema";
-import { hostByCredential } from "../../shared/hosts/store";
+import { hostByCredential } from "../hosts/store";
 import type { Logger } from "../../shared/logger";
 import { rejectUpgrade, upgradePath, type UpgradeHandler } from "../upgrades";
 

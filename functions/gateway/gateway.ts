@@ -2,18 +2,27 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { randomToken } from "../../shared/crypto/tokens";
-import { recordHeartbeats } from "../../shared/hosts/store";
+import { recordHeartbeats } from "../hosts/store";
 import type { Logger } from "../../shared/logger";
 import type { Host } from "../../shared/db/schema";
 import type { UpgradeHandler } from "../upgrades";
 import { agentEndpoint } from "./authenticate";
 import { JobReaper } from "./reaper";
-import { AgentSession, CloseCodes, type SessionServices } from "./session";
+import { CloseCodes } from "../../shared/protocol/close-codes";
+import { AgentSession, type SessionServices } from "./session";
 
 export const CONNECT_PATH = "/agent/v1/connect";
 
 export interface GatewayOptions extends SessionServices {
   reaperIntervalMs?: number;
+  /** Parts made elsewhere (a test's own reaper); each missing one is made from the options above. */
+  parts?: Partial<GatewayParts>;
+}
+
+export interface GatewayParts {
+  reaper: JobReaper;
+  /** Takes the agents' upgraded connections; one of its own sets other limits. */
+  wss: WebSocketServer;
 }
 
 /**
@@ -21,7 +30,7 @@ export interface GatewayOptions extends SessionServices {
  * HTTP upgrade (a wrong one never gets a websocket); one live connection per host.
  */
 export class Gateway {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
+  private readonly wss: WebSocketServer;
   private readonly sessions = new Map<string, AgentSession>();
   private readonly all = new Set<AgentSession>();
   private readonly reaper: JobReaper;
@@ -31,7 +40,8 @@ export class Gateway {
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
-    this.reaper = new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
+    this.reaper = o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
+    this.wss = o.parts?.wss ?? new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.handleUpgrade = agentEndpoint(CONNECT_PATH, o.db, this.log, (host, req, socket, head) => this.upgrade(host, req, socket, head));
   }
 

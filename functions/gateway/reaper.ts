@@ -1,7 +1,7 @@
 import type { Database } from "../../shared/db";
-import { getHost, isOnline } from "../../shared/hosts/store";
-import type { JobMessage } from "../../shared/jobs/queue-names";
-import { finishJob, getJob, overdueJobs } from "../../shared/jobs/store";
+import { getHost, isOnline } from "../hosts/store";
+import type { JobMessage } from "../core/jobs/queue-names";
+import { finishJob, getJob, overdueJobs } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import type { QueuePort, Subscription } from "../../shared/queue/port";
 

@@ -1,10 +1,10 @@
 import type WebSocket from "ws";
 import type { Database } from "../../shared/db";
 import type { Host } from "../../shared/db/schema";
-import { desiredPeers } from "../../shared/devices/desired";
-import { markConnected, markDisconnected, recordFacts } from "../../shared/hosts/store";
-import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../../shared/jobs/queue-names";
-import { appendStep, finishJob, markRunning } from "../../shared/jobs/store";
+import { desiredPeers } from "../devices/desired-peers";
+import { markConnected, markDisconnected, recordFacts } from "../hosts/store";
+import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../core/jobs/queue-names";
+import { appendStep, finishJob, markRunning } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import {
   AgentMessageSchema,
@@ -18,7 +18,8 @@ import {
 } from "../../shared/protocol/messages";
 import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { openSealedPayload } from "../../shared/jobs/sealed";
+import { CloseCodes } from "../../shared/protocol/close-codes";
+import { openSealedPayload } from "../core/jobs/sealed";
 
 /** What the gateway hands each of its sessions (and takes itself). */
 export interface SessionServices {
@@ -26,7 +27,7 @@ export interface SessionServices {
   queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
-  /** Opens the sealed secrets of job payloads (shared/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
+  /** Opens the sealed secrets of job payloads (functions/core/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
   secretBox?: SecretBox;
   /** Deliveries in flight to one agent. */
   prefetch?: number;
@@ -42,17 +43,6 @@ export interface AgentSessionOptions extends SessionServices {
   /** Called when hello is accepted; the gateway makes this the host's only session. */
   onEstablished(session: AgentSession): void;
 }
-
-/** Close codes the agent can act on. */
-export const CloseCodes = {
-  replaced: 4001,
-  refused: 4006,
-  noHello: 4008,
-  hostDeleted: 4004,
-  heartbeat: 4009,
-  queueUnavailable: 4011,
-  shutdown: 1001,
-} as const;
 
 /**
  * One agent's websocket: hello/welcome, then the host's queue is consumed and each delivery is

@@ -1,14 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import { AppError } from "../../shared/errors";
-import { enrollHost, hostByEnrollmentToken } from "../../shared/hosts/store";
+import { AppError } from "../core/errors";
+import { enrollHost, hostByEnrollmentToken } from "./store";
 import { createRouter } from "../app";
+import { HOST_CREDENTIAL_PREFIX } from "./enrollment";
 import { clientIp } from "../middleware/client-ip";
 import { enforceRateLimit } from "../middleware/rate-limit";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { EnrollBody, EnrolledResponse } from "./schemas";
-
-export const HOST_CREDENTIAL_PREFIX = "kws_host_";
 
 const enrollRoute = createRoute({
   method: "post",

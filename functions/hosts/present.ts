@@ -1,5 +1,5 @@
 import type { Host } from "../../shared/db/schema";
-import { hostState, isOnline } from "../../shared/hosts/store";
+import { hostState, isOnline } from "./store";
 import type { z } from "@hono/zod-openapi";
 import type { HostSchema } from "./schemas";
 

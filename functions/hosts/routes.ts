@@ -1,11 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
-import { AppError } from "../../shared/errors";
-import { deleteHost, insertHost, listHosts, setDraining } from "../../shared/hosts/store";
-import { hostQueue } from "../../shared/jobs/queue-names";
-import { submitJob } from "../../shared/jobs/submit";
+import { AppError } from "../core/errors";
+import { newEnrollment } from "./enrollment";
+import { deleteHost, insertHost, listHosts, setDraining } from "./store";
+import { hostQueue } from "../core/jobs/queue-names";
+import { submitJob } from "../core/jobs/submit";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
 import { createRouter } from "../app";
 import type { AppEnv } from "../env";
@@ -17,8 +17,6 @@ import { presentHost } from "./present";
 import { CreatedHostResponse, CreateHostBody, HostIdParam, HostListResponse, HostResponse, SubmitJobBody } from "./schemas";
 
 const tags = ["hosts"];
-export const ENROLLMENT_TTL_MS = 60 * 60 * 1000;
-export const ENROLLMENT_TOKEN_PREFIX = "kws_enroll_";
 
 const adminErrors = { 401: errorResponse("Not signed in"), 403: errorResponse("Administrators only") };
 
@@ -89,15 +87,10 @@ export const hostRoutes = createRouter()
     requireAdmin(c);
     const body = c.req.valid("json");
     const { db, config } = c.get("services");
-    const enrollmentToken = randomToken(ENROLLMENT_TOKEN_PREFIX);
+    const { token: enrollmentToken, ...enrollment } = await newEnrollment();
     let host;
     try {
-      host = await insertHost(db, {
-        name: body.name,
-        publicAddress: body.publicAddress ?? null,
-        enrollmentTokenHash: await hashToken(enrollmentToken),
-        enrollmentExpiresAt: new Date(Date.now() + ENROLLMENT_TTL_MS),
-      });
+      host = await insertHost(db, { name: body.name, publicAddress: body.publicAddress ?? null, ...enrollment });
     } catch (err) {
       if (uniqueViolation(err) === undefined) throw err;
       throw new AppError("conflict", "name: is already taken", { issues: [{ path: "name", message: "is already taken" }] });

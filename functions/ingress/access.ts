@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { parse } from "hono/utils/cookie";
-import { API_TOKEN_PREFIX, liveApiToken } from "../../shared/auth/api-tokens";
-import { findUserById } from "../../shared/auth/users";
+import { API_TOKEN_PREFIX, liveApiToken } from "../auth/api-tokens";
+import { findUserById } from "../auth/users";
 import type { Services } from "../services";
 import { APP_COOKIE, grantUser } from "./grants";
 import type { Destination } from "./resolve";

@@ -1,4 +1,4 @@
-import { SESSION_TTL_SECONDS } from "../../shared/auth/sessions";
+import { SESSION_TTL_SECONDS } from "../auth/sessions";
 import { constantTimeEqual } from "../../shared/crypto/encoding";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { KV } from "../../shared/kv/port";

@@ -1,6 +1,6 @@
 import { request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { SESSION_COOKIE } from "../../shared/auth/sessions";
+import { SESSION_COOKIE } from "../auth/sessions";
 import { kwsBearer } from "./access";
 import { APP_COOKIE, STATE_COOKIE } from "./grants";
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import { labelOfHost } from "../../shared/ingress/names";
+import { labelOfHost } from "./names";
 import type { Logger } from "../../shared/logger";
 import type { Services } from "../services";
 import { identify, isBrowser, verdict } from "./access";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { constantTimeEqual } from "../../shared/crypto/encoding";
-import { AppError } from "../../shared/errors";
-import { appUrl, DNS_LABEL, DNS_LABEL_RULE, labelOfHost } from "../../shared/ingress/names";
+import { AppError } from "../core/errors";
+import { appUrl, DNS_LABEL, DNS_LABEL_RULE, labelOfHost } from "./names";
 import { createRouter } from "../app";
 import type { PageContext } from "../web/pages";
 import { sameHostPath } from "../web/redirects";

@@ -1,6 +1,6 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Job } from "../../shared/db/schema";
-import { isFinal } from "../../shared/jobs/store";
+import { isFinal } from "../core/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";

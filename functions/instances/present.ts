@@ -1,6 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import type { InstanceSchema } from "./schemas";
-import { appUrl } from "../../shared/ingress/names";
+import { appUrl } from "../ingress/names";
 import type { InstanceView } from "./service";
 
 export type InstanceJson = z.infer<typeof InstanceSchema>;

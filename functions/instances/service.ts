@@ -1,23 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
+import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import type { SecretBox } from "../../shared/crypto/secret-box";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
-import { instanceAddressHolder } from "../../shared/instances/effects";
+import { AppError } from "../core/errors";
+import { instanceAddressHolder } from "./outcome";
 import { instanceNameFor } from "../../shared/instances/rules";
-import { sealValue } from "../../shared/jobs/sealed";
-import { getJob, insertJob, refuseWhileOpen } from "../../shared/jobs/store";
-import { getHost } from "../../shared/hosts/store";
-import { publishJob } from "../../shared/jobs/submit";
+import { sealValue } from "../core/jobs/sealed";
+import { getJob, insertJob, refuseWhileOpen } from "../core/jobs/store";
+import { getHost } from "../hosts/store";
+import { publishJob } from "../core/jobs/submit";
 import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
 import type { QueuePort } from "../../shared/queue/port";
 import type { Services } from "../services";
-import { queueOwnerChange } from "../../shared/devices/owner";
-import { homeHostFor } from "../../shared/placement/home-host";
-import { placementRules } from "../../shared/placement/rules";
-import { lockNames, newInstanceLabel } from "../../shared/ingress/names";
+import { queueOwnerChange } from "../devices/owner";
+import { homeHostFor } from "../hosts/home-host";
+import { placementRules } from "../hosts/placement";
+import { lockNames, newInstanceLabel } from "../ingress/names";
 import { accountName, insertInstance, instanceOfUser, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { Job } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
-import { getJob, isFinal } from "../../shared/jobs/store";
+import { AppError } from "../core/errors";
+import { getJob, isFinal } from "../core/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { requireUser, stillAuthenticated } from "../middleware/auth";

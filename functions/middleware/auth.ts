@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { liveApiToken } from "../../shared/auth/api-tokens";
-import { readSession, sessionCurrent } from "../../shared/auth/sessions";
-import { findUserById, isAdmin } from "../../shared/auth/users";
+import { liveApiToken } from "../auth/api-tokens";
+import { readSession, sessionCurrent } from "../auth/sessions";
+import { findUserById, isAdmin } from "../auth/users";
 import type { User } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { sessionCookie } from "../auth/cookies";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
 

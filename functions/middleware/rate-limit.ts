@@ -1,4 +1,4 @@
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { KV, RateLimitRule } from "../../shared/kv/port";
 
 /** Takes one hit from the bucket `key`; throws 429 with Retry-After when it is empty. */

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { bearerToken } from "./auth";
 

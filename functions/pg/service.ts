@@ -1,7 +1,7 @@
 import type { PgServiceConfig } from "../../shared/config";
 import { SecretBoxError, type SecretBox } from "../../shared/crypto/secret-box";
 import { uniqueViolation } from "../../shared/db/errors";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { Logger } from "../../shared/logger";
 import type { Services } from "../services";
 import { sqlState, type PgCluster } from "./cluster";
@@ -23,7 +23,7 @@ import {
   type PgUserListing,
 } from "./queries";
 import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
-import { lockUser } from "../../shared/db/locks";
+import { lockUser } from "../core/locks";
 import { generatePassword, scramVerifier } from "./scram";
 
 /*

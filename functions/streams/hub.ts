@@ -2,6 +2,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Database } from "../../shared/db";
 import type { Logger } from "../../shared/logger";
+import { CloseCodes } from "../../shared/protocol/close-codes";
 import { MAX_FRAME_BYTES } from "../../shared/streams/frames";
 import { STREAM_PING_MS } from "../../shared/streams/keepalive";
 import { OpenRejectedError, type Mux } from "../../shared/streams/mux";
@@ -11,8 +12,6 @@ import { DialError, type StreamDialer, type StreamTarget } from "../ingress/stre
 import type { UpgradeHandler } from "../upgrades";
 
 export const STREAMS_PATH = "/agent/v1/streams";
-/** Close code for a data connection another one of the same host took over (as on the control channel). */
-const REPLACED = 4001;
 
 export interface StreamHubOptions {
   db: Database;
@@ -52,7 +51,7 @@ export class StreamHub implements StreamDialer {
     const mux = muxOverWebSocket(ws, { socket, role: "dialer", pingMs: this.o.pingMs ?? STREAM_PING_MS, logger: log, ...(this.o.window ? { window: this.o.window } : {}) });
     const previous = this.connections.get(hostId);
     this.connections.set(hostId, { ws, mux });
-    previous?.ws.close(REPLACED, "replaced by a newer data connection of this host");
+    previous?.ws.close(CloseCodes.replaced, "replaced by a newer data connection of this host");
     log.info("data connection open", { replaced: previous !== undefined });
     ws.on("close", (code) => {
       if (this.connections.get(hostId)?.ws === ws) this.connections.delete(hostId);

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { API_TOKEN_PREFIX } from "../../shared/auth/api-tokens";
+import { API_TOKEN_PREFIX } from "../auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { ApiToken } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { createRouter } from "../app";
 import { requireUser } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";

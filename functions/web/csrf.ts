@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { constantTimeEqual } from "../../shared/crypto/encoding";
 import { randomToken } from "../../shared/crypto/tokens";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv } from "../env";
 

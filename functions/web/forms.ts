@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { zodIssues } from "../errors";
 import { CSRF_FIELD, verifyCsrf } from "./csrf";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../core/errors";
 import type { AppEnv } from "../env";
 import { formFailure, type FieldErrors } from "./forms";
 import { withNonce } from "./script";

@@ -22,7 +22,7 @@ export const users = pgTable(
     // kept afterwards (a kill does not move them).
     homeHostId: uuid("home_host_id").references((): AnyPgColumn => hosts.id, { onDelete: "set null" }),
     // Every session carries the number it was made under; raising it ends all of them at once
-    // (shared/auth/sessions.ts). It lives here because every session's request reads this row anyway.
+    // (functions/auth/sessions.ts). It lives here because every session's request reads this row anyway.
     sessionGeneration: integer("session_generation").notNull().default(0),
     ...timestamps,
   },
@@ -201,7 +201,7 @@ export type AddressPool = (typeof addressPools)[number];
 
 /**
  * One IPv4 address of a host's pool, held by one thing ("instance:<id>", "device:<id>").
- * Allocation (shared/addresses/store.ts) inserts the lowest free number; the unique index on
+ * Allocation (functions/core/addresses/store.ts) inserts the lowest free number; the unique index on
  * (host_id, pool, address_num) is what makes two concurrent allocations unable to take the same one.
  *
  * The address is kept as a number because "lowest free" is integer arithmetic (a gap search over
@@ -246,7 +246,7 @@ export type InstanceState = (typeof instanceStates)[number];
 
 /**
  * A person's container: one per user. The row exists from the deploy request until a kill
- * succeeds; `state` changes only when a job of this instance ends (shared/instances/effects.ts),
+ * succeeds; `state` changes only when a job of this instance ends (functions/instances/outcome.ts),
  * and `jobId` is the instance's latest job: while that job is open, nothing else may start.
  */
 export const instances = pgTable(

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { issueLinkToken } from "../../shared/auth/link-tokens";
+import { issueLinkToken } from "../../functions/auth/link-tokens";
 import { hashToken } from "../../shared/crypto/tokens";
 import { pgUsers } from "../../shared/db/schema";
 import { TEST_SECRET_KEY } from "../pg/support";

@@ -8,9 +8,9 @@ import { after, before, describe, test } from "node:test";
 import type { Database, DatabaseHandle } from "../../shared/db";
 import { migrateDatabase } from "../../shared/db/migrate";
 import { addressLeases } from "../../shared/db/schema";
-import { insertHost } from "../../shared/hosts/store";
+import { insertHost } from "../../functions/hosts/store";
 import { formatIPv4, InvalidAddressError, parseIPv4, parseRange, rangeSize } from "../../shared/addresses/pool";
-import { AddressHeldElsewhereError, allocateAddress, leasesOf, PoolExhaustedError, releaseAddress } from "../../shared/addresses/store";
+import { AddressHeldElsewhereError, allocateAddress, leasesOf, PoolExhaustedError, releaseAddress } from "../../functions/core/addresses/store";
 import { freshDatabase, freshPostgresDatabase } from "../support/database";
 
 const adminUrl = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
@@ -154,7 +154,7 @@ describe("allocation", () => {
   test("deleting the host frees its leases", async () => {
     const hostId = await newHost(db);
     await allocateAddress(db, { hostId, pool: "bridge", range: small, holder: "instance:gone" });
-    const { deleteHost } = await import("../../shared/hosts/store");
+    const { deleteHost } = await import("../../functions/hosts/store");
     assert.equal(await deleteHost(db, hostId), true);
     assert.deepEqual(await leasesOf(db, hostId, "bridge"), []);
     assert.equal(await releaseAddress(db, { pool: "bridge", holder: "instance:gone" }), false);

@@ -19,7 +19,7 @@ import { eq } from "drizzle-orm";
 import { MAX_BODY_BYTES } from "../../functions/app";
 import { issueVerificationToken } from "../../functions/auth/verification";
 import { emailField, RegisterBody, usernameField } from "../../functions/auth/schemas";
-import { createSession } from "../../shared/auth/sessions";
+import { createSession } from "../../functions/auth/sessions";
 import { users } from "../../shared/db/schema";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
 

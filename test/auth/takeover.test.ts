@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eq, sql } from "drizzle-orm";
 import { UNVERIFIED_LIFETIME_MS, UnverifiedAccountSweeper } from "../../functions/auth/unverified-accounts";
-import { isAdmin } from "../../shared/auth/users";
+import { isAdmin } from "../../functions/auth/users";
 import { users } from "../../shared/db/schema";
 import { newAccount, startHarness, type Harness } from "../support/harness";
 

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import fc, { type Arbitrary } from "fast-check";
 import { deviceNetwork, renderClientConfig, type ClientConfig } from "../../functions/devices/client-config";
 import type { Host } from "../../shared/db/schema";
-import { AppError } from "../../shared/errors";
+import { AppError } from "../../functions/core/errors";
 import { parseConfig } from "../../shared/config";
 
 const RUNS = 2000;

@@ -31,7 +31,7 @@ function openToOthers(dir: string): string[] {
 async function start(dataDir: string): Promise<{ kws: Program; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const kws = new Program("kws", "functions/node.ts", [], {
+  const kws = new Program("kws", "main/embedded.ts", [], {
     NODE_ENV: "test",
     PORT: String(port),
     PUBLIC_URL: url,

@@ -8,9 +8,9 @@ import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type { AppJson } from "../../functions/apps/schemas";
 import { apps, instances, jobs } from "../../shared/db/schema";
-import { DNS_LABEL, lockNames, newInstanceLabel } from "../../shared/ingress/names";
-import { applyInstanceOutcome } from "../../shared/instances/effects";
-import { insertJob } from "../../shared/jobs/store";
+import { DNS_LABEL, lockNames, newInstanceLabel } from "../../functions/ingress/names";
+import { applyInstanceOutcome } from "../../functions/instances/outcome";
+import { insertJob } from "../../functions/core/jobs/store";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import { seedInstance } from "../support/ingress";
 

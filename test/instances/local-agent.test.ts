@@ -22,7 +22,7 @@ const lxd = new LxdClient({ socketPath: findLxdSocket() ?? "/var/lib/lxd/unix.so
 before(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  kws = new Program("kws", "functions/node.ts", [], {
+  kws = new Program("kws", "main/embedded.ts", [], {
     NODE_ENV: "test",
     PORT: String(port),
     PUBLIC_URL: url,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Host } from "../../shared/db/schema";
-import { chooseHost, hasRoom } from "../../shared/placement/rules";
+import { chooseHost, hasRoom } from "../../functions/hosts/placement";
 
 const GiB = 2 ** 30;
 const now = Date.now();

@@ -5,8 +5,9 @@ import type { Database } from "../../shared/db";
 import { coalesce } from "../../shared/db/coalesce";
 import { migrateDatabase } from "../../shared/db/migrate";
 import { jobs, type Host } from "../../shared/db/schema";
-import { insertHost } from "../../shared/hosts/store";
-import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../shared/jobs/store";
+import { insertHost } from "../../functions/hosts/store";
+import { jobOutcomes } from "../../functions/core/jobs/outcomes";
+import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../functions/core/jobs/store";
 import { freshDatabase } from "../support/database";
 
 describe("coalesce", () => {
@@ -124,6 +125,22 @@ describe("the jobs table, written in batches", () => {
     const [untouched] = await db.select().from(jobs).where(eq(jobs.id, d.id));
     assert.equal(untouched!.status, "queued");
     assert.ok(rows[0]!.finishedAt instanceof Date);
+  });
+
+  test("finishJobs: a kind with a registered outcome handler runs it once, in the transaction of its final row; other kinds do not", async () => {
+    const seen: { id: string; status: string; stored: string | undefined }[] = [];
+    jobOutcomes.register("test-effect.", async (tx, job) => {
+      const [row] = await tx.select().from(jobs).where(eq(jobs.id, job.id));
+      seen.push({ id: job.id, status: job.status, stored: row?.status });
+    });
+    const [effect, plain] = [await newJob(h1.id, "test-effect.change"), await newJob(h1.id)];
+    const rows = await finishJobs(db, [
+      { id: effect.id, outcome: { ok: false, error: { code: "x", message: "failed" } } },
+      { id: plain.id, outcome: { ok: true, data: 1 } },
+    ]);
+    assert.deepEqual(rows.map((r) => r?.status), ["failed", "succeeded"]);
+    assert.deepEqual(await finishJobs(db, [{ id: effect.id, outcome: { ok: true, data: "a second result" } }]), [undefined]);
+    assert.deepEqual(seen, [{ id: effect.id, status: "failed", stored: "failed" }]);
   });
 
   test("markRunning and finishJob: many concurrent calls, each stored exactly once", async () => {

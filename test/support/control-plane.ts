@@ -7,7 +7,7 @@ import { StreamHub } from "../../functions/streams/hub";
 import { routeUpgrades } from "../../functions/upgrades";
 import { defaultRateLimits, type Config } from "../../shared/config";
 import { hosts } from "../../shared/db/schema";
-import { hostQueue } from "../../shared/jobs/queue-names";
+import { hostQueue } from "../../functions/core/jobs/queue-names";
 import { AmqpQueue } from "../../shared/queue/amqp";
 import { MemoryQueue } from "../../shared/queue/memory";
 import { signedInUser, startHarness, type Harness } from "./harness";

@@ -68,7 +68,7 @@ export class Pipeline {
       ? // postgres.js takes a socket directory from PGHOST only when the URL names no host.
         { DATABASE_URL: `postgres:///${database.pathname.slice(1)}`, PGHOST: POSTGRES_SOCKET_DIR, PGUSER: database.username, AMQP_URL: "", REDIS_URL: "" }
       : { DATABASE_URL: db.url, AMQP_URL };
-    this.controlPlane = new Program("control-plane", "functions/node.ts", [], {
+    this.controlPlane = new Program("control-plane", "main/embedded.ts", [], {
       NODE_ENV: "test",
       PORT: String(port),
       PUBLIC_URL: this.url,

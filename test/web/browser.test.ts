@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ServerType } from "@hono/node-server";
 import type { Browser } from "playwright-core";
-import { appendStep, finishJob } from "../../shared/jobs/store";
+import { appendStep, finishJob } from "../../functions/core/jobs/store";
 import { launchChromium, serveForBrowser } from "../support/chromium";
 import { watchCsp } from "../support/csp-watch";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";

@@ -1,5 +1,5 @@
-import { hashToken, randomToken } from "../crypto/tokens";
-import type { KV } from "../kv/port";
+import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import type { KV } from "../../shared/kv/port";
 
 export const SESSION_COOKIE = "kws_session";
 export const SESSION_TTL_SECONDS = 24 * 60 * 60;

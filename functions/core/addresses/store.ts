@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Database } from "../db";
-import { addressLeases, type AddressLease, type AddressPool } from "../db/schema";
-import { formatRange, type PoolRange } from "./pool";
+import type { Database } from "../../../shared/db";
+import { addressLeases, type AddressLease, type AddressPool } from "../../../shared/db/schema";
+import { formatRange, type PoolRange } from "../../../shared/addresses/pool";
 
 /** The pool has no free address in its range; the API answers 503 no_capacity. */
 export class PoolExhaustedError extends Error {

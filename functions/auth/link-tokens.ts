@@ -1,6 +1,6 @@
-import { hashToken, randomToken } from "../crypto/tokens";
-import { AppError } from "../errors";
-import type { KV } from "../kv/port";
+import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import { AppError } from "../core/errors";
+import type { KV } from "../../shared/kv/port";
 
 /**
  * Single-use tokens of the links KWS mails (e-mail verification, password reset, e-mail change):

@@ -1,10 +1,10 @@
 import { count, eq, sql } from "drizzle-orm";
-import type { Database } from "../db";
-import { lockPlacement } from "../db/locks";
-import { hosts, instances, users, type Host } from "../db/schema";
-import { AppError } from "../errors";
-import { listHosts } from "../hosts/store";
-import { chooseHost, hasRoom, type PlacementRules } from "./rules";
+import type { Database } from "../../shared/db";
+import { lockPlacement } from "../core/locks";
+import { hosts, instances, users, type Host } from "../../shared/db/schema";
+import { AppError } from "../core/errors";
+import { listHosts } from "./store";
+import { chooseHost, hasRoom, type PlacementRules } from "./placement";
 
 export interface HostLoad {
   instances: number;
@@ -34,7 +34,7 @@ async function homeHostRow(db: Database, userId: string): Promise<Host | undefin
  * choice (online, not draining, room for an instance of the configured size, fewer instances
  * first), which becomes theirs. Runs in the caller's transaction, serialized with other
  * placements. `needRoom`: an instance is about to be added there (a device needs no memory).
- * The caller must hold the person's row lock (shared/db/locks.ts lockUser).
+ * The caller must hold the person's row lock (functions/core/locks.ts lockUser).
  */
 export async function homeHostFor(tx: Database, userId: string, rules: PlacementRules, needRoom: boolean): Promise<Host> {
   let home = await homeHostRow(tx, userId);

@@ -5,12 +5,11 @@ import { enroll } from "../agent/enroll";
 import { findLxdSocket } from "../agent/lxd/socket";
 import { StateDir } from "../agent/state";
 import { agentVersion } from "../agent/version";
-import { hashToken, randomToken } from "../shared/crypto/tokens";
 import { hosts } from "../shared/db/schema";
-import { insertHost } from "../shared/hosts/store";
+import { insertHost } from "../functions/hosts/store";
 import type { Logger } from "../shared/logger";
-import { ENROLLMENT_TOKEN_PREFIX, ENROLLMENT_TTL_MS } from "./hosts/routes";
-import type { Services } from "./services";
+import { newEnrollment } from "../functions/hosts/enrollment";
+import type { Services } from "../functions/services";
 
 export const LOCAL_HOST_NAME = "local";
 
@@ -35,14 +34,9 @@ export async function startLocalAgent(services: Services, logger: Logger, gatewa
       log.warn(`a host named "${LOCAL_HOST_NAME}" exists but this data directory has no credential for it; leaving it alone`, { hostId: existing.id });
       return undefined;
     }
-    const token = randomToken(ENROLLMENT_TOKEN_PREFIX);
+    const { token, ...enrollment } = await newEnrollment();
     // People reach this machine at PUBLIC_URL's host name: devices dial it too (an IPv6 one unbracketed).
-    await insertHost(db, {
-      name: LOCAL_HOST_NAME,
-      publicAddress: new URL(config.publicUrl).hostname.replace(/^\[(.*)\]$/, "$1"),
-      enrollmentTokenHash: await hashToken(token),
-      enrollmentExpiresAt: new Date(Date.now() + ENROLLMENT_TTL_MS),
-    });
+    await insertHost(db, { name: LOCAL_HOST_NAME, publicAddress: new URL(config.publicUrl).hostname.replace(/^\[(.*)\]$/, "$1"), ...enrollment });
     credential = await enroll({ gatewayUrl, token, state });
     log.info("enrolled this machine as a host", { hostId: credential.hostId });
   }

@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Database } from "../db";
-import { perDatabase } from "../db/per-database";
-import { hosts, type Host, type HostFacts } from "../db/schema";
+import type { Database } from "../../shared/db";
+import { perDatabase } from "../../shared/db/per-database";
+import { hosts, type Host, type HostFacts } from "../../shared/db/schema";
 
 const hostById = perDatabase((db) => db.select().from(hosts).where(eq(hosts.id, sql.placeholder("id"))).limit(1).prepare("host_by_id"));
 

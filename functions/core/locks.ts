@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
-import type { Db } from "./index";
-import { users } from "./schema";
-import { AppError } from "../errors";
+import type { Db } from "../../shared/db";
+import { users } from "../../shared/db/schema";
+import { AppError } from "./errors";
 
 /**
  * Serializes one person's operations on their resources (pg users, the instance): taken inside

@@ -1,9 +1,9 @@
 import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
-import { hashToken } from "../crypto/tokens";
-import type { Database } from "../db";
-import { coalesce } from "../db/coalesce";
-import { perDatabase } from "../db/per-database";
-import { apiTokens, users, type ApiTokenScope, type User } from "../db/schema";
+import { hashToken } from "../../shared/crypto/tokens";
+import type { Database } from "../../shared/db";
+import { coalesce } from "../../shared/db/coalesce";
+import { perDatabase } from "../../shared/db/per-database";
+import { apiTokens, users, type ApiTokenScope, type User } from "../../shared/db/schema";
 
 export const API_TOKEN_PREFIX = "kws_";
 // "Last used" is for people, not accounting: minute precision spares a write on every request.

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
-import type { Database } from "../db";
-import { devices, instances } from "../db/schema";
-import type { WireGuardPeer } from "../protocol/wireguard";
+import type { Database } from "../../shared/db";
+import { devices, instances } from "../../shared/db/schema";
+import type { WireGuardPeer } from "../../shared/protocol/wireguard";
 
 /**
  * The peer set a host's WireGuard interface should have, from PostgreSQL: every device of the host

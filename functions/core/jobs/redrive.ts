@@ -1,6 +1,6 @@
-import type { Database } from "../db";
-import type { Logger } from "../logger";
-import type { QueuePort } from "../queue/port";
+import type { Database } from "../../../shared/db";
+import type { Logger } from "../../../shared/logger";
+import type { QueuePort } from "../../../shared/queue/port";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
 import { openJobs } from "./store";
 

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
-import type { Db } from "../db";
-import { apps, instances } from "../db/schema";
+import type { Db } from "../../shared/db";
+import { apps, instances } from "../../shared/db/schema";
 
 /** One DNS label: what a name under the apps base may be. */
 export const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

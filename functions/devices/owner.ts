@@ -1,9 +1,9 @@
 import { and, eq, inArray } from "drizzle-orm";
-import type { Database } from "../db";
-import { devices } from "../db/schema";
-import { submitJob } from "../jobs/submit";
-import type { Logger } from "../logger";
-import type { QueuePort } from "../queue/port";
+import type { Database } from "../../shared/db";
+import { devices } from "../../shared/db/schema";
+import { submitJob } from "../core/jobs/submit";
+import type { Logger } from "../../shared/logger";
+import type { QueuePort } from "../../shared/queue/port";
 
 export interface OwnerChange {
   userId: string;

@@ -1,8 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { releaseAddress } from "../addresses/store";
-import type { Database } from "../db";
-import { devices, type Device, type Job } from "../db/schema";
-import { commandSchemas } from "../protocol/commands";
+import { releaseAddress } from "../core/addresses/store";
+import type { Database } from "../../shared/db";
+import { devices, type Device, type Job } from "../../shared/db/schema";
+import { commandSchemas } from "../../shared/protocol/commands";
 
 export const deviceAddressHolder = (device: Pick<Device, "id">) => `device:${device.id}`;
 

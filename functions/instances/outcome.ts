@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
-import { releaseAddress } from "../addresses/store";
-import type { Database } from "../db";
-import { instances, type Instance, type InstanceState, type Job } from "../db/schema";
+import { releaseAddress } from "../core/addresses/store";
+import type { Database } from "../../shared/db";
+import { instances, type Instance, type InstanceState, type Job } from "../../shared/db/schema";
 
 export const instanceAddressHolder = (instance: Pick<Instance, "id">) => `instance:${instance.id}`;
 

@@ -1,10 +1,10 @@
-import { and, eq, getTableColumns, inArray, lt, notInArray, notLike, sql } from "drizzle-orm";
-import type { Database, Db } from "../db";
-import { coalesce } from "../db/coalesce";
-import { perDatabase } from "../db/per-database";
-import { jobs, type Job, type JobError } from "../db/schema";
+import { and, eq, getTableColumns, inArray, lt, notInArray, sql } from "drizzle-orm";
+import type { Database, Db } from "../../../shared/db";
+import { coalesce } from "../../../shared/db/coalesce";
+import { perDatabase } from "../../../shared/db/per-database";
+import { jobs, type Job, type JobError } from "../../../shared/db/schema";
 import { AppError } from "../errors";
-import { applyJobEffects, EFFECT_KIND_PREFIXES } from "./effects";
+import { jobOutcomes } from "./outcomes";
 
 export const OPEN_STATUSES = ["queued", "running"] as const;
 export const isFinal = (status: Job["status"]) => status === "succeeded" || status === "failed";
@@ -135,13 +135,13 @@ export async function finishJobs(db: Database, finishes: readonly Finish[]): Pro
       error: f.outcome.ok ? null : f.outcome.error,
     })),
   );
-  const plain = await finishPlainBatch(db).execute({ batch: byId });
+  const plain = await finishPlainBatch(db).execute({ batch: byId, effectPrefixes: JSON.stringify(jobOutcomes.prefixes) });
   const done = inOrder(finishes, plain, true);
   // The rest are jobs with effects, or jobs that are final already (the transaction finds nothing).
   return Promise.all(finishes.map((f, i) => done[i] ?? finishWithEffects(db, f)));
 }
 
-// Jobs whose kind has effects are left to finishWithEffects.
+// Jobs whose kind has a registered outcome handler (a prefix of `effectPrefixes`) are left to finishWithEffects.
 const finishPlainBatch = perDatabase((db) =>
   db
     .update(jobs)
@@ -157,7 +157,7 @@ const finishPlainBatch = perDatabase((db) =>
       and(
         openInBatch,
         sql`${jobs.hostId}::text = coalesce(batch.item ->> 'hostId', ${jobs.hostId}::text)`,
-        ...EFFECT_KIND_PREFIXES.map((prefix) => notLike(jobs.kind, `${prefix}%`)),
+        sql`not exists (select from jsonb_array_elements_text(${sql.placeholder("effectPrefixes")}::jsonb) as effect(prefix) where starts_with(${jobs.kind}, effect.prefix))`,
       ),
     )
     .returning(getTableColumns(jobs))
@@ -179,7 +179,7 @@ function finishWithEffects(db: Database, { id, outcome, hostId }: Finish): Promi
     : { status: "failed" as const, error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` };
   return db.transaction(async (tx) => {
     const [row] = await tx.update(jobs).set(set).where(and(...conditions)).returning();
-    if (row) await applyJobEffects(tx, row);
+    if (row) await jobOutcomes.handlerFor(row.kind)?.(tx, row);
     return row;
   });
 }

@@ -1,6 +1,6 @@
-import type { Config } from "../config";
-import { isOnline } from "../hosts/store";
-import type { Host } from "../db/schema";
+import type { Config } from "../../shared/config";
+import { isOnline } from "./store";
+import type { Host } from "../../shared/db/schema";
 import type { HostLoad } from "./home-host";
 
 export interface PlacementRules {

@@ -1,4 +1,4 @@
-import type { SecretBox } from "../crypto/secret-box";
+import type { SecretBox } from "../../../shared/crypto/secret-box";
 
 /**
  * Secrets inside a job's payload (an instance password) are stored sealed, as `{ "$sealed": "v1…" }`

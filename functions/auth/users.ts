@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
-import type { Database } from "../db";
-import { perDatabase } from "../db/per-database";
-import { users, type User } from "../db/schema";
+import type { Database } from "../../shared/db";
+import { perDatabase } from "../../shared/db/per-database";
+import { users, type User } from "../../shared/db/schema";
 
 const byId = perDatabase((db) => db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare("user_by_id"));
 const byEmail = perDatabase((db) => db.select().from(users).where(eq(users.email, sql.placeholder("value"))).limit(1).prepare("user_by_email"));

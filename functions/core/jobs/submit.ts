@@ -1,10 +1,10 @@
-import type { Database } from "../db";
-import type { Job } from "../db/schema";
+import type { Database } from "../../../shared/db";
+import type { Job } from "../../../shared/db/schema";
 import { AppError } from "../errors";
-import type { Logger } from "../logger";
-import type { QueuePort } from "../queue/port";
-import { coalesce } from "../db/coalesce";
-import { perDatabase } from "../db/per-database";
+import type { Logger } from "../../../shared/logger";
+import type { QueuePort } from "../../../shared/queue/port";
+import { coalesce } from "../../../shared/db/coalesce";
+import { perDatabase } from "../../../shared/db/per-database";
 import { finishJob, insertJobs, type NewJob } from "./store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
 

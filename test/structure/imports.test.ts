@@ -1,0 +1,69 @@
+/**
+ * The import rules of the tree (issue #17): shared/ is what more than one deployable needs, so it
+ * imports none of them; the agent and the control plane share only shared/; the generic server core
+ * (functions/core/: the job store, address leases, locks, API errors) knows no capability. Each file's imports are read
+ * with TypeScript's own pre-processor: static imports, re-exports and dynamic import() alike.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { test } from "node:test";
+import ts from "typescript";
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), "../..");
+
+function sources(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(root, dir));
+  } catch {
+    return []; // a folder the tree does not have (yet)
+  }
+  return names.flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(join(root, path)).isDirectory()) return sources(path);
+    return /\.tsx?$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** The tree-relative paths a file imports (relative specifiers only: packages are not the tree's). */
+function importsOf(file: string): string[] {
+  const { importedFiles } = ts.preProcessFile(readFileSync(join(root, file), "utf8"), true, true);
+  return importedFiles
+    .map((f) => f.fileName)
+    .filter((spec) => spec.startsWith("."))
+    .map((spec) => relative(root, resolve(root, dirname(file), spec)));
+}
+
+const inside = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
+
+/** Every import of a file under `from` that lands in one of `forbidden` (and in none of `allowed`), as "file → import". */
+function violations(from: string, forbidden: string[], allowed: string[] = []): string[] {
+  return sources(from).flatMap((file) =>
+    importsOf(file)
+      .filter((target) => forbidden.some((f) => inside(target, f)) && !allowed.some((a) => inside(target, a)))
+      .map((target) => `${file} → ${target}`),
+  );
+}
+
+test("the import reader sees static imports, re-exports and dynamic import()", () => {
+  const { importedFiles } = ts.preProcessFile('import a from "./a";\nexport { b } from "../b";\nconst c = await import("./c");\nimport "./d";', true, true);
+  assert.deepEqual(importedFiles.map((f) => f.fileName).sort(), ["../b", "./a", "./c", "./d"]);
+});
+
+test("nothing in shared/ imports a deployable (functions/, agent/, main/)", () => {
+  assert.deepEqual(violations("shared", ["functions", "agent", "main", "test", "bench", "scripts"]), []);
+});
+
+test("the agent imports nothing from the control plane (functions/, main/)", () => {
+  assert.deepEqual(violations("agent", ["functions", "main"]), []);
+});
+
+test("the control plane imports nothing from the agent (agent/, main/): they share only shared/", () => {
+  assert.deepEqual(violations("functions", ["agent", "main"]), []);
+});
+
+test("the server core (functions/core/: the generic job store, address leases, locks, API errors) imports no capability", () => {
+  assert.ok(sources("functions/core/jobs").some((f) => f.endsWith("store.ts")), "the generic job store is in functions/core/jobs");
+  assert.deepEqual(violations("functions/core", ["functions"], ["functions/core"]), []);
+});
