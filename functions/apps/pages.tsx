@@ -3,10 +3,10 @@ import { appAccessLevels, type App } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, validateForm, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
 import { createApp, listApps, presentApp, removeApp } from "./service";
@@ -91,36 +91,18 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
 }
 
 export const appPages = createRouter()
-  .get(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return render(c, user);
-  })
-  .post(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreateAppBody, fields);
-    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      await createApp(c.get("services"), user.id, valid.data);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  })
-  .post(`${PAGE}/remove`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(AppNameParam, { name: fields.name ?? "" });
-    if (!valid.ok) return render(c, user, { message: "no app of yours with that name" }, 404);
-    try {
-      await removeApp(c.get("services"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  });
+  .get(PAGE, signedInPage(render))
+  .post(
+    PAGE,
+    fieldsForm(render, (fields) => validateForm(CreateAppBody, fields), async (c, user, body) => {
+      await createApp(c.get("services"), user.id, body);
+      return c.redirect(PAGE, 303);
+    }),
+  )
+  .post(
+    `${PAGE}/remove`,
+    buttonForm(render, namesOne(AppNameParam, "name", "no app of yours with that name"), async (c, user, { name }) => {
+      await removeApp(c.get("services"), user.id, name);
+      return c.redirect(PAGE, 303);
+    }),
+  );

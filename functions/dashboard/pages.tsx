@@ -1,13 +1,12 @@
 import { createRouter } from "../app";
+import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { Layout } from "../web/layout";
+import { signedInPage } from "../web/pages";
 
-/** The signed-in home; signed-out visitors go to sign-in. */
-export const dashboardPages = createRouter().get("/", (c) => {
-  const user = c.get("auth")?.user;
-  if (!user) return c.redirect("/kws_signin?notice=signin-required", 303);
-  return c.html(
-    <Layout title="Dashboard" user={user} csrf={csrfToken(c)} wide>
+function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
+  return (
+    <Layout title="Dashboard" user={user} csrf={csrf} wide>
       <div class="card">
         <h1 data-testid="welcome">Welcome, {user.firstName}</h1>
         <dl>
@@ -44,6 +43,12 @@ export const dashboardPages = createRouter().get("/", (c) => {
           </li>
         </ul>
       </div>
-    </Layout>,
+    </Layout>
   );
-});
+}
+
+/** The signed-in home; signed-out visitors go to sign-in. */
+export const dashboardPages = createRouter().get(
+  "/",
+  signedInPage((c, user) => c.html(<Dashboard user={user} csrf={csrfToken(c)} />)),
+);

@@ -4,10 +4,10 @@ import type { Device } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, validateForm, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
@@ -185,37 +185,23 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <DevicesPage user={user} csrf={csrfToken(c)} devices={devices} {...extra} />, status);
 }
 
+// An empty public key asks for a key pair made on the server.
+const deviceForm = (fields: Record<string, string>) =>
+  validateForm(CreateDeviceBody, { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) });
+
 export const devicePages = createRouter()
-  .get(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return render(c, user);
-  })
-  .post(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreateDeviceBody, { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) });
-    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createDevice(c.get("services"), user.id, valid.data);
+  .get(PAGE, signedInPage(render))
+  .post(
+    PAGE,
+    fieldsForm(render, deviceForm, async (c, user, body) => {
+      const created = await createDevice(c.get("services"), user.id, body);
       return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${PAGE}/remove`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(DeviceIdParam, { id: fields.id ?? "" });
-    if (!valid.ok) return render(c, user, { message: "no device of yours with that id" }, 404);
-    try {
-      await removeDevice(c.get("services"), user.id, valid.data.id);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  });
+    }),
+  )
+  .post(
+    `${PAGE}/remove`,
+    buttonForm(render, namesOne(DeviceIdParam, "id", "no device of yours with that id"), async (c, user, { id }) => {
+      await removeDevice(c.get("services"), user.id, id);
+      return c.redirect(PAGE, 303);
+    }),
+  );

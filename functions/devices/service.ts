@@ -12,6 +12,7 @@ import { publishJob, submitJob } from "../../shared/jobs/submit";
 import { homeHostFor } from "../../shared/placement/home-host";
 import { placementRules } from "../../shared/placement/rules";
 import type { QueuePort } from "../../shared/queue/port";
+import { configured } from "../configured";
 import type { Services } from "../services";
 import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
 import {
@@ -26,10 +27,7 @@ import {
 } from "./queries";
 import { MAX_DEVICES } from "./schemas";
 
-function queueOf(s: Services): QueuePort {
-  if (!s.queue) throw new AppError("not_configured", "devices need the Node control plane (job queue)");
-  return s.queue;
-}
+const queueOf = (s: Services): QueuePort => configured(s.queue, "devices need the Node control plane (job queue)");
 
 const keyTaken = () =>
   new AppError("conflict", "publicKey: this key is already registered; every device needs a key of its own", {

@@ -1,5 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
 import { AppError } from "../../shared/errors";
@@ -8,10 +7,10 @@ import { hostQueue } from "../../shared/jobs/queue-names";
 import { submitJob } from "../../shared/jobs/submit";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
 import { createRouter } from "../app";
-import type { AppEnv } from "../env";
+import { configured } from "../configured";
 import { validationError } from "../errors";
 import { presentJob, JobResponse } from "../jobs/schemas";
-import { requireAdmin } from "../middleware/auth";
+import { adminOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentHost } from "./present";
 import { CreatedHostResponse, CreateHostBody, HostIdParam, HostListResponse, HostResponse, SubmitJobBody } from "./schemas";
@@ -22,13 +21,8 @@ export const ENROLLMENT_TOKEN_PREFIX = "kws_enroll_";
 
 const adminErrors = { 401: errorResponse("Not signed in"), 403: errorResponse("Administrators only") };
 
-function requireQueue(c: Context<AppEnv>) {
-  const queue = c.get("services").queue;
-  if (!queue) throw new AppError("not_configured", "this deployment has no job queue (run the Node control plane)");
-  return queue;
-}
-
 const createHostRoute = createRoute({
+  ...adminOnly,
   method: "post",
   path: "/hosts",
   tags,
@@ -43,6 +37,7 @@ const createHostRoute = createRoute({
 });
 
 const listHostsRoute = createRoute({
+  ...adminOnly,
   method: "get",
   path: "/hosts",
   tags,
@@ -52,6 +47,7 @@ const listHostsRoute = createRoute({
 
 const drainRoute = (action: "drain" | "undrain") =>
   createRoute({
+    ...adminOnly,
     method: "post",
     path: `/hosts/{id}/${action}`,
     tags,
@@ -61,6 +57,7 @@ const drainRoute = (action: "drain" | "undrain") =>
   });
 
 const deleteHostRoute = createRoute({
+  ...adminOnly,
   method: "delete",
   path: "/hosts/{id}",
   tags,
@@ -70,6 +67,7 @@ const deleteHostRoute = createRoute({
 });
 
 const submitJobRoute = createRoute({
+  ...adminOnly,
   method: "post",
   path: "/hosts/{id}/jobs",
   tags,
@@ -86,7 +84,6 @@ const submitJobRoute = createRoute({
 
 export const hostRoutes = createRouter()
   .openapi(createHostRoute, async (c) => {
-    requireAdmin(c);
     const body = c.req.valid("json");
     const { db, config } = c.get("services");
     const enrollmentToken = randomToken(ENROLLMENT_TOKEN_PREFIX);
@@ -106,24 +103,20 @@ export const hostRoutes = createRouter()
     return c.json({ host: presentHost(host, config.heartbeatMs), enrollmentToken }, 201);
   })
   .openapi(listHostsRoute, async (c) => {
-    requireAdmin(c);
     const { db, config } = c.get("services");
     return c.json({ hosts: (await listHosts(db)).map((h) => presentHost(h, config.heartbeatMs)) }, 200);
   })
   .openapi(drainRoute("drain"), async (c) => {
-    requireAdmin(c);
     const host = await setDraining(c.get("services").db, c.req.valid("param").id, true);
     if (!host) throw new AppError("not_found", "no such host");
     return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
   })
   .openapi(drainRoute("undrain"), async (c) => {
-    requireAdmin(c);
     const host = await setDraining(c.get("services").db, c.req.valid("param").id, false);
     if (!host) throw new AppError("not_found", "no such host");
     return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
   })
   .openapi(deleteHostRoute, async (c) => {
-    requireAdmin(c);
     const { id } = c.req.valid("param");
     const { db, queue } = c.get("services");
     if (!(await deleteHost(db, id))) throw new AppError("not_found", "no such host");
@@ -132,7 +125,7 @@ export const hostRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(submitJobRoute, async (c) => {
-    const admin = requireAdmin(c);
+    const admin = c.get("user");
     const { kind, payload, deadlineSeconds } = c.req.valid("json");
     if (!isCommandKind(kind)) throw new AppError("invalid", "kind: unknown command");
     const parsed = commandSchemas[kind].payload.safeParse(payload);
@@ -141,10 +134,10 @@ export const hostRoutes = createRouter()
       for (const issue of err.extra.issues ?? []) issue.path = `payload.${issue.path}`;
       throw new AppError("invalid", (err.extra.issues ?? []).map((i) => `${i.path}: ${i.message}`).join("; "), err.extra);
     }
-    const { db, config } = c.get("services");
+    const { db, config, queue } = c.get("services");
     let job;
     try {
-      job = await submitJob(db, requireQueue(c), c.get("log"), {
+      job = await submitJob(db, configured(queue, "this deployment has no job queue (run the Node control plane)"), c.get("log"), {
         hostId: c.req.valid("param").id,
         userId: admin.id,
         kind,

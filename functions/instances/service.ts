@@ -13,6 +13,7 @@ import { publishJob } from "../../shared/jobs/submit";
 import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
 import type { QueuePort } from "../../shared/queue/port";
+import { configured } from "../configured";
 import type { Services } from "../services";
 import { queueOwnerChange } from "../../shared/devices/owner";
 import { homeHostFor } from "../../shared/placement/home-host";
@@ -29,10 +30,8 @@ interface Ready {
   box: SecretBox;
 }
 
-function ready(s: Services): Ready {
-  if (!s.queue || !s.secretBox) throw new AppError("not_configured", "instances need the Node control plane (job queue and KWS_SECRET_KEY)");
-  return { queue: s.queue, box: s.secretBox };
-}
+const NEEDS = "instances need the Node control plane (job queue and KWS_SECRET_KEY)";
+const ready = (s: Services): Ready => ({ queue: configured(s.queue, NEEDS), box: configured(s.secretBox, NEEDS) });
 
 const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
 

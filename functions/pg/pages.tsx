@@ -4,8 +4,8 @@ import type { PgServiceConfig } from "../../shared/config";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { namesOne, validateForm, type FieldErrors } from "../web/forms";
+import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { Script } from "../web/script";
@@ -310,101 +310,61 @@ async function renderDatabases(c: PageContext, user: AuthUser, view: Feedback & 
 }
 
 export const pgPages = createRouter()
-  .get(USERS, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return renderUsers(c, user, { notice: c.req.query("notice") });
-  })
-  .post(USERS, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreatePgUserForm, fields);
-    if (!valid.ok) return renderUsers(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createUser(c.get("services"), c.get("log"), user.id, valid.data);
-      const uri = connectionUri(created.service, created.user.name, created.password);
+  .get(
+    USERS,
+    signedInPage((c, user) => renderUsers(c, user, { notice: c.req.query("notice") })),
+  )
+  .post(
+    USERS,
+    fieldsForm(renderUsers, (fields) => validateForm(CreatePgUserForm, fields), async (c, user, data) => {
+      const created = await createUser(c.get("services"), c.get("log"), user.id, data);
       return renderUsers(c, user, {
         secret: {
           title: `Database user ${created.user.name} is ready.`,
           name: created.user.name,
           password: created.password,
-          uri,
+          uri: connectionUri(created.service, created.user.name, created.password),
           hint: "Add a database name after the last / once you have created one.",
         },
       });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { values: { name: fields.name ?? "" }, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${USERS}/password`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
-    try {
-      const { password, service } = await revealPassword(c.get("services"), user.id, valid.data.name);
-      const name = valid.data.name;
+    }),
+  )
+  .post(
+    `${USERS}/password`,
+    buttonForm(renderUsers, namesOne(PgNameParam, "name", "no database user of yours with that name"), async (c, user, { name }) => {
+      const { password, service } = await revealPassword(c.get("services"), user.id, name);
       return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { message: f.message }, f.status);
-    }
-  })
-  .post(`${USERS}/delete`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
-    try {
-      await deleteUser(c.get("services"), c.get("log"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(`${USERS}?notice=user-deleted`, 303);
-  })
-  .get(DATABASES, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return renderDatabases(c, user, { notice: c.req.query("notice") });
-  })
-  .post(DATABASES, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreatePgDatabaseBody, fields);
-    if (!valid.ok) return renderDatabases(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createDatabase(c.get("services"), c.get("log"), user.id, valid.data);
-      const { database } = created;
+    }),
+  )
+  .post(
+    `${USERS}/delete`,
+    buttonForm(renderUsers, namesOne(PgNameParam, "name", "no database user of yours with that name"), async (c, user, { name }) => {
+      await deleteUser(c.get("services"), c.get("log"), user.id, name);
+      return c.redirect(`${USERS}?notice=user-deleted`, 303);
+    }),
+  )
+  .get(
+    DATABASES,
+    signedInPage((c, user) => renderDatabases(c, user, { notice: c.req.query("notice") })),
+  )
+  .post(
+    DATABASES,
+    fieldsForm(renderDatabases, (fields) => validateForm(CreatePgDatabaseBody, fields), async (c, user, data) => {
+      const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), user.id, data);
       return renderDatabases(c, user, {
         secret: {
           title: `Database ${database.name} is ready.`,
           name: database.owner,
-          password: created.password,
-          uri: connectionUri(created.service, database.owner, created.password, database.name),
+          password,
+          uri: connectionUri(service, database.owner, password, database.name),
         },
       });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderDatabases(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${DATABASES}/delete`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderDatabases(c, user, { message: "no database of yours with that name" }, 404);
-    try {
-      await deleteDatabase(c.get("services"), c.get("log"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderDatabases(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(`${DATABASES}?notice=db-deleted`, 303);
-  });
+    }),
+  )
+  .post(
+    `${DATABASES}/delete`,
+    buttonForm(renderDatabases, namesOne(PgNameParam, "name", "no database of yours with that name"), async (c, user, { name }) => {
+      await deleteDatabase(c.get("services"), c.get("log"), user.id, name);
+      return c.redirect(`${DATABASES}?notice=db-deleted`, 303);
+    }),
+  );

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { requireAdmin, requireUser } from "../middleware/auth";
+import { adminOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { pgDrift } from "./drift";
 import {
@@ -25,6 +25,7 @@ const common = {
 const iso = (d: Date) => d.toISOString();
 
 const listUsersRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/users",
   tags,
@@ -33,6 +34,7 @@ const listUsersRoute = createRoute({
 });
 
 const createUserRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/pg/users",
   tags,
@@ -47,6 +49,7 @@ const createUserRoute = createRoute({
 });
 
 const passwordRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/users/{name}/password",
   tags,
@@ -56,6 +59,7 @@ const passwordRoute = createRoute({
 });
 
 const deleteUserRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/pg/users/{name}",
   tags,
@@ -65,6 +69,7 @@ const deleteUserRoute = createRoute({
 });
 
 const listDatabasesRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/databases",
   tags,
@@ -73,6 +78,7 @@ const listDatabasesRoute = createRoute({
 });
 
 const createDatabaseRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/pg/databases",
   tags,
@@ -87,6 +93,7 @@ const createDatabaseRoute = createRoute({
 });
 
 const deleteDatabaseRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/pg/databases/{name}",
   tags,
@@ -96,6 +103,7 @@ const deleteDatabaseRoute = createRoute({
 });
 
 const driftRoute = createRoute({
+  ...adminOnly,
   method: "get",
   path: "/pg/drift",
   tags,
@@ -105,7 +113,7 @@ const driftRoute = createRoute({
 
 export const pgRoutes = createRouter()
   .openapi(listUsersRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { service, users } = await listUsers(c.get("services"), user.id);
     return c.json(
       { host: service.publicHost, port: service.publicPort, users: users.map((u) => ({ ...u, createdAt: iso(u.createdAt) })) },
@@ -113,7 +121,7 @@ export const pgRoutes = createRouter()
     );
   })
   .openapi(createUserRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const created = await createUser(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
     const { service } = created;
     return c.json(
@@ -128,7 +136,7 @@ export const pgRoutes = createRouter()
     );
   })
   .openapi(passwordRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { name } = c.req.valid("param");
     const { password, service } = await revealPassword(c.get("services"), user.id, name);
     return c.json(
@@ -137,12 +145,12 @@ export const pgRoutes = createRouter()
     );
   })
   .openapi(deleteUserRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     await deleteUser(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(listDatabasesRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { service, databases } = await listDatabases(c.get("services"), user.id);
     return c.json(
       { host: service.publicHost, port: service.publicPort, databases: databases.map((d) => ({ ...d, createdAt: iso(d.createdAt) })) },
@@ -150,7 +158,7 @@ export const pgRoutes = createRouter()
     );
   })
   .openapi(createDatabaseRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const created = await createDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
     const { service, database } = created;
     return c.json(
@@ -164,12 +172,11 @@ export const pgRoutes = createRouter()
     );
   })
   .openapi(deleteDatabaseRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     await deleteDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(driftRoute, async (c) => {
-    requireAdmin(c);
     const services = c.get("services");
     const { cluster } = pgContext(services);
     return c.json({ drift: await step(c.get("log"), pgDrift(services.db, cluster)) }, 200);

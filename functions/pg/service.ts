@@ -3,6 +3,7 @@ import { SecretBoxError, type SecretBox } from "../../shared/crypto/secret-box";
 import { uniqueViolation } from "../../shared/db/errors";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
+import { configured } from "../configured";
 import type { Services } from "../services";
 import { sqlState, type PgCluster } from "./cluster";
 import {
@@ -63,9 +64,9 @@ export interface PgContext {
 
 /** The cluster and the secret box, or 503 naming what is missing. */
 export function pgContext(s: Services): PgContext {
-  if (!s.pgCluster || !s.config.pgService) throw new AppError("not_configured", NOT_CONFIGURED);
-  if (!s.secretBox) throw new AppError("not_configured", "this deployment cannot store passwords: KWS_SECRET_KEY and the Node control plane are needed");
-  return { cluster: s.pgCluster, box: s.secretBox, service: s.config.pgService };
+  const cluster = configured(s.pgCluster, NOT_CONFIGURED);
+  const service = configured(s.config.pgService, NOT_CONFIGURED);
+  return { cluster, service, box: configured(s.secretBox, "this deployment cannot store passwords: KWS_SECRET_KEY and the Node control plane are needed") };
 }
 
 const issue = (path: string, message: string) => ({ issues: [{ path, message }] });

@@ -4,7 +4,7 @@ import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { ApiToken } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
-import { requireUser } from "../middleware/auth";
+import { requireSession, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { insertToken, listTokens, revokeToken } from "./queries";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
@@ -23,6 +23,9 @@ const present = (t: ApiToken) => ({
 });
 
 const createTokenRoute = createRoute({
+  // A leaked token must not be able to outlive its own revocation by minting successors.
+  middleware: requireSession("an API token cannot create tokens: sign in to create one"),
+  security: [{ session: [] }],
   method: "post",
   path: "/tokens",
   tags,
@@ -37,6 +40,7 @@ const createTokenRoute = createRoute({
 });
 
 const listTokensRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/tokens",
   tags,
@@ -45,6 +49,7 @@ const listTokensRoute = createRoute({
 });
 
 const revokeTokenRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/tokens/{id}",
   tags,
@@ -59,9 +64,7 @@ const revokeTokenRoute = createRoute({
 
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
-    const user = requireUser(c);
-    // A leaked token must not be able to outlive its own revocation by minting successors.
-    if (c.get("auth")?.via === "token") throw new AppError("forbidden", "an API token cannot create tokens: sign in to create one");
+    const user = c.get("user");
     const { name, expiresInDays, scope } = c.req.valid("json");
     const secret = randomToken(API_TOKEN_PREFIX);
     const token = await insertToken(c.get("services").db, {
@@ -76,12 +79,12 @@ export const tokenRoutes = createRouter()
     return c.json({ token: present(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const tokens = await listTokens(c.get("services").db, user.id);
     return c.json({ tokens: tokens.map(present) }, 200);
   })
   .openapi(revokeTokenRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { id } = c.req.valid("param");
     if (!(await revokeToken(c.get("services").db, user.id, id))) {
       throw new AppError("not_found", "no such token");

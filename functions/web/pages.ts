@@ -1,20 +1,54 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError } from "../../shared/errors";
-import type { AppEnv } from "../env";
-import { formFailure, type FieldErrors } from "./forms";
+import type { AppEnv, AuthUser } from "../env";
+import { type FieldErrors, type FormResult, submitForm } from "./forms";
 import { withNonce } from "./script";
 
-/** What every signed-in page needs: who is signed in, the way to sign-in, and rendering. */
+/** What every page handler gets. */
 export type PageContext = Context<AppEnv>;
 
 export const html = (c: PageContext, page: unknown, status: ContentfulStatusCode = 200) => c.html(withNonce(c, page as never), status);
-export const signedIn = (c: PageContext) => c.get("auth")?.user;
-export const toSignIn = (c: PageContext) => c.redirect("/kws_signin?notice=signin-required", 303);
 
-/** Failures as page feedback; a 503 the person can act on (not configured, no capacity) is shown rather than thrown. */
-export function pageFailure(err: unknown): { status: ContentfulStatusCode; errors: FieldErrors; message?: string } {
-  if (err instanceof AppError && err.status >= 500 && err.code !== "internal") return { status: err.status, errors: {}, message: err.message };
-  const f = formFailure(err);
-  return { status: f.status, errors: f.errors, message: f.message ?? (Object.keys(f.errors).length ? undefined : f.code) };
-}
+/** The one guard of the signed-in pages: signed-out visitors go to sign-in, others reach `page` with who they are. */
+export const signedInPage =
+  (page: (c: PageContext, user: AuthUser) => Response | Promise<Response>) =>
+  (c: PageContext): Response | Promise<Response> => {
+    const user = c.get("auth")?.user;
+    return user ? page(c, user) : c.redirect("/kws_signin?notice=signin-required", 303);
+  };
+
+/** How a signed-in page renders itself again with a form's feedback. */
+export type Rerender = (
+  c: PageContext,
+  user: AuthUser,
+  feedback: { values?: Record<string, string>; errors?: FieldErrors; message?: string },
+  status: ContentfulStatusCode,
+) => Response | Promise<Response>;
+
+type Parse<T> = (fields: Record<string, string>) => FormResult<T>;
+type Run<T> = (c: PageContext, user: AuthUser, data: T) => Promise<Response>;
+
+/** A signed-in form of fields: a failure is shown at its fields, with what was typed (passwords aside: Field leaves them out). */
+export const fieldsForm = <T,>(rerender: Rerender, parse: Parse<T>, run: Run<T>) =>
+  signedInPage((c, user) =>
+    submitForm(
+      c,
+      parse,
+      (data) => run(c, user, data),
+      (f, fields) => rerender(c, user, { values: fields, errors: f.errors, message: f.message }, f.status),
+    ),
+  );
+
+/** A signed-in button (start, remove, reveal): a failure is one message on the page. */
+export const buttonForm = <T,>(rerender: Rerender, parse: Parse<T>, run: Run<T>) =>
+  signedInPage((c, user) =>
+    submitForm(
+      c,
+      parse,
+      (data) => run(c, user, data),
+      (f) => rerender(c, user, { message: f.message }, f.status),
+    ),
+  );
+
+/** A button that sends nothing but the CSRF token. */
+export const noFields: Parse<Record<string, string>> = (fields) => ({ ok: true, data: fields });
