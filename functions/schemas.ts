@@ -1,10 +1,15 @@
 import { z } from "@hono/zod-openapi";
+import { type ErrorCode, errorStatus } from "../shared/errors";
 
 /** Shapes used by more than one function. */
+
+/** Every code the API answers with (each maps to one HTTP status). */
+export const ErrorCodeSchema = z.enum(Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]).openapi("ErrorCode", { example: "invalid" });
+
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "invalid" }),
+      code: ErrorCodeSchema,
       message: z.string(),
       requestId: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),

@@ -1,6 +1,4 @@
 import type { Child } from "hono/jsx";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { clientIp } from "../middleware/client-ip";

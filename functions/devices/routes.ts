@@ -71,7 +71,7 @@ export const deviceRoutes = createRouter()
     const user = c.get("user");
     const created = await createDevice(c.get("services"), user.id, c.req.valid("json"));
     c.get("log").info("device registered", { deviceId: created.device.id, jobId: created.job.id, userId: user.id });
-    return c.json({ device: presentDevice(created.device), jobId: created.job.id, config: created.config }, 201);
+    return c.json({ device: presentDevice(created.device), job: presentJob(created.job), config: created.config }, 201);
   })
   .openapi(configRoute, async (c) => {
     const user = c.get("user");

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { WIREGUARD_KEY_PATTERN } from "../../shared/protocol/wireguard";
+import { JobSchema } from "../jobs/schemas";
 
 export const MAX_DEVICES = 3;
 /** A device counts as online when its last handshake is this recent. */
@@ -42,7 +43,7 @@ export const DeviceListSchema = z.object({ devices: z.array(DeviceSchema) }).ope
 export const CreatedDeviceSchema = z
   .object({
     device: DeviceSchema,
-    jobId: z.uuid().openapi({ description: "The job that adds the peer on the host" }),
+    job: JobSchema.openapi({ description: "The job that adds the peer on the host" }),
     config: z.string().openapi({ description: "The client configuration (wg-quick format)" }),
   })
   .openapi("CreatedDevice");

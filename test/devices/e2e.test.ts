@@ -43,7 +43,7 @@ async function deploy(token: string) {
 async function register(token: string, body: Record<string, unknown>) {
   const res = await p.api("POST", "/devices", body, token);
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  const job = await p.waitFinal(res.body.jobId, 60_000, token);
+  const job = await p.waitFinal(res.body.job.id, 60_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   return res.body as { device: Record<string, any>; config: string };
 }
