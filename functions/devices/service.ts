@@ -14,7 +14,8 @@ import { placementRules } from "../../shared/placement/rules";
 import type { QueuePort } from "../../shared/queue/port";
 import { configured } from "../configured";
 import type { Services } from "../services";
-import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
+import { generateKeyPair } from "../../shared/crypto/x25519";
+import { deviceNetwork, renderClientConfig } from "./client-config";
 import {
   countDevices,
   deviceOfUser,
