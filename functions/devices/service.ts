@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../../shared/addresses/store";
 import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../../shared/db/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
@@ -12,6 +11,7 @@ import { publishJob, submitJob } from "../../shared/jobs/submit";
 import { homeHostFor } from "../../shared/placement/home-host";
 import { placementRules } from "../../shared/placement/rules";
 import type { QueuePort } from "../../shared/queue/port";
+import { allocateOrRefuse } from "../addresses";
 import { configured } from "../configured";
 import type { Services } from "../services";
 import { generateKeyPair } from "../../shared/crypto/x25519";
@@ -70,12 +70,10 @@ export async function createDevice(s: Services, userId: string, body: { name: st
       const owner = await ownerAddress(tx, userId, host.id);
       // Last before the inserts: the allocation holds the pool's lock until the transaction ends.
       const id = randomUUID();
-      const address = await allocateAddress(tx, { hostId: host.id, pool: "wireguard", range: network.range, holder: deviceAddressHolder({ id }) }).catch(
-        (err: unknown) => {
-          if (err instanceof PoolExhaustedError) throw new AppError("no_capacity", `host ${host.name} has no free device address left`);
-          if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this device already holds an address");
-          throw err;
-        },
+      const address = await allocateOrRefuse(
+        tx,
+        { hostId: host.id, pool: "wireguard", range: network.range, holder: deviceAddressHolder({ id }) },
+        { exhausted: `host ${host.name} has no free device address left`, heldElsewhere: "this device already holds an address" },
       );
       const job = await insertJob(tx, {
         hostId: host.id,
