@@ -9,7 +9,8 @@ import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
-import { createApp, listApps, presentApp, removeApp } from "./service";
+import { presentApp } from "./present";
+import { createApp, listApps, removeApp } from "./service";
 
 const PAGE = "/kws_apps";
 

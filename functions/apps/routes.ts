@@ -3,7 +3,8 @@ import { createRouter } from "../app";
 import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { AppListSchema, AppNameParam, AppResponse, CreateAppBody, MAX_APPS, UpdateAppBody } from "./schemas";
-import { changeApp, createApp, listApps, presentApp, removeApp } from "./service";
+import { presentApp } from "./present";
+import { changeApp, createApp, listApps, removeApp } from "./service";
 
 const tags = ["apps"];
 const common = { 401: errorResponse("Not signed in"), 403: errorResponse("The e-mail address is not verified yet") };

@@ -3,6 +3,7 @@ import { createRouter } from "../app";
 import { adminOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { pgDrift } from "./drift";
+import { presentConnection, presentPgDatabase, presentPgUser } from "./present";
 import {
   CreatedPgDatabaseSchema,
   CreatedPgUserSchema,
@@ -21,8 +22,6 @@ const common = {
   401: errorResponse("Not signed in"),
   503: errorResponse("Managed PostgreSQL is not configured (PG_SERVICE_URL) or the cluster cannot be reached"),
 };
-
-const iso = (d: Date) => d.toISOString();
 
 const listUsersRoute = createRoute({
   ...userOnly,
@@ -115,10 +114,7 @@ export const pgRoutes = createRouter()
   .openapi(listUsersRoute, async (c) => {
     const user = c.get("user");
     const { service, users } = await listUsers(c.get("services"), user.id);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, users: users.map((u) => ({ ...u, createdAt: iso(u.createdAt) })) },
-      200,
-    );
+    return c.json({ ...presentConnection(service), users: users.map(presentPgUser) }, 200);
   })
   .openapi(createUserRoute, async (c) => {
     const user = c.get("user");
@@ -126,9 +122,8 @@ export const pgRoutes = createRouter()
     const { service } = created;
     return c.json(
       {
-        host: service.publicHost,
-        port: service.publicPort,
-        user: { ...created.user, createdAt: iso(created.user.createdAt) },
+        ...presentConnection(service),
+        user: presentPgUser(created.user),
         password: created.password,
         connectionUri: connectionUri(service, created.user.name, created.password),
       },
@@ -139,10 +134,7 @@ export const pgRoutes = createRouter()
     const user = c.get("user");
     const { name } = c.req.valid("param");
     const { password, service } = await revealPassword(c.get("services"), user.id, name);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, name, password, connectionUri: connectionUri(service, name, password) },
-      200,
-    );
+    return c.json({ ...presentConnection(service), name, password, connectionUri: connectionUri(service, name, password) }, 200);
   })
   .openapi(deleteUserRoute, async (c) => {
     const user = c.get("user");
@@ -152,10 +144,7 @@ export const pgRoutes = createRouter()
   .openapi(listDatabasesRoute, async (c) => {
     const user = c.get("user");
     const { service, databases } = await listDatabases(c.get("services"), user.id);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, databases: databases.map((d) => ({ ...d, createdAt: iso(d.createdAt) })) },
-      200,
-    );
+    return c.json({ ...presentConnection(service), databases: databases.map(presentPgDatabase) }, 200);
   })
   .openapi(createDatabaseRoute, async (c) => {
     const user = c.get("user");
@@ -163,9 +152,8 @@ export const pgRoutes = createRouter()
     const { service, database } = created;
     return c.json(
       {
-        host: service.publicHost,
-        port: service.publicPort,
-        database: { ...database, createdAt: iso(database.createdAt) },
+        ...presentConnection(service),
+        database: presentPgDatabase(database),
         connectionUri: connectionUri(service, database.owner, created.password, database.name),
       },
       201,

@@ -1,26 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
 import { API_TOKEN_PREFIX } from "../../shared/auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import type { ApiToken } from "../../shared/db/schema";
 import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
 import { requireSession, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { presentToken } from "./present";
 import { insertToken, listTokens, revokeToken } from "./queries";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const tags = ["tokens"];
-
-const present = (t: ApiToken) => ({
-  id: t.id,
-  name: t.name,
-  prefix: t.prefix,
-  scope: t.scope,
-  createdAt: t.createdAt.toISOString(),
-  expiresAt: t.expiresAt?.toISOString() ?? null,
-  lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
-});
 
 const createTokenRoute = createRoute({
   // A leaked token must not be able to outlive its own revocation by minting successors.
@@ -76,12 +66,12 @@ export const tokenRoutes = createRouter()
       expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
     });
     c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
-    return c.json({ token: present(token), secret }, 201);
+    return c.json({ token: presentToken(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {
     const user = c.get("user");
     const tokens = await listTokens(c.get("services").db, user.id);
-    return c.json({ tokens: tokens.map(present) }, 200);
+    return c.json({ tokens: tokens.map(presentToken) }, 200);
   })
   .openapi(revokeTokenRoute, async (c) => {
     const user = c.get("user");
