@@ -4,6 +4,14 @@ import { csrfToken } from "../web/csrf";
 import { Layout } from "../web/layout";
 import { signedInPage } from "../web/pages";
 
+const SERVICES = [
+  ["/kws_instances", "Your instance (Linux container with SSH and VS Code)"],
+  ["/kws_devices", "WireGuard devices"],
+  ["/kws_apps", "Published apps"],
+  ["/kws_services/postgres/users", "PostgreSQL users"],
+  ["/kws_services/postgres/db", "PostgreSQL databases"],
+] as const;
+
 function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
   return (
     <Layout title="Dashboard" user={user} csrf={csrf} wide>
@@ -26,21 +34,11 @@ function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
       <div class="card">
         <h1>Services</h1>
         <ul>
-          <li>
-            <a href="/kws_instances">Your instance (Linux container with SSH and VS Code)</a>
-          </li>
-          <li>
-            <a href="/kws_devices">WireGuard devices</a>
-          </li>
-          <li>
-            <a href="/kws_apps">Published apps</a>
-          </li>
-          <li>
-            <a href="/kws_services/postgres/users">PostgreSQL users</a>
-          </li>
-          <li>
-            <a href="/kws_services/postgres/db">PostgreSQL databases</a>
-          </li>
+          {SERVICES.map(([href, label]) => (
+            <li>
+              <a href={href}>{label}</a>
+            </li>
+          ))}
         </ul>
       </div>
     </Layout>

@@ -105,24 +105,6 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
   );
 }
 
-/** What both pages show above their list: heading, tabs, feedback, a secret shown once, where to connect. */
-function PageTop(p: { heading: string; current: "users" | "db"; service: PgServiceConfig; notice?: string; message?: string; secret?: Secret }) {
-  return (
-    <>
-      <h1>{p.heading}</h1>
-      <Tabs current={p.current} />
-      {p.notice && notices[p.notice] ? <Notice kind="ok">{notices[p.notice]}</Notice> : null}
-      {p.message ? (
-        <Notice kind="error">
-          <span data-testid="pg-error">{p.message}</span>
-        </Notice>
-      ) : null}
-      {p.secret ? <SecretBox secret={p.secret} /> : null}
-      <Connect service={p.service} />
-    </>
-  );
-}
-
 interface NameRow {
   name: string;
   testId: string;
@@ -160,50 +142,72 @@ function NameTable({ testId, empty, second, rows }: { testId: string; empty: str
   );
 }
 
-interface UsersView extends Feedback {
+interface ListView extends Feedback {
   user: AuthUser;
   csrf: string;
   service: PgServiceConfig;
-  users: PgUserListing[];
   secret?: Secret;
 }
 
-function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {}, message, notice }: UsersView) {
+/**
+ * Both pages: heading, tabs, feedback, a secret shown once, where to connect, the list, then the
+ * form that adds to it (`full`: why no more can be added).
+ */
+function ListPage(p: { title: string; current: "users" | "db"; view: ListView; table: Parameters<typeof NameTable>[0]; adds: string; full?: string; children: Child }) {
+  const { user, csrf, service, notice, message, secret } = p.view;
   return (
-    <Page title="Database users" user={user} csrf={csrf}>
-      <PageTop heading="PostgreSQL database users" current="users" service={service} notice={notice} message={message} secret={secret} />
-      <NameTable
-        testId="pg-users"
-        empty="You have no database users yet."
-        second="Databases"
-        rows={users.map((u) => ({
-          name: u.name,
-          testId: `pg-user-${u.name}`,
-          second: u.databases.length ? u.databases.join(", ") : "none",
-          createdAt: u.createdAt,
-          actions: (
-            <>
-              <form method="post" action={`${USERS}/password`} class="inline">
-                <CsrfField token={csrf} />
-                <input type="hidden" name="name" value={u.name} />
-                <button type="submit" class="link">
-                  Show password
-                </button>
-              </form>{" "}
-              <DeleteButton
-                action={`${USERS}/delete`}
-                name={u.name}
-                csrf={csrf}
-                confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
-              />
-            </>
-          ),
-        }))}
-      />
-      <h2>New database user</h2>
-      {users.length >= MAX_PG_USERS ? (
-        <p>You have {MAX_PG_USERS} database users, the most allowed. Delete one to create another.</p>
+    <Page title={p.title} user={user} csrf={csrf}>
+      <h1>PostgreSQL {p.title.toLowerCase()}</h1>
+      <Tabs current={p.current} />
+      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
+      {message ? (
+        <Notice kind="error">
+          <span data-testid="pg-error">{message}</span>
+        </Notice>
       ) : null}
+      {secret ? <SecretBox secret={secret} /> : null}
+      <Connect service={service} />
+      <NameTable {...p.table} />
+      <h2>New {p.adds}</h2>
+      {p.full ? <p>{p.full}</p> : null}
+      {p.children}
+    </Page>
+  );
+}
+
+function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
+  const { csrf, values = {}, errors = {} } = view;
+  const full = users.length >= MAX_PG_USERS ? `You have ${MAX_PG_USERS} database users, the most allowed. Delete one to create another.` : undefined;
+  const table = {
+    testId: "pg-users",
+    empty: "You have no database users yet.",
+    second: "Databases",
+    rows: users.map((u) => ({
+      name: u.name,
+      testId: `pg-user-${u.name}`,
+      second: u.databases.length ? u.databases.join(", ") : "none",
+      createdAt: u.createdAt,
+      actions: (
+        <>
+          <form method="post" action={`${USERS}/password`} class="inline">
+            <CsrfField token={csrf} />
+            <input type="hidden" name="name" value={u.name} />
+            <button type="submit" class="link">
+              Show password
+            </button>
+          </form>{" "}
+          <DeleteButton
+            action={`${USERS}/delete`}
+            name={u.name}
+            csrf={csrf}
+            confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
+          />
+        </>
+      ),
+    })),
+  };
+  return (
+    <ListPage title="Database users" current="users" view={view} table={table} adds="database user" full={full}>
       <form method="post" action={USERS} novalidate>
         <CsrfField token={csrf} />
         <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
@@ -225,39 +229,27 @@ function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {
         </div>
         <button type="submit">Create database user</button>
       </form>
-    </Page>
+    </ListPage>
   );
 }
 
-interface DatabasesView extends Feedback {
-  user: AuthUser;
-  csrf: string;
-  service: PgServiceConfig;
-  databases: PgDatabaseListing[];
-  owners: string[];
-  secret?: Secret;
-}
-
-function DatabasesPage({ user, csrf, service, databases, owners, secret, values = {}, errors = {}, message, notice }: DatabasesView) {
+function DatabasesPage({ databases, owners, ...view }: ListView & { databases: PgDatabaseListing[]; owners: string[] }) {
+  const { csrf, values = {}, errors = {} } = view;
+  const full = databases.length >= MAX_PG_DATABASES ? `You have ${MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.` : undefined;
+  const table = {
+    testId: "pg-databases",
+    empty: "You have no databases yet.",
+    second: "Owner",
+    rows: databases.map((d) => ({
+      name: d.name,
+      testId: `pg-db-${d.name}`,
+      second: <code>{d.owner}</code>,
+      createdAt: d.createdAt,
+      actions: <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />,
+    })),
+  };
   return (
-    <Page title="Databases" user={user} csrf={csrf}>
-      <PageTop heading="PostgreSQL databases" current="db" service={service} notice={notice} message={message} secret={secret} />
-      <NameTable
-        testId="pg-databases"
-        empty="You have no databases yet."
-        second="Owner"
-        rows={databases.map((d) => ({
-          name: d.name,
-          testId: `pg-db-${d.name}`,
-          second: <code>{d.owner}</code>,
-          createdAt: d.createdAt,
-          actions: <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />,
-        }))}
-      />
-      <h2>New database</h2>
-      {databases.length >= MAX_PG_DATABASES ? (
-        <p>You have {MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.</p>
-      ) : null}
+    <ListPage title="Databases" current="db" view={view} table={table} adds="database" full={full}>
       {owners.length === 0 ? (
         <p>
           A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
@@ -284,7 +276,7 @@ function DatabasesPage({ user, csrf, service, databases, owners, secret, values 
           <button type="submit">Create database</button>
         </form>
       )}
-    </Page>
+    </ListPage>
   );
 }
 
