@@ -7,7 +7,7 @@ import { readForm, submitForm, validateForm, type FieldErrors } from "../web/for
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { Script } from "../web/script";
-import { fieldsForm, html, signedInPage, type Rerender } from "../web/pages";
+import { fieldsForm, html, mailLinkForm, signedInPage, type Rerender } from "../web/pages";
 import { changeOwnPassword, deleteOwnAccount, signOutEverywhere } from "./requests";
 import { ChangeEmailBody, ChangePasswordBody, ConfirmEmailBody, DeleteAccountBody, PasswordResetBody, PasswordResetConfirmBody } from "./schemas";
 import { confirmEmailChange, confirmPasswordReset, requestEmailChange, requestPasswordReset } from "./service";
@@ -200,16 +200,9 @@ function Done({ title, next, children }: { title: string; next: Child; children?
 
 export const accountPages = createRouter()
   .get("/kws_forgot", (c) => html(c, <ForgotPage csrf={csrfToken(c)} />))
-  .post("/kws_forgot", (c) =>
-    submitForm(
-      c,
-      (fields) => validateForm(PasswordResetBody, fields),
-      async ({ email }) => {
-        await requestPasswordReset(c.get("services"), c.get("log"), email, clientIp(c));
-        return html(c, <ForgotPage csrf={csrfToken(c)} sent />);
-      },
-      (f, fields) => html(c, <ForgotPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),
-    ),
+  .post(
+    "/kws_forgot",
+    mailLinkForm(ForgotPage, PasswordResetBody, (c, email) => requestPasswordReset(c.get("services"), c.get("log"), email, clientIp(c))),
   )
   .get("/kws_reset", (c) => html(c, <ResetPage csrf={csrfToken(c)} token={c.req.query("token") ?? ""} />))
   .post("/kws_reset", (c) =>
@@ -258,14 +251,14 @@ export const accountPages = createRouter()
   )
   .post(
     `${ACCOUNT}/password`,
-    fieldsForm(accountAgain("password"), (fields) => validateForm(ChangePasswordBody, fields), async (c, user, data) => {
+    fieldsForm(accountAgain("password"), ChangePasswordBody, async (c, user, data) => {
       await changeOwnPassword(c, user, data);
       return c.redirect(`${ACCOUNT}?notice=password-changed`, 303);
     }),
   )
   .post(
     `${ACCOUNT}/email`,
-    fieldsForm(accountAgain("email"), (fields) => validateForm(ChangeEmailBody, fields), async (c, user, data) => {
+    fieldsForm(accountAgain("email"), ChangeEmailBody, async (c, user, data) => {
       await requestEmailChange(c.get("services"), c.get("log"), user.id, data);
       return html(c, <AccountPage user={user} csrf={csrfToken(c)} sentTo={data.email} />);
     }),
@@ -280,7 +273,7 @@ export const accountPages = createRouter()
   )
   .post(
     `${ACCOUNT}/delete`,
-    fieldsForm(accountAgain("delete"), (fields) => validateForm(DeleteAccountBody, fields), async (c, user, data) => {
+    fieldsForm(accountAgain("delete"), DeleteAccountBody, async (c, user, data) => {
       await deleteOwnAccount(c, user, data.password);
       return html(
         c,

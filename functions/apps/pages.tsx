@@ -3,7 +3,7 @@ import { appAccessLevels, type App } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { namesOne, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
@@ -95,7 +95,7 @@ export const appPages = createRouter()
   .get(PAGE, signedInPage(render))
   .post(
     PAGE,
-    fieldsForm(render, (fields) => validateForm(CreateAppBody, fields), async (c, user, body) => {
+    fieldsForm(render, CreateAppBody, async (c, user, body) => {
       await createApp(c.get("services"), user.id, body);
       return c.redirect(PAGE, 303);
     }),

@@ -1,12 +1,9 @@
-import type { Context } from "hono";
-import type { JSX } from "hono/jsx/jsx-runtime";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createRouter } from "../app";
-import type { AppEnv } from "../env";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { html, mailLinkForm } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
 import { endSession, setSessionCookie } from "./cookies";
 import { LoginBody, RegisterBody, ResendBody } from "./schemas";
@@ -115,10 +112,8 @@ function CheckEmailPage() {
   );
 }
 
-const render = (c: Context<AppEnv>, page: JSX.Element, status: ContentfulStatusCode = 200) => c.html(page, status);
-
 export const authPages = createRouter()
-  .get("/kws_register", (c) => render(c, <RegisterPage csrf={csrfToken(c)} />))
+  .get("/kws_register", (c) => html(c, <RegisterPage csrf={csrfToken(c)} />))
   .post("/kws_register", (c) =>
     submitForm(
       c,
@@ -127,15 +122,15 @@ export const authPages = createRouter()
         await register(c.get("services"), c.get("log"), body, clientIp(c));
         return c.redirect("/kws_check_email", 303);
       },
-      (f, fields) => render(c, <RegisterPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),
+      (f, fields) => html(c, <RegisterPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),
     ),
   )
-  .get("/kws_check_email", (c) => render(c, <CheckEmailPage />))
+  .get("/kws_check_email", (c) => html(c, <CheckEmailPage />))
   .get("/kws_signin", (c) => {
     // Where to go after signing in (an app host's sign-in passes through here): this site's paths only.
     const next = sameHostPath(c.req.query("next"));
     if (c.get("auth")) return c.redirect(next ?? "/", 303);
-    return render(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice") ?? (next ? "signin-required" : undefined)} next={next} />);
+    return html(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice") ?? (next ? "signin-required" : undefined)} next={next} />);
   })
   .post("/kws_signin", (c) =>
     submitForm(
@@ -147,7 +142,7 @@ export const authPages = createRouter()
         return c.redirect(sameHostPath(fields.next) ?? "/", 303);
       },
       (f, fields) =>
-        render(
+        html(
           c,
           <SignInPage
             csrf={csrfToken(c)}
@@ -166,15 +161,8 @@ export const authPages = createRouter()
     await endSession(c);
     return c.redirect("/kws_signin?notice=signed-out", 303);
   })
-  .get("/kws_resend", (c) => render(c, <ResendPage csrf={csrfToken(c)} />))
-  .post("/kws_resend", (c) =>
-    submitForm(
-      c,
-      (fields) => validateForm(ResendBody, fields),
-      async ({ email }) => {
-        await resendVerification(c.get("services"), c.get("log"), email, clientIp(c));
-        return render(c, <ResendPage csrf={csrfToken(c)} sent />, 200);
-      },
-      (f, fields) => render(c, <ResendPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),
-    ),
+  .get("/kws_resend", (c) => html(c, <ResendPage csrf={csrfToken(c)} />))
+  .post(
+    "/kws_resend",
+    mailLinkForm(ResendPage, ResendBody, (c, email) => resendVerification(c.get("services"), c.get("log"), email, clientIp(c))),
   );

@@ -1,10 +1,11 @@
 import { raw } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
 import type { Device } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { namesOne, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
@@ -186,14 +187,16 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
 }
 
 // An empty public key asks for a key pair made on the server.
-const deviceForm = (fields: Record<string, string>) =>
-  validateForm(CreateDeviceBody, { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) });
+const DeviceForm = z.preprocess((input) => {
+  const fields = input as Record<string, string>;
+  return { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) };
+}, CreateDeviceBody);
 
 export const devicePages = createRouter()
   .get(PAGE, signedInPage(render))
   .post(
     PAGE,
-    fieldsForm(render, deviceForm, async (c, user, body) => {
+    fieldsForm(render, DeviceForm, async (c, user, body) => {
       const created = await createDevice(c.get("services"), user.id, body);
       return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
     }),

@@ -4,7 +4,7 @@ import { isFinal } from "../../shared/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { validateForm, type FieldErrors } from "../web/forms";
+import type { FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { buttonForm, fieldsForm, html, noFields, signedInPage, type PageContext } from "../web/pages";
@@ -158,7 +158,7 @@ export const instancePages = createRouter()
   .get(PAGE, signedInPage(render))
   .post(
     PAGE,
-    fieldsForm(render, (fields) => validateForm(DeployBody, fields), async (c, user, body) => {
+    fieldsForm(render, DeployBody, async (c, user, body) => {
       await deployInstance(c.get("services"), user.id, body);
       return c.redirect(PAGE, 303);
     }),

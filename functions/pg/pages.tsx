@@ -4,7 +4,7 @@ import type { PgServiceConfig } from "../../shared/config";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { namesOne, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, type FieldErrors } from "../web/forms";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
@@ -308,7 +308,7 @@ export const pgPages = createRouter()
   )
   .post(
     USERS,
-    fieldsForm(renderUsers, (fields) => validateForm(CreatePgUserForm, fields), async (c, user, data) => {
+    fieldsForm(renderUsers, CreatePgUserForm, async (c, user, data) => {
       const created = await createUser(c.get("services"), c.get("log"), user.id, data);
       return renderUsers(c, user, {
         secret: {
@@ -341,7 +341,7 @@ export const pgPages = createRouter()
   )
   .post(
     DATABASES,
-    fieldsForm(renderDatabases, (fields) => validateForm(CreatePgDatabaseBody, fields), async (c, user, data) => {
+    fieldsForm(renderDatabases, CreatePgDatabaseBody, async (c, user, data) => {
       const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), user.id, data);
       return renderDatabases(c, user, {
         secret: {

@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, AuthUser } from "../env";
-import { type FieldErrors, type FormResult, submitForm } from "./forms";
+import type { z } from "zod";
+import { type FieldErrors, type FormResult, submitForm, validateForm } from "./forms";
+import { csrfToken } from "./csrf";
 import { withNonce } from "./script";
 
 /** What every page handler gets. */
@@ -28,12 +30,12 @@ export type Rerender = (
 type Parse<T> = (fields: Record<string, string>) => FormResult<T>;
 type Run<T> = (c: PageContext, user: AuthUser, data: T) => Promise<Response>;
 
-/** A signed-in form of fields: a failure is shown at its fields, with what was typed (passwords aside: Field leaves them out). */
-export const fieldsForm = <T,>(rerender: Rerender, parse: Parse<T>, run: Run<T>) =>
+/** A signed-in form of fields checked by `schema`: a failure is shown at its fields, with what was typed (passwords aside: Field leaves them out). */
+export const fieldsForm = <S extends z.ZodType,>(rerender: Rerender, schema: S, run: Run<z.output<S>>) =>
   signedInPage((c, user) =>
     submitForm(
       c,
-      parse,
+      (fields) => validateForm(schema, fields),
       (data) => run(c, user, data),
       (f, fields) => rerender(c, user, { values: fields, errors: f.errors, message: f.message }, f.status),
     ),
@@ -52,3 +54,22 @@ export const buttonForm = <T,>(rerender: Rerender, parse: Parse<T>, run: Run<T>)
 
 /** A button that sends nothing but the CSRF token. */
 export const noFields: Parse<Record<string, string>> = (fields) => ({ ok: true, data: fields });
+
+/** A page with a form that mails a link: the form again with its feedback, or that the link is sent. */
+type LinkPage = (p: { csrf: string; values?: Record<string, string>; errors?: FieldErrors; message?: string; sent?: boolean }) => unknown;
+
+/**
+ * A form that mails a link to an address (a password reset, a new verification link). It answers
+ * "sent" whatever the address, so the page tells nobody which addresses have accounts.
+ */
+export const mailLinkForm =
+  (page: LinkPage, schema: z.ZodType<{ email: string }>, send: (c: PageContext, email: string) => Promise<void>) => (c: PageContext) =>
+    submitForm(
+      c,
+      (fields) => validateForm(schema, fields),
+      async ({ email }) => {
+        await send(c, email);
+        return html(c, page({ csrf: csrfToken(c), sent: true }));
+      },
+      (f, fields) => html(c, page({ csrf: csrfToken(c), values: fields, errors: f.errors, message: f.message }), f.status),
+    );
