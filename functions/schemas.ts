@@ -18,6 +18,10 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
+/** A name a person gives one of their things (a device, an API token): trimmed, not empty, at most `max` characters. */
+export const labelField = (max: number) =>
+  z.string({ message: "must be a string" }).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
 export const errorResponse = (description: string) => ({
   content: { "application/json": { schema: ErrorSchema } },
   description,
