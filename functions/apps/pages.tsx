@@ -5,7 +5,7 @@ import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
+import { CsrfField, Field, Layout, Notice, BelowLimit, ItemTable, RemoveButton, Select } from "../web/layout";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
@@ -31,55 +31,41 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
         <h1>Published apps</h1>
         <p>Publish a port of your instance at its own address (up to {MAX_APPS}). Access: only you, any KWS account, or anyone.</p>
         {message ? <Notice kind="error">{message}</Notice> : null}
-        {apps.length ? (
-          <table data-testid="app-list">
-            <tr>
-              <th>Address</th>
-              <th>Port</th>
-              <th>Access</th>
-              <th></th>
-            </tr>
-            {apps.map((a) => {
-              const p = presentApp(a, appsUrl);
-              return (
-                <tr data-app={a.name}>
-                  <td>
-                    <a href={p.url} target="_blank" rel="noopener">
-                      {p.url}
-                    </a>
-                  </td>
-                  <td>{a.port}</td>
-                  <td data-cell="access">{a.access}</td>
-                  <td>
-                    <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
-                  </td>
-                </tr>
-              );
-            })}
-          </table>
-        ) : (
-          <p data-testid="no-apps">No apps yet.</p>
-        )}
-        {apps.length < MAX_APPS ? (
+        <ItemTable
+          items={apps}
+          testId="app-list"
+          head={["Address", "Port", "Access", ""]}
+          empty={<p data-testid="no-apps">No apps yet.</p>}
+          row={(a) => {
+            const p = presentApp(a, appsUrl);
+            return (
+              <tr data-app={a.name}>
+                <td>
+                  <a href={p.url} target="_blank" rel="noopener">
+                    {p.url}
+                  </a>
+                </td>
+                <td>{a.port}</td>
+                <td data-cell="access">{a.access}</td>
+                <td>
+                  <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
+                </td>
+              </tr>
+            );
+          }}
+        />
+        <BelowLimit count={apps.length} max={MAX_APPS} what="apps">
           <form method="post" action={PAGE}>
             <CsrfField token={csrf} />
             <Field name="name" label="Name (the first label of its address)" value={values.name} error={errors.name} autocomplete="off" />
             <Field name="port" label="Port in your instance" type="number" value={values.port} error={errors.port} autocomplete="off" />
             <label for="access">Access</label>
-            <select id="access" name="access">
-              {appAccessLevels.map((level) => (
-                <option value={level} selected={values.access === level}>
-                  {level}
-                </option>
-              ))}
-            </select>{" "}
+            <Select name="access" options={appAccessLevels} selected={values.access} />{" "}
             <button type="submit" data-testid="app-create">
               Publish
             </button>
           </form>
-        ) : (
-          <p>You have {MAX_APPS} apps, the most allowed.</p>
-        )}
+        </BelowLimit>
       </div>
       <Script code={FORM_BEHAVIOURS} />
     </Layout>

@@ -7,7 +7,7 @@ import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
+import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton } from "../web/layout";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
@@ -120,45 +120,36 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
             Download .conf
           </a>
         </div>
-        {devices.length ? (
-          <table data-testid="device-list">
-            <tr>
-              <th></th>
-              <th>Name</th>
-              <th>Address</th>
-              <th>State</th>
-              <th>Last handshake</th>
-              <th>Traffic</th>
-              <th></th>
-            </tr>
-            {devices.map((d) => {
-              const p = presentDevice(d, now);
-              return (
-                <tr data-device={d.id}>
-                  <td>
-                    <span class={`dot ${p.online ? "on" : "off"}`} title={p.online ? "online" : "offline"}></span>
-                  </td>
-                  <td>{d.name}</td>
-                  <td>
-                    <code>{d.address}</code>
-                  </td>
-                  <td data-cell="state">{d.state}</td>
-                  <td data-cell="handshake">{p.lastHandshakeAt ?? "never"}</td>
-                  <td data-cell="traffic">
-                    {p.rxBytes} B in, {p.txBytes} B out
-                  </td>
-                  <td>
-                    <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
-                    <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
-                  </td>
-                </tr>
-              );
-            })}
-          </table>
-        ) : (
-          <p data-testid="no-devices">No devices yet.</p>
-        )}
-        {devices.length < MAX_DEVICES ? (
+        <ItemTable
+          items={devices}
+          testId="device-list"
+          head={["", "Name", "Address", "State", "Last handshake", "Traffic", ""]}
+          empty={<p data-testid="no-devices">No devices yet.</p>}
+          row={(d) => {
+            const p = presentDevice(d, now);
+            return (
+              <tr data-device={d.id}>
+                <td>
+                  <span class={`dot ${p.online ? "on" : "off"}`} title={p.online ? "online" : "offline"}></span>
+                </td>
+                <td>{d.name}</td>
+                <td>
+                  <code>{d.address}</code>
+                </td>
+                <td data-cell="state">{d.state}</td>
+                <td data-cell="handshake">{p.lastHandshakeAt ?? "never"}</td>
+                <td data-cell="traffic">
+                  {p.rxBytes} B in, {p.txBytes} B out
+                </td>
+                <td>
+                  <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
+                  <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
+                </td>
+              </tr>
+            );
+          }}
+        />
+        <BelowLimit count={devices.length} max={MAX_DEVICES} what="devices">
           <form method="post" action={PAGE} id="device-form">
             <CsrfField token={csrf} />
             <Field name="name" label="Device name" value={values.name} error={errors.name} autocomplete="off" />
@@ -170,9 +161,7 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
               Register device
             </button>
           </form>
-        ) : (
-          <p>You have {MAX_DEVICES} devices, the most allowed.</p>
-        )}
+        </BelowLimit>
         <Script code={REFRESH} />
         <Script code={GENERATE_IN_BROWSER} />
         <Script code={FORM_BEHAVIOURS} />

@@ -6,7 +6,7 @@ import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
-import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { CsrfField, Field, Layout, Notice, Select } from "../web/layout";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { Script } from "../web/script";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
@@ -260,13 +260,7 @@ function DatabasesPage({ databases, owners, ...view }: ListView & { databases: P
           <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
           <div>
             <label for="owner">Owner</label>
-            <select id="owner" name="owner">
-              {owners.map((o) => (
-                <option value={o} selected={values.owner === o}>
-                  {o}
-                </option>
-              ))}
-            </select>
+            <Select name="owner" options={owners} selected={values.owner} />
             {errors.owner ? (
               <p class="field-error" data-field-error="owner">
                 {errors.owner}
