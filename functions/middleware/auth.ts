@@ -114,3 +114,5 @@ const eitherCredential: Record<string, string[]>[] = [{ session: [] }, { token: 
 export const userOnly = { middleware: requireUser(), security: eitherCredential };
 /** What a route for administrators declares. */
 export const adminOnly = { middleware: requireAdmin(), security: eitherCredential };
+/** What a route for a signed-in browser only declares; `refusal` says why a token may not. */
+export const sessionOnly = (refusal: string) => ({ middleware: requireSession(refusal), security: [{ session: [] }] as Record<string, string[]>[] });

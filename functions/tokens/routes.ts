@@ -3,7 +3,7 @@ import { API_TOKEN_PREFIX } from "../../shared/auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { AppError } from "../../shared/errors";
 import { createRouter } from "../app";
-import { requireSession, userOnly } from "../middleware/auth";
+import { sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
 import { insertToken, listTokens, revokeToken } from "./queries";
@@ -14,8 +14,7 @@ const tags = ["tokens"];
 
 const createTokenRoute = createRoute({
   // A leaked token must not be able to outlive its own revocation by minting successors.
-  middleware: requireSession("an API token cannot create tokens: sign in to create one"),
-  security: [{ session: [] }],
+  ...sessionOnly("an API token cannot create tokens: sign in to create one"),
   method: "post",
   path: "/tokens",
   tags,
