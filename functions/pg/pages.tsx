@@ -105,42 +105,11 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
   );
 }
 
-interface NameRow {
-  name: string;
-  testId: string;
-  second: Child;
-  createdAt: Date;
-  actions: Child;
-}
-
-/** The list of a person's users or databases: name, one more column, created, and the row's buttons. */
-function NameTable({ testId, empty, second, rows }: { testId: string; empty: string; second: string; rows: NameRow[] }) {
-  if (rows.length === 0) return <p data-testid="pg-empty">{empty}</p>;
-  return (
-    <table data-testid={testId} class="list">
-      <thead>
-        <tr>
-          <th align="left">Name</th>
-          <th align="left">{second}</th>
-          <th align="left">Created</th>
-          <th />
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr data-testid={r.testId}>
-            <td>
-              <code>{r.name}</code>
-            </td>
-            <td>{r.second}</td>
-            <td>{r.createdAt.toISOString().slice(0, 10)}</td>
-            <td align="right">{r.actions}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
+/** The two lists: their words, limits and test ids. */
+const LISTS = {
+  users: { title: "Database users", adds: "database user", max: MAX_PG_USERS, second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
+  db: { title: "Databases", adds: "database", max: MAX_PG_DATABASES, second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
+} as const;
 
 interface ListView extends Feedback {
   user: AuthUser;
@@ -149,16 +118,29 @@ interface ListView extends Feedback {
   secret?: Secret;
 }
 
+interface ListProps<T> {
+  list: keyof typeof LISTS;
+  view: ListView;
+  items: T[];
+  /** The column after the name, and the row's buttons. */
+  second: (item: T) => Child;
+  actions: (item: T) => Child;
+  /** The form that adds one. */
+  children: Child;
+}
+
 /**
- * Both pages: heading, tabs, feedback, a secret shown once, where to connect, the list, then the
- * form that adds to it (`full`: why no more can be added).
+ * Both pages: heading, tabs, feedback, a secret shown once, where to connect, the person's users or
+ * databases (name, one more column, created, the row's buttons), then the form that adds one.
  */
-function ListPage(p: { title: string; current: "users" | "db"; view: ListView; table: Parameters<typeof NameTable>[0]; adds: string; full?: string; children: Child }) {
-  const { user, csrf, service, notice, message, secret } = p.view;
+function ListPage<T extends { name: string; createdAt: Date }>({ list, view, items, second, actions, children }: ListProps<T>) {
+  const { title, adds, max, testId, rowTestId } = LISTS[list];
+  const { user, csrf, service, notice, message, secret } = view;
+  const what = title.toLowerCase();
   return (
-    <Page title={p.title} user={user} csrf={csrf}>
-      <h1>PostgreSQL {p.title.toLowerCase()}</h1>
-      <Tabs current={p.current} />
+    <Page title={title} user={user} csrf={csrf}>
+      <h1>PostgreSQL {what}</h1>
+      <Tabs current={list} />
       {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
       {message ? (
         <Notice kind="error">
@@ -167,27 +149,52 @@ function ListPage(p: { title: string; current: "users" | "db"; view: ListView; t
       ) : null}
       {secret ? <SecretBox secret={secret} /> : null}
       <Connect service={service} />
-      <NameTable {...p.table} />
-      <h2>New {p.adds}</h2>
-      {p.full ? <p>{p.full}</p> : null}
-      {p.children}
+      {items.length === 0 ? (
+        <p data-testid="pg-empty">You have no {what} yet.</p>
+      ) : (
+        <table data-testid={testId} class="list">
+          <thead>
+            <tr>
+              <th align="left">Name</th>
+              <th align="left">{LISTS[list].second}</th>
+              <th align="left">Created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((item) => (
+              <tr data-testid={`${rowTestId}-${item.name}`}>
+                <td>
+                  <code>{item.name}</code>
+                </td>
+                <td>{second(item)}</td>
+                <td>{item.createdAt.toISOString().slice(0, 10)}</td>
+                <td align="right">{actions(item)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>New {adds}</h2>
+      {items.length >= max ? (
+        <p>
+          You have {max} {what}, the most allowed. Delete one to create another.
+        </p>
+      ) : null}
+      {children}
     </Page>
   );
 }
 
 function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
   const { csrf, values = {}, errors = {} } = view;
-  const full = users.length >= MAX_PG_USERS ? `You have ${MAX_PG_USERS} database users, the most allowed. Delete one to create another.` : undefined;
-  const table = {
-    testId: "pg-users",
-    empty: "You have no database users yet.",
-    second: "Databases",
-    rows: users.map((u) => ({
-      name: u.name,
-      testId: `pg-user-${u.name}`,
-      second: u.databases.length ? u.databases.join(", ") : "none",
-      createdAt: u.createdAt,
-      actions: (
+  return (
+    <ListPage
+      list="users"
+      view={view}
+      items={users}
+      second={(u) => (u.databases.length ? u.databases.join(", ") : "none")}
+      actions={(u) => (
         <>
           <form method="post" action={`${USERS}/password`} class="inline">
             <CsrfField token={csrf} />
@@ -203,11 +210,8 @@ function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
             confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
           />
         </>
-      ),
-    })),
-  };
-  return (
-    <ListPage title="Database users" current="users" view={view} table={table} adds="database user" full={full}>
+      )}
+    >
       <form method="post" action={USERS} novalidate>
         <CsrfField token={csrf} />
         <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
@@ -235,21 +239,14 @@ function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
 
 function DatabasesPage({ databases, owners, ...view }: ListView & { databases: PgDatabaseListing[]; owners: string[] }) {
   const { csrf, values = {}, errors = {} } = view;
-  const full = databases.length >= MAX_PG_DATABASES ? `You have ${MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.` : undefined;
-  const table = {
-    testId: "pg-databases",
-    empty: "You have no databases yet.",
-    second: "Owner",
-    rows: databases.map((d) => ({
-      name: d.name,
-      testId: `pg-db-${d.name}`,
-      second: <code>{d.owner}</code>,
-      createdAt: d.createdAt,
-      actions: <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />,
-    })),
-  };
   return (
-    <ListPage title="Databases" current="db" view={view} table={table} adds="database" full={full}>
+    <ListPage
+      list="db"
+      view={view}
+      items={databases}
+      second={(d) => <code>{d.owner}</code>}
+      actions={(d) => <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />}
+    >
       {owners.length === 0 ? (
         <p>
           A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
