@@ -32,27 +32,24 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
         <p>Publish a port of your instance at its own address (up to {MAX_APPS}). Access: only you, any KWS account, or anyone.</p>
         {message ? <Notice kind="error">{message}</Notice> : null}
         <ItemTable
-          items={apps}
+          items={apps.map((a) => presentApp(a, appsUrl))}
           testId="app-list"
           head={["Address", "Port", "Access", ""]}
           empty={<p data-testid="no-apps">No apps yet.</p>}
-          row={(a) => {
-            const p = presentApp(a, appsUrl);
-            return (
-              <tr data-app={a.name}>
-                <td>
-                  <a href={p.url} target="_blank" rel="noopener">
-                    {p.url}
-                  </a>
-                </td>
-                <td>{a.port}</td>
-                <td data-cell="access">{a.access}</td>
-                <td>
-                  <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
-                </td>
-              </tr>
-            );
-          }}
+          row={(a) => (
+            <tr data-app={a.name}>
+              <td>
+                <a href={a.url} target="_blank" rel="noopener">
+                  {a.url}
+                </a>
+              </td>
+              <td>{a.port}</td>
+              <td data-cell="access">{a.access}</td>
+              <td>
+                <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
+              </td>
+            </tr>
+          )}
         />
         <BelowLimit count={apps.length} max={MAX_APPS} what="apps">
           <form method="post" action={PAGE}>

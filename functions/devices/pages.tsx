@@ -121,33 +121,30 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
           </a>
         </div>
         <ItemTable
-          items={devices}
+          items={devices.map((d) => presentDevice(d, now))}
           testId="device-list"
           head={["", "Name", "Address", "State", "Last handshake", "Traffic", ""]}
           empty={<p data-testid="no-devices">No devices yet.</p>}
-          row={(d) => {
-            const p = presentDevice(d, now);
-            return (
-              <tr data-device={d.id}>
-                <td>
-                  <span class={`dot ${p.online ? "on" : "off"}`} title={p.online ? "online" : "offline"}></span>
-                </td>
-                <td>{d.name}</td>
-                <td>
-                  <code>{d.address}</code>
-                </td>
-                <td data-cell="state">{d.state}</td>
-                <td data-cell="handshake">{p.lastHandshakeAt ?? "never"}</td>
-                <td data-cell="traffic">
-                  {p.rxBytes} B in, {p.txBytes} B out
-                </td>
-                <td>
-                  <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
-                  <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
-                </td>
-              </tr>
-            );
-          }}
+          row={(d) => (
+            <tr data-device={d.id}>
+              <td>
+                <span class={`dot ${d.online ? "on" : "off"}`} title={d.online ? "online" : "offline"}></span>
+              </td>
+              <td>{d.name}</td>
+              <td>
+                <code>{d.address}</code>
+              </td>
+              <td data-cell="state">{d.state}</td>
+              <td data-cell="handshake">{d.lastHandshakeAt ?? "never"}</td>
+              <td data-cell="traffic">
+                {d.rxBytes} B in, {d.txBytes} B out
+              </td>
+              <td>
+                <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
+                <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
+              </td>
+            </tr>
+          )}
         />
         <BelowLimit count={devices.length} max={MAX_DEVICES} what="devices">
           <form method="post" action={PAGE} id="device-form">
