@@ -6,7 +6,7 @@ import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice, BelowLimit, ItemTable, RemoveButton, Select } from "../web/layout";
-import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
 import { presentApp } from "./present";
@@ -78,15 +78,6 @@ export const appPages = createRouter()
   .get(PAGE, signedInPage(render))
   .post(
     PAGE,
-    fieldsForm(render, CreateAppBody, async (c, user, body) => {
-      await createApp(c.get("services"), user.id, body);
-      return c.redirect(PAGE, 303);
-    }),
+    fieldsForm(render, CreateAppBody, thenGo(PAGE, createApp)),
   )
-  .post(
-    `${PAGE}/remove`,
-    buttonForm(render, namesOne(AppNameParam, "name", "no app of yours with that name"), async (c, user, { name }) => {
-      await removeApp(c.get("services"), user.id, name);
-      return c.redirect(PAGE, 303);
-    }),
-  );
+  .post(`${PAGE}/remove`, buttonForm(render, namesOne("name", AppNameParam.shape.name, "no app of yours with that name"), thenGo(PAGE, removeApp)));

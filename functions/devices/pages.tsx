@@ -8,7 +8,7 @@ import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton } from "../web/layout";
-import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
@@ -187,10 +187,4 @@ export const devicePages = createRouter()
       return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
     }),
   )
-  .post(
-    `${PAGE}/remove`,
-    buttonForm(render, namesOne(DeviceIdParam, "id", "no device of yours with that id"), async (c, user, { id }) => {
-      await removeDevice(c.get("services"), user.id, id);
-      return c.redirect(PAGE, 303);
-    }),
-  );
+  .post(`${PAGE}/remove`, buttonForm(render, namesOne("id", DeviceIdParam.shape.id, "no device of yours with that id"), thenGo(PAGE, removeDevice)));

@@ -7,7 +7,7 @@ import { csrfToken } from "../web/csrf";
 import type { FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
-import { buttonForm, fieldsForm, html, noFields, signedInPage, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, noFields, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentInstance, type InstanceJson } from "./present";
 import { DeployBody } from "./schemas";
@@ -148,21 +148,11 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config.appsUrl)} job={view.job} {...extra} />, status);
 }
 
-const act = (action: InstanceAction) =>
-  buttonForm(render, noFields, async (c, user) => {
-    await instanceAction(c.get("services"), user.id, action);
-    return c.redirect(PAGE, 303);
-  });
+const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, userId) => instanceAction(s, userId, action)));
 
 export const instancePages = createRouter()
   .get(PAGE, signedInPage(render))
-  .post(
-    PAGE,
-    fieldsForm(render, DeployBody, async (c, user, body) => {
-      await deployInstance(c.get("services"), user.id, body);
-      return c.redirect(PAGE, 303);
-    }),
-  )
+  .post(PAGE, fieldsForm(render, DeployBody, thenGo(PAGE, deployInstance)))
   .post(`${PAGE}/start`, act("start"))
   .post(`${PAGE}/stop`, act("stop"))
   .post(`${PAGE}/kill`, act("kill"));

@@ -1,16 +1,17 @@
 import type { Child } from "hono/jsx";
+import type { z } from "zod";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { PgServiceConfig } from "../../shared/config";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
-import { buttonForm, fieldsForm, html, signedInPage, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { CsrfField, Field, Layout, Notice, Select } from "../web/layout";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { Script } from "../web/script";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
-import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgNameParam } from "./schemas";
+import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgName } from "./schemas";
 import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
 
 const USERS = "/kws_services/postgres/users";
@@ -292,62 +293,54 @@ async function renderDatabases(c: PageContext, user: AuthUser, view: Feedback & 
   );
 }
 
+type Render = (c: PageContext, user: AuthUser, view?: Feedback & { secret?: Secret }, status?: ContentfulStatusCode) => Promise<Response>;
+
+/** A list page; a redirect back to it may carry a notice. */
+const listPage = (render: Render) => signedInPage((c, user) => render(c, user, { notice: c.req.query("notice") }));
+
+/** Creates one and shows the list with its connection string, this once. */
+const creates = <S extends z.ZodType>(render: Render, schema: S, create: (c: PageContext, user: AuthUser, data: z.output<S>) => Promise<Secret>) =>
+  fieldsForm(render, schema, async (c, user, data) => render(c, user, { secret: await create(c, user, data) }));
+
 export const pgPages = createRouter()
-  .get(
-    USERS,
-    signedInPage((c, user) => renderUsers(c, user, { notice: c.req.query("notice") })),
-  )
+  .get(USERS, listPage(renderUsers))
   .post(
     USERS,
-    fieldsForm(renderUsers, CreatePgUserForm, async (c, user, data) => {
-      const created = await createUser(c.get("services"), c.get("log"), user.id, data);
-      return renderUsers(c, user, {
-        secret: {
-          title: `Database user ${created.user.name} is ready.`,
-          name: created.user.name,
-          password: created.password,
-          uri: connectionUri(created.service, created.user.name, created.password),
-          hint: "Add a database name after the last / once you have created one.",
-        },
-      });
+    creates(renderUsers, CreatePgUserForm, async (c, user, data) => {
+      const { user: created, password, service } = await createUser(c.get("services"), c.get("log"), user.id, data);
+      const hint = "Add a database name after the last / once you have created one.";
+      return { title: `Database user ${created.name} is ready.`, name: created.name, password, uri: connectionUri(service, created.name, password), hint };
     }),
   )
   .post(
     `${USERS}/password`,
-    buttonForm(renderUsers, namesOne(PgNameParam, "name", "no database user of yours with that name"), async (c, user, { name }) => {
+    buttonForm(renderUsers, namesOne("name", PgName, "no database user of yours with that name"), async (c, user, name) => {
       const { password, service } = await revealPassword(c.get("services"), user.id, name);
       return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
     }),
   )
   .post(
     `${USERS}/delete`,
-    buttonForm(renderUsers, namesOne(PgNameParam, "name", "no database user of yours with that name"), async (c, user, { name }) => {
-      await deleteUser(c.get("services"), c.get("log"), user.id, name);
-      return c.redirect(`${USERS}?notice=user-deleted`, 303);
-    }),
+    buttonForm(
+      renderUsers,
+      namesOne("name", PgName, "no database user of yours with that name"),
+      thenGo(`${USERS}?notice=user-deleted`, (s, userId, name, log) => deleteUser(s, log, userId, name)),
+    ),
   )
-  .get(
-    DATABASES,
-    signedInPage((c, user) => renderDatabases(c, user, { notice: c.req.query("notice") })),
-  )
+  .get(DATABASES, listPage(renderDatabases))
   .post(
     DATABASES,
-    fieldsForm(renderDatabases, CreatePgDatabaseBody, async (c, user, data) => {
+    creates(renderDatabases, CreatePgDatabaseBody, async (c, user, data) => {
       const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), user.id, data);
-      return renderDatabases(c, user, {
-        secret: {
-          title: `Database ${database.name} is ready.`,
-          name: database.owner,
-          password,
-          uri: connectionUri(service, database.owner, password, database.name),
-        },
-      });
+      const { name, owner } = database;
+      return { title: `Database ${name} is ready.`, name: owner, password, uri: connectionUri(service, owner, password, name) };
     }),
   )
   .post(
     `${DATABASES}/delete`,
-    buttonForm(renderDatabases, namesOne(PgNameParam, "name", "no database of yours with that name"), async (c, user, { name }) => {
-      await deleteDatabase(c.get("services"), c.get("log"), user.id, name);
-      return c.redirect(`${DATABASES}?notice=db-deleted`, 303);
-    }),
+    buttonForm(
+      renderDatabases,
+      namesOne("name", PgName, "no database of yours with that name"),
+      thenGo(`${DATABASES}?notice=db-deleted`, (s, userId, name, log) => deleteDatabase(s, log, userId, name)),
+    ),
   );

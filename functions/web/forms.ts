@@ -42,14 +42,14 @@ export function validateForm<S extends z.ZodType>(schema: S, fields: Record<stri
 }
 
 /**
- * A form that only names one of the person's things (a remove button): a malformed name is a
- * thing that is not theirs, 404 with `missing`, as the API answers.
+ * A form that only names one of the person's things (a remove button): the `field` checked by
+ * `schema`; a malformed name is a thing that is not theirs, 404 with `missing`, as the API answers.
  */
 export const namesOne =
-  <S extends z.ZodType>(schema: S, field: string, missing: string) =>
+  <S extends z.ZodType>(field: string, schema: S, missing: string) =>
   (fields: Record<string, string>): FormResult<z.output<S>> => {
-    const valid = validateForm(schema, { [field]: fields[field] ?? "" });
-    return valid.ok ? valid : { ok: false, status: 404, errors: {}, message: missing };
+    const parsed = schema.safeParse(fields[field] ?? "");
+    return parsed.success ? { ok: true, data: parsed.data } : { ok: false, status: 404, errors: {}, message: missing };
   };
 
 /**

@@ -3,6 +3,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv, AuthUser } from "../env";
 import type { z } from "zod";
 import { type FieldErrors, type FormResult, submitForm, validateForm } from "./forms";
+import type { Logger } from "../../shared/logger";
+import type { Services } from "../services";
 import { csrfToken } from "./csrf";
 import { withNonce } from "./script";
 
@@ -73,3 +75,14 @@ export const mailLinkForm =
       },
       (f, fields) => html(c, page({ csrf: csrfToken(c), values: fields, errors: f.errors, message: f.message }), f.status),
     );
+
+/**
+ * The usual end of a signed-in form: `act` for the person, then the browser goes to `to` with a GET
+ * (post/redirect/get: reloading the page does not send the form again).
+ */
+export const thenGo =
+  <T,>(to: string, act: (s: Services, userId: string, data: T, log: Logger) => Promise<unknown>): Run<T> =>
+  async (c, user, data) => {
+    await act(c.get("services"), user.id, data, c.get("log"));
+    return c.redirect(to, 303);
+  };
