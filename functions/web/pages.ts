@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { AppEnv, AuthUser } from "../env";
 import type { z } from "zod";
-import { type FieldErrors, type FormResult, submitForm, validateForm } from "./forms";
 import type { Logger } from "../../shared/logger";
+import type { AppEnv, AuthUser } from "../env";
 import type { Services } from "../services";
 import { csrfToken } from "./csrf";
+import { type FieldErrors, type FormResult, submitForm, validateForm } from "./forms";
 import { withNonce } from "./script";
 
 /** What every page handler gets. */
@@ -33,7 +33,7 @@ type Parse<T> = (fields: Record<string, string>) => FormResult<T>;
 type Run<T> = (c: PageContext, user: AuthUser, data: T) => Promise<Response>;
 
 /** A signed-in form of fields checked by `schema`: a failure is shown at its fields, with what was typed (passwords aside: Field leaves them out). */
-export const fieldsForm = <S extends z.ZodType,>(rerender: Rerender, schema: S, run: Run<z.output<S>>) =>
+export const fieldsForm = <S extends z.ZodType>(rerender: Rerender, schema: S, run: Run<z.output<S>>) =>
   signedInPage((c, user) =>
     submitForm(
       c,
@@ -44,7 +44,7 @@ export const fieldsForm = <S extends z.ZodType,>(rerender: Rerender, schema: S, 
   );
 
 /** A signed-in button (start, remove, reveal): a failure is one message on the page. */
-export const buttonForm = <T,>(rerender: Rerender, parse: Parse<T>, run: Run<T>) =>
+export const buttonForm = <T>(rerender: Rerender, parse: Parse<T>, run: Run<T>) =>
   signedInPage((c, user) =>
     submitForm(
       c,
@@ -81,7 +81,7 @@ export const mailLinkForm =
  * (post/redirect/get: reloading the page does not send the form again).
  */
 export const thenGo =
-  <T,>(to: string, act: (s: Services, userId: string, data: T, log: Logger) => Promise<unknown>): Run<T> =>
+  <T>(to: string, act: (s: Services, userId: string, data: T, log: Logger) => Promise<unknown>): Run<T> =>
   async (c, user, data) => {
     await act(c.get("services"), user.id, data, c.get("log"));
     return c.redirect(to, 303);
