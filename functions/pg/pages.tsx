@@ -2,8 +2,10 @@ import type { Child } from "hono/jsx";
 import type { z } from "zod";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { PgServiceConfig } from "../../shared/config";
+import type { Logger } from "../../shared/logger";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
+import type { Services } from "../services";
 import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
@@ -108,8 +110,8 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
 
 /** The two lists: their words, limits and test ids. */
 const LISTS = {
-  users: { title: "Database users", adds: "database user", max: MAX_PG_USERS, second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
-  db: { title: "Databases", adds: "database", max: MAX_PG_DATABASES, second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
+  users: { path: USERS, deleted: "user-deleted", title: "Database users", adds: "database user", max: MAX_PG_USERS, second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
+  db: { path: DATABASES, deleted: "db-deleted", title: "Databases", adds: "database", max: MAX_PG_DATABASES, second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
 } as const;
 
 interface ListView extends Feedback {
@@ -126,17 +128,19 @@ interface ListProps<T> {
   /** The column after the name, and the row's buttons. */
   second: (item: T) => Child;
   actions: (item: T) => Child;
-  /** The form that adds one. */
+  /** The fields of the form that adds one, after its name. */
   children: Child;
+  /** Why one cannot be added yet, shown instead of the form. */
+  cannotAdd?: Child;
 }
 
 /**
  * Both pages: heading, tabs, feedback, a secret shown once, where to connect, the person's users or
  * databases (name, one more column, created, the row's buttons), then the form that adds one.
  */
-function ListPage<T extends { name: string; createdAt: Date }>({ list, view, items, second, actions, children }: ListProps<T>) {
-  const { title, adds, max, testId, rowTestId } = LISTS[list];
-  const { user, csrf, service, notice, message, secret } = view;
+function ListPage<T extends { name: string; createdAt: Date }>({ list, view, items, second, actions, children, cannotAdd }: ListProps<T>) {
+  const { path, title, adds, max, testId, rowTestId } = LISTS[list];
+  const { user, csrf, service, notice, message, secret, values = {}, errors = {} } = view;
   const what = title.toLowerCase();
   return (
     <Page title={title} user={user} csrf={csrf}>
@@ -182,92 +186,87 @@ function ListPage<T extends { name: string; createdAt: Date }>({ list, view, ite
           You have {max} {what}, the most allowed. Delete one to create another.
         </p>
       ) : null}
-      {children}
+      {cannotAdd ?? (
+        <form method="post" action={path} novalidate>
+          <CsrfField token={csrf} />
+          <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
+          {children}
+          <button type="submit">Create {adds}</button>
+        </form>
+      )}
     </Page>
   );
 }
 
+function UserButtons({ user, csrf }: { user: PgUserListing; csrf: string }) {
+  return (
+    <>
+      <form method="post" action={`${USERS}/password`} class="inline">
+        <CsrfField token={csrf} />
+        <input type="hidden" name="name" value={user.name} />
+        <button type="submit" class="link">
+          Show password
+        </button>
+      </form>{" "}
+      <DeleteButton action={`${USERS}/delete`} name={user.name} csrf={csrf} confirm={`Delete ${user.name} and its ${user.databases.length} database(s)? Their data is lost.`} />
+    </>
+  );
+}
+
 function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
-  const { csrf, values = {}, errors = {} } = view;
+  const error = view.errors?.password;
   return (
     <ListPage
       list="users"
       view={view}
       items={users}
       second={(u) => (u.databases.length ? u.databases.join(", ") : "none")}
-      actions={(u) => (
-        <>
-          <form method="post" action={`${USERS}/password`} class="inline">
-            <CsrfField token={csrf} />
-            <input type="hidden" name="name" value={u.name} />
-            <button type="submit" class="link">
-              Show password
-            </button>
-          </form>{" "}
-          <DeleteButton
-            action={`${USERS}/delete`}
-            name={u.name}
-            csrf={csrf}
-            confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
-          />
-        </>
-      )}
+      actions={(u) => <UserButtons user={u} csrf={view.csrf} />}
     >
-      <form method="post" action={USERS} novalidate>
-        <CsrfField token={csrf} />
-        <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
-        <div>
-          <label for="password">Password (leave empty to get a generated one)</label>
-          <input
-            id="password"
-            name="password"
-            type="password"
-            autocomplete="new-password"
-            aria-invalid={errors.password ? "true" : undefined}
-            aria-describedby={errors.password ? "password-error" : undefined}
-          />
-          {errors.password ? (
-            <p class="field-error" id="password-error" data-field-error="password">
-              {errors.password}
-            </p>
-          ) : null}
-        </div>
-        <button type="submit">Create database user</button>
-      </form>
+      <div>
+        <label for="password">Password (leave empty to get a generated one)</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="new-password"
+          aria-invalid={error ? "true" : undefined}
+          aria-describedby={error ? "password-error" : undefined}
+        />
+        {error ? (
+          <p class="field-error" id="password-error" data-field-error="password">
+            {error}
+          </p>
+        ) : null}
+      </div>
     </ListPage>
   );
 }
 
 function DatabasesPage({ databases, owners, ...view }: ListView & { databases: PgDatabaseListing[]; owners: string[] }) {
-  const { csrf, values = {}, errors = {} } = view;
+  const noOwner = (
+    <p>
+      A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
+    </p>
+  );
   return (
     <ListPage
       list="db"
       view={view}
       items={databases}
       second={(d) => <code>{d.owner}</code>}
-      actions={(d) => <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />}
+      actions={(d) => <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={view.csrf} confirm={`Delete ${d.name}? Its data is lost.`} />}
+      cannotAdd={owners.length === 0 ? noOwner : undefined}
     >
-      {owners.length === 0 ? (
-        <p>
-          A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
-        </p>
-      ) : (
-        <form method="post" action={DATABASES} novalidate>
-          <CsrfField token={csrf} />
-          <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
-          <div>
-            <label for="owner">Owner</label>
-            <Select name="owner" options={owners} selected={values.owner} />
-            {errors.owner ? (
-              <p class="field-error" data-field-error="owner">
-                {errors.owner}
-              </p>
-            ) : null}
-          </div>
-          <button type="submit">Create database</button>
-        </form>
-      )}
+      <div>
+        <label for="owner">Owner</label>
+        <Select name="owner" options={owners} selected={view.values?.owner} />
+        {view.errors?.owner ? (
+          <p class="field-error" data-field-error="owner">
+            {view.errors.owner}
+          </p>
+        ) : null}
+      </div>
     </ListPage>
   );
 }
@@ -302,6 +301,13 @@ const listPage = (render: Render) => signedInPage((c, user) => render(c, user, {
 const creates = <S extends z.ZodType>(render: Render, schema: S, create: (c: PageContext, user: AuthUser, data: z.output<S>) => Promise<Secret>) =>
   fieldsForm(render, schema, async (c, user, data) => render(c, user, { secret: await create(c, user, data) }));
 
+/** A delete button of a list: the named one of the person's goes, then the list again with a notice. */
+const deletes = (render: Render, list: keyof typeof LISTS, remove: (s: Services, log: Logger, userId: string, name: string) => Promise<void>) => {
+  const { adds, path, deleted } = LISTS[list];
+  const named = namesOne("name", PgName, `no ${adds} of yours with that name`);
+  return buttonForm(render, named, thenGo(`${path}?notice=${deleted}`, (s, userId, name, log) => remove(s, log, userId, name)));
+};
+
 export const pgPages = createRouter()
   .get(USERS, listPage(renderUsers))
   .post(
@@ -319,14 +325,7 @@ export const pgPages = createRouter()
       return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
     }),
   )
-  .post(
-    `${USERS}/delete`,
-    buttonForm(
-      renderUsers,
-      namesOne("name", PgName, "no database user of yours with that name"),
-      thenGo(`${USERS}?notice=user-deleted`, (s, userId, name, log) => deleteUser(s, log, userId, name)),
-    ),
-  )
+  .post(`${USERS}/delete`, deletes(renderUsers, "users", deleteUser))
   .get(DATABASES, listPage(renderDatabases))
   .post(
     DATABASES,
@@ -336,11 +335,4 @@ export const pgPages = createRouter()
       return { title: `Database ${name} is ready.`, name: owner, password, uri: connectionUri(service, owner, password, name) };
     }),
   )
-  .post(
-    `${DATABASES}/delete`,
-    buttonForm(
-      renderDatabases,
-      namesOne("name", PgName, "no database of yours with that name"),
-      thenGo(`${DATABASES}?notice=db-deleted`, (s, userId, name, log) => deleteDatabase(s, log, userId, name)),
-    ),
-  );
+  .post(`${DATABASES}/delete`, deletes(renderDatabases, "db", deleteDatabase));
