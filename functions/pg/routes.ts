@@ -3,7 +3,7 @@ import { createRouter } from "../app";
 import { adminOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { pgDrift } from "./drift";
-import { presentConnection, presentPgDatabase, presentPgUser } from "./present";
+import { presentConnection, presentCreatedDatabase, presentCreatedUser, presentDatabaseList, presentUserList } from "./present";
 import {
   CreatedPgDatabaseSchema,
   CreatedPgUserSchema,
@@ -111,57 +111,27 @@ const driftRoute = createRoute({
 });
 
 export const pgRoutes = createRouter()
-  .openapi(listUsersRoute, async (c) => {
-    const user = c.get("user");
-    const { service, users } = await listUsers(c.get("services"), user.id);
-    return c.json({ ...presentConnection(service), users: users.map(presentPgUser) }, 200);
-  })
+  .openapi(listUsersRoute, async (c) => c.json(presentUserList(await listUsers(c.get("services"), c.get("user").id)), 200))
   .openapi(createUserRoute, async (c) => {
-    const user = c.get("user");
-    const created = await createUser(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
-    const { service } = created;
-    return c.json(
-      {
-        ...presentConnection(service),
-        user: presentPgUser(created.user),
-        password: created.password,
-        connectionUri: connectionUri(service, created.user.name, created.password),
-      },
-      201,
-    );
+    const created = await createUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    return c.json(presentCreatedUser(created), 201);
   })
   .openapi(passwordRoute, async (c) => {
-    const user = c.get("user");
     const { name } = c.req.valid("param");
-    const { password, service } = await revealPassword(c.get("services"), user.id, name);
+    const { password, service } = await revealPassword(c.get("services"), c.get("user").id, name);
     return c.json({ ...presentConnection(service), name, password, connectionUri: connectionUri(service, name, password) }, 200);
   })
   .openapi(deleteUserRoute, async (c) => {
-    const user = c.get("user");
-    await deleteUser(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    await deleteUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
     return c.body(null, 204);
   })
-  .openapi(listDatabasesRoute, async (c) => {
-    const user = c.get("user");
-    const { service, databases } = await listDatabases(c.get("services"), user.id);
-    return c.json({ ...presentConnection(service), databases: databases.map(presentPgDatabase) }, 200);
-  })
+  .openapi(listDatabasesRoute, async (c) => c.json(presentDatabaseList(await listDatabases(c.get("services"), c.get("user").id)), 200))
   .openapi(createDatabaseRoute, async (c) => {
-    const user = c.get("user");
-    const created = await createDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
-    const { service, database } = created;
-    return c.json(
-      {
-        ...presentConnection(service),
-        database: presentPgDatabase(database),
-        connectionUri: connectionUri(service, database.owner, created.password, database.name),
-      },
-      201,
-    );
+    const created = await createDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    return c.json(presentCreatedDatabase(created), 201);
   })
   .openapi(deleteDatabaseRoute, async (c) => {
-    const user = c.get("user");
-    await deleteDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    await deleteDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(driftRoute, async (c) => {
