@@ -7,6 +7,7 @@ import { LxdError, LxdUnavailableError } from "./lxd/errors";
 import { JobError } from "./handlers/handler";
 import type { Handler, Handlers } from "./handlers/handler";
 import type { Journal, ResultBody } from "./journal";
+import { Semaphore } from "../shared/semaphore";
 
 export type ProgressBody = Extract<AgentMessageBody, { type: "progress" }>;
 
@@ -204,25 +205,4 @@ export class Executor {
 
 function failure(jobId: string, code: string, message: string): ResultBody {
   return { type: "result", jobId, ok: false, error: { code, message: message.slice(0, 4000) } };
-}
-
-class Semaphore {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async use<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free -= 1;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free += 1;
-    }
-  }
 }

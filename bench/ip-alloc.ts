@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { createControlPlane } from "../functions/control-plane";
-import { generateKeyPair } from "../functions/devices/client-config";
+import { generateKeyPair } from "../shared/crypto/x25519";
 import { createNodeServices } from "../functions/node-services";
 import { hashToken } from "../shared/crypto/tokens";
 import { hashPassword } from "../shared/crypto/password";

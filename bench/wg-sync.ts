@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { formatIPv4, parseIPv4 } from "../shared/addresses/pool";
 import { createLogger } from "../shared/logger";
 import type { WireGuardPeer } from "../shared/protocol/wireguard";
-import { generateKeyPair } from "../agent/wireguard/keys";
+import { generateKeyPair } from "../shared/crypto/x25519";
 import { WireGuard } from "../agent/wireguard/manager";
 import { Cleanups, envInt, p50, progress, round, time, until } from "./support/common";
 

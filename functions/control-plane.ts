@@ -17,6 +17,7 @@ import { ingressPages, ingressRoutes } from "./ingress/routes";
 import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
+import { securitySchemes } from "./middleware/auth";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { tokenRoutes } from "./tokens/routes";
@@ -46,6 +47,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", devicePages)
     .route("/", appPages)
     .route("/", ingressPages);
+  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
     info: { title: "KWS API", version: "1" },

@@ -6,4 +6,4 @@ import type { AppEnv } from "./env";
  * which a browser accepts from this very host only, so a sibling subdomain (a published app)
  * cannot plant one. Development is plain HTTP, where a browser would drop such a cookie.
  */
-export const cookiePrefix = (c: Context<AppEnv>) => (c.get("services").config.env === "production" ? ("host" as const) : undefined);
+export const cookiePrefix = <E extends AppEnv>(c: Context<E>) => (c.get("services").config.env === "production" ? ("host" as const) : undefined);

@@ -1,13 +1,12 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { AppError, type ErrorIssue, errorStatus } from "./core/errors";
+import type { ErrorSchema } from "./schemas";
+import { AppError, type ErrorCode, type ErrorIssue } from "./core/errors";
 import type { AppEnv } from "./env";
 
-export interface ErrorBody {
-  /** jobId: the job that is already running, when a 409 refuses to start another. */
-  error: { code: string; message: string; requestId: string; issues?: ErrorIssue[]; jobId?: string };
-}
+/** The error envelope; jobId: the job that is already running, when a 409 refuses to start another. */
+export type ErrorBody = z.infer<typeof ErrorSchema>;
 
 export function zodIssues(error: z.ZodError): ErrorIssue[] {
   return error.issues.map((i) => ({ path: i.path.join(".") || "body", message: i.message }));
@@ -19,7 +18,7 @@ export function validationError(error: z.ZodError): AppError {
   return new AppError("invalid", first ? `${first.path}: ${first.message}` : "invalid request", { issues });
 }
 
-const statusCodes: Record<number, keyof typeof errorStatus> = {
+const statusCodes: Record<number, ErrorCode> = {
   400: "invalid",
   401: "unauthorized",
   403: "forbidden",

@@ -1,10 +1,15 @@
 import { z } from "@hono/zod-openapi";
+import { type ErrorCode, errorStatus } from "./core/errors";
 
 /** Shapes used by more than one function. */
+
+/** Every code the API answers with (each maps to one HTTP status). */
+export const ErrorCodeSchema = z.enum(Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]).openapi("ErrorCode", { example: "invalid" });
+
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "invalid" }),
+      code: ErrorCodeSchema,
       message: z.string(),
       requestId: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
@@ -12,6 +17,10 @@ export const ErrorSchema = z
     }),
   })
   .openapi("Error");
+
+/** A name a person gives one of their things (a device, an API token): trimmed, not empty, at most `max` characters. */
+export const labelField = (max: number) =>
+  z.string({ message: "must be a string" }).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
 
 export const errorResponse = (description: string) => ({
   content: { "application/json": { schema: ErrorSchema } },

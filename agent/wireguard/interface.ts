@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../../shared/logger";
 import type { WireGuardConfig } from "./config";
-import type { KeyPair } from "./keys";
+import type { KeyPair } from "../../shared/crypto/x25519";
 import { readDump } from "./peers";
 import type { PeerState } from "./peers";
 import { runTool } from "./tools";

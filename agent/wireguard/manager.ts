@@ -13,7 +13,7 @@ import { DesiredPeers } from "./desired-peers";
 import { applyTable, enableForwarding, renderTable } from "./firewall";
 import { ensureInterface } from "./interface";
 import { loadOrCreateKeyPair } from "./keys";
-import type { KeyPair } from "./keys";
+import type { KeyPair } from "../../shared/crypto/x25519";
 import { attachPeers, detachPeers, planPeers, readDump } from "./peers";
 import type { PeerPlan } from "./peers";
 

@@ -1,15 +1,13 @@
 import type { Child } from "hono/jsx";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { Script } from "../web/script";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { fieldsForm, html, mailLinkForm, signedInPage, type Rerender } from "../web/pages";
 import { changeOwnPassword, deleteOwnAccount, signOutEverywhere } from "./requests";
 import { ChangeEmailBody, ChangePasswordBody, ConfirmEmailBody, DeleteAccountBody, PasswordResetBody, PasswordResetConfirmBody } from "./schemas";
 import { confirmEmailChange, confirmPasswordReset, requestEmailChange, requestPasswordReset } from "./service";
@@ -182,27 +180,11 @@ function AccountPage({ user, csrf, section, values = {}, errors = {}, message, n
   );
 }
 
-/**
- * A form of the account page: signed in, CSRF, the schema, then `run`; a failure is shown at the
- * form it came from (passwords are never filled in again: Field leaves them out).
- */
-function accountForm<S extends z.ZodType>(section: Section, schema: S, run: (c: PageContext, user: AuthUser, data: z.output<S>) => Promise<Response>) {
-  return async (c: PageContext) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const again = (errors: FieldErrors, message: string | undefined, status: ContentfulStatusCode) =>
-      html(c, <AccountPage user={user} csrf={csrfToken(c)} section={section} values={fields} errors={errors} message={message} />, status);
-    const valid = validateForm(schema, fields);
-    if (!valid.ok) return again(valid.errors, undefined, 400);
-    try {
-      return await run(c, user, valid.data);
-    } catch (err) {
-      const f = pageFailure(err);
-      return again(f.errors, f.message, f.status);
-    }
-  };
-}
+/** The account page again with one form's feedback (passwords are never filled in again: Field leaves them out). */
+const accountAgain =
+  (section: Section): Rerender =>
+  (c, user, { values, errors, message }, status) =>
+    html(c, <AccountPage user={user} csrf={csrfToken(c)} section={section} values={values} errors={errors} message={message} />, status);
 
 /** What a finished operation shows, and where to go next. */
 function Done({ title, next, children }: { title: string; next: Child; children?: Child }) {
@@ -218,87 +200,81 @@ function Done({ title, next, children }: { title: string; next: Child; children?
 
 export const accountPages = createRouter()
   .get("/kws_forgot", (c) => html(c, <ForgotPage csrf={csrfToken(c)} />))
-  .post("/kws_forgot", async (c) => {
-    const fields = await readForm(c);
-    const csrf = csrfToken(c);
-    const valid = validateForm(PasswordResetBody, fields);
-    if (!valid.ok) return html(c, <ForgotPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
-    try {
-      await requestPasswordReset(c.get("services"), c.get("log"), valid.data.email, clientIp(c));
-    } catch (err) {
-      const f = pageFailure(err);
-      return html(c, <ForgotPage csrf={csrf} values={fields} errors={f.errors} message={f.message} />, f.status);
-    }
-    return html(c, <ForgotPage csrf={csrf} sent />);
-  })
+  .post(
+    "/kws_forgot",
+    mailLinkForm(ForgotPage, PasswordResetBody, (c, email) => requestPasswordReset(c.get("services"), c.get("log"), email, clientIp(c))),
+  )
   .get("/kws_reset", (c) => html(c, <ResetPage csrf={csrfToken(c)} token={c.req.query("token") ?? ""} />))
-  .post("/kws_reset", async (c) => {
-    const fields = await readForm(c);
-    const csrf = csrfToken(c);
-    const token = fields.token ?? "";
-    const valid = validateForm(PasswordResetConfirmBody, fields);
-    if (!valid.ok) return html(c, <ResetPage csrf={csrf} token={token} errors={valid.errors} message={valid.errors.token} />, 400);
-    try {
-      await confirmPasswordReset(c.get("services"), c.get("log"), valid.data.token, valid.data.password);
-    } catch (err) {
-      const f = pageFailure(err);
-      if (f.errors.password) return html(c, <ResetPage csrf={csrf} token={token} errors={f.errors} />, f.status);
-      const retry = <a href="/kws_forgot">Ask for a new reset link</a>;
-      return html(c, <LinkFailed title="Choose a new password" message={f.message ?? "this link cannot be used"} retry={retry} />, f.status);
-    }
-    return html(
+  .post("/kws_reset", (c) =>
+    submitForm(
       c,
-      <Done title="Password set" next={<a href="/kws_signin">Sign in</a>}>
-        Your new password is set, and every session of your account has ended.
-      </Done>,
-    );
-  })
+      (fields) => validateForm(PasswordResetConfirmBody, fields),
+      async ({ token, password }) => {
+        await confirmPasswordReset(c.get("services"), c.get("log"), token, password);
+        return html(
+          c,
+          <Done title="Password set" next={<a href="/kws_signin">Sign in</a>}>
+            Your new password is set, and every session of your account has ended.
+          </Done>,
+        );
+      },
+      (f, fields) => {
+        // A field to correct shows the form again; a link that cannot be used says so.
+        if (Object.keys(f.errors).length) return html(c, <ResetPage csrf={csrfToken(c)} token={fields.token ?? ""} errors={f.errors} message={f.errors.token} />, f.status);
+        const retry = <a href="/kws_forgot">Ask for a new reset link</a>;
+        return html(c, <LinkFailed title="Choose a new password" message={f.message ?? "this link cannot be used"} retry={retry} />, f.status);
+      },
+    ),
+  )
   // The link opens a page with a button: a GET (a mail scanner following links) never changes anything.
   .get("/kws_email_confirm", (c) => html(c, <EmailConfirmPage csrf={csrfToken(c)} token={c.req.query("token") ?? ""} />))
-  .post("/kws_email_confirm", async (c) => {
-    const fields = await readForm(c);
-    const valid = validateForm(ConfirmEmailBody, fields);
-    const failed = (message: string, status: ContentfulStatusCode) =>
-      html(c, <LinkFailed title="Confirm your new e-mail address" message={message} retry={<a href={ACCOUNT}>Ask again from your account page</a>} />, status);
-    if (!valid.ok) return failed("this link is incomplete: open it from the mail again", 400);
-    let email: string;
-    try {
-      email = await confirmEmailChange(c.get("services"), c.get("log"), valid.data.token);
-    } catch (err) {
-      const f = pageFailure(err);
-      return failed(f.message ?? "this link cannot be used", f.status);
-    }
-    return html(c, <Done title="E-mail address changed" next={<a href="/">Dashboard</a>}>Your e-mail address is now {email}.</Done>);
-  })
-  .get(ACCOUNT, (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return html(c, <AccountPage user={user} csrf={csrfToken(c)} notice={c.req.query("notice")} />);
-  })
+  .post("/kws_email_confirm", (c) =>
+    submitForm(
+      c,
+      (fields) => {
+        const valid = validateForm(ConfirmEmailBody, fields);
+        return valid.ok ? valid : { ok: false, status: 400, errors: {}, message: "this link is incomplete: open it from the mail again" };
+      },
+      async ({ token }) => {
+        const email = await confirmEmailChange(c.get("services"), c.get("log"), token);
+        return html(c, <Done title="E-mail address changed" next={<a href="/">Dashboard</a>}>Your e-mail address is now {email}.</Done>);
+      },
+      (f) => {
+        const retry = <a href={ACCOUNT}>Ask again from your account page</a>;
+        return html(c, <LinkFailed title="Confirm your new e-mail address" message={f.message ?? "this link cannot be used"} retry={retry} />, f.status);
+      },
+    ),
+  )
+  .get(
+    ACCOUNT,
+    signedInPage((c, user) => html(c, <AccountPage user={user} csrf={csrfToken(c)} notice={c.req.query("notice")} />)),
+  )
   .post(
     `${ACCOUNT}/password`,
-    accountForm("password", ChangePasswordBody, async (c, _user, data) => {
-      await changeOwnPassword(c, data);
+    fieldsForm(accountAgain("password"), ChangePasswordBody, async (c, user, data) => {
+      await changeOwnPassword(c, user, data);
       return c.redirect(`${ACCOUNT}?notice=password-changed`, 303);
     }),
   )
   .post(
     `${ACCOUNT}/email`,
-    accountForm("email", ChangeEmailBody, async (c, user, data) => {
+    fieldsForm(accountAgain("email"), ChangeEmailBody, async (c, user, data) => {
       await requestEmailChange(c.get("services"), c.get("log"), user.id, data);
       return html(c, <AccountPage user={user} csrf={csrfToken(c)} sentTo={data.email} />);
     }),
   )
-  .post(`${ACCOUNT}/logout-all`, async (c) => {
-    if (!signedIn(c)) return toSignIn(c);
-    await readForm(c);
-    await signOutEverywhere(c);
-    return c.redirect("/kws_signin?notice=signed-out", 303);
-  })
+  .post(
+    `${ACCOUNT}/logout-all`,
+    signedInPage(async (c, user) => {
+      await readForm(c);
+      await signOutEverywhere(c, user);
+      return c.redirect("/kws_signin?notice=signed-out", 303);
+    }),
+  )
   .post(
     `${ACCOUNT}/delete`,
-    accountForm("delete", DeleteAccountBody, async (c, _user, data) => {
-      await deleteOwnAccount(c, data.password);
+    fieldsForm(accountAgain("delete"), DeleteAccountBody, async (c, user, data) => {
+      await deleteOwnAccount(c, user, data.password);
       return html(
         c,
         <Done title="Account deleted" next={<a href="/kws_register">Create a new account</a>}>

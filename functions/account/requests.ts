@@ -1,8 +1,7 @@
 import type { Context } from "hono";
 import { createSession, destroySession } from "../auth/sessions";
 import { endSession, sessionCookie, setSessionCookie } from "../auth/cookies";
-import type { AppEnv } from "../env";
-import { requireUser } from "../middleware/auth";
+import type { AppEnv, AuthContext, AuthUser } from "../env";
 import { deleteAccount } from "./delete";
 import { changePassword, endAllSessions } from "./service";
 
@@ -16,9 +15,10 @@ import { changePassword, endAllSessions } from "./service";
  * keeps going on a new session of the new generation (its token is returned). A caller with an API
  * token has no session.
  */
-async function renewSession(c: Context<AppEnv>, userId: string, generation: number): Promise<string | undefined> {
+async function renewSession<E extends AppEnv>(c: Context<E>, userId: string, generation: number): Promise<string | undefined> {
   const old = sessionCookie(c);
-  if (c.get("auth")?.via !== "session" || !old) return undefined;
+  const via: AuthContext["via"] | undefined = c.get("auth")?.via;
+  if (via !== "session" || !old) return undefined;
   const { kv } = c.get("services");
   await destroySession(kv, old);
   const token = await createSession(kv, userId, generation);
@@ -27,20 +27,18 @@ async function renewSession(c: Context<AppEnv>, userId: string, generation: numb
 }
 
 /** Other sessions end; this one continues. */
-export async function changeOwnPassword(c: Context<AppEnv>, input: { currentPassword: string; newPassword: string }): Promise<void> {
-  const user = requireUser(c);
+export async function changeOwnPassword<E extends AppEnv>(c: Context<E>, user: AuthUser, input: { currentPassword: string; newPassword: string }): Promise<void> {
   const generation = await changePassword(c.get("services"), c.get("log"), user.id, input);
   await renewSession(c, user.id, generation);
 }
 
 /** Every session ends, this one included. */
-export async function signOutEverywhere(c: Context<AppEnv>): Promise<void> {
-  await endAllSessions(c.get("services"), c.get("log"), requireUser(c).id);
+export async function signOutEverywhere<E extends AppEnv>(c: Context<E>, user: AuthUser): Promise<void> {
+  await endAllSessions(c.get("services"), c.get("log"), user.id);
   await endSession(c);
 }
 
-export async function deleteOwnAccount(c: Context<AppEnv>, password: string): Promise<void> {
-  const user = requireUser(c);
+export async function deleteOwnAccount<E extends AppEnv>(c: Context<E>, user: AuthUser, password: string): Promise<void> {
   // A fresh session lets the browser try again if the deletion stops part-way; once done it goes too.
   let renewed: string | undefined;
   await deleteAccount(c.get("services"), c.get("log"), user.id, password, async (generation) => {

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { MessageResponse } from "../auth/schemas";
 import { clientIp } from "../middleware/client-ip";
-import { requireUser } from "../middleware/auth";
+import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { changeOwnPassword, deleteOwnAccount, signOutEverywhere } from "./requests";
 import { ChangeEmailBody, ChangePasswordBody, ConfirmEmailBody, DeleteAccountBody, PasswordResetBody, PasswordResetConfirmBody } from "./schemas";
@@ -40,6 +40,7 @@ const resetConfirmRoute = createRoute({
 });
 
 const logoutAllRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/auth/logout-all",
   tags,
@@ -48,6 +49,7 @@ const logoutAllRoute = createRoute({
 });
 
 const changePasswordRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/account/password",
   tags,
@@ -63,6 +65,7 @@ const changePasswordRoute = createRoute({
 });
 
 const changeEmailRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/account/email",
   tags,
@@ -93,6 +96,7 @@ const confirmEmailRoute = createRoute({
 });
 
 const deleteRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/account",
   tags,
@@ -118,15 +122,15 @@ export const accountRoutes = createRouter()
     return c.json({ message: "password set; every session has ended, sign in with the new password" }, 200);
   })
   .openapi(logoutAllRoute, async (c) => {
-    await signOutEverywhere(c);
+    await signOutEverywhere(c, c.get("user"));
     return c.body(null, 204);
   })
   .openapi(changePasswordRoute, async (c) => {
-    await changeOwnPassword(c, c.req.valid("json"));
+    await changeOwnPassword(c, c.get("user"), c.req.valid("json"));
     return c.json({ message: "password changed; your other sessions have ended" }, 200);
   })
   .openapi(changeEmailRoute, async (c) => {
-    await requestEmailChange(c.get("services"), c.get("log"), requireUser(c).id, c.req.valid("json"));
+    await requestEmailChange(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
     return c.json({ message: "a confirmation link was sent to the new address; the change applies once it is confirmed" }, 202);
   })
   .openapi(confirmEmailRoute, async (c) => {
@@ -134,6 +138,6 @@ export const accountRoutes = createRouter()
     return c.json({ message: `your e-mail address is now ${email}` }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    await deleteOwnAccount(c, c.req.valid("json").password);
+    await deleteOwnAccount(c, c.get("user"), c.req.valid("json").password);
     return c.body(null, 204);
   });

@@ -3,13 +3,14 @@ import { appAccessLevels, type App } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { CsrfField, Field, Layout, Notice, BelowLimit, ItemTable, RemoveButton, Select } from "../web/layout";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
-import { createApp, listApps, presentApp, removeApp } from "./service";
+import { presentApp } from "./present";
+import { createApp, listApps, removeApp } from "./service";
 
 const PAGE = "/kws_apps";
 
@@ -30,55 +31,38 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
         <h1>Published apps</h1>
         <p>Publish a port of your instance at its own address (up to {MAX_APPS}). Access: only you, any KWS account, or anyone.</p>
         {message ? <Notice kind="error">{message}</Notice> : null}
-        {apps.length ? (
-          <table data-testid="app-list">
-            <tr>
-              <th>Address</th>
-              <th>Port</th>
-              <th>Access</th>
-              <th></th>
+        <ItemTable
+          items={apps.map((a) => presentApp(a, appsUrl))}
+          testId="app-list"
+          head={["Address", "Port", "Access", ""]}
+          empty={<p data-testid="no-apps">No apps yet.</p>}
+          row={(a) => (
+            <tr data-app={a.name}>
+              <td>
+                <a href={a.url} target="_blank" rel="noopener">
+                  {a.url}
+                </a>
+              </td>
+              <td>{a.port}</td>
+              <td data-cell="access">{a.access}</td>
+              <td>
+                <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
+              </td>
             </tr>
-            {apps.map((a) => {
-              const p = presentApp(a, appsUrl);
-              return (
-                <tr data-app={a.name}>
-                  <td>
-                    <a href={p.url} target="_blank" rel="noopener">
-                      {p.url}
-                    </a>
-                  </td>
-                  <td>{a.port}</td>
-                  <td data-cell="access">{a.access}</td>
-                  <td>
-                    <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={a.name} label={a.name} testId={`remove-${a.name}`} />
-                  </td>
-                </tr>
-              );
-            })}
-          </table>
-        ) : (
-          <p data-testid="no-apps">No apps yet.</p>
-        )}
-        {apps.length < MAX_APPS ? (
+          )}
+        />
+        <BelowLimit count={apps.length} max={MAX_APPS} what="apps">
           <form method="post" action={PAGE}>
             <CsrfField token={csrf} />
             <Field name="name" label="Name (the first label of its address)" value={values.name} error={errors.name} autocomplete="off" />
             <Field name="port" label="Port in your instance" type="number" value={values.port} error={errors.port} autocomplete="off" />
             <label for="access">Access</label>
-            <select id="access" name="access">
-              {appAccessLevels.map((level) => (
-                <option value={level} selected={values.access === level}>
-                  {level}
-                </option>
-              ))}
-            </select>{" "}
+            <Select name="access" options={appAccessLevels} selected={values.access} />{" "}
             <button type="submit" data-testid="app-create">
               Publish
             </button>
           </form>
-        ) : (
-          <p>You have {MAX_APPS} apps, the most allowed.</p>
-        )}
+        </BelowLimit>
       </div>
       <Script code={FORM_BEHAVIOURS} />
     </Layout>
@@ -91,36 +75,9 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
 }
 
 export const appPages = createRouter()
-  .get(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return render(c, user);
-  })
-  .post(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreateAppBody, fields);
-    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      await createApp(c.get("services"), user.id, valid.data);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  })
-  .post(`${PAGE}/remove`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(AppNameParam, { name: fields.name ?? "" });
-    if (!valid.ok) return render(c, user, { message: "no app of yours with that name" }, 404);
-    try {
-      await removeApp(c.get("services"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  });
+  .get(PAGE, signedInPage(render))
+  .post(
+    PAGE,
+    fieldsForm(render, CreateAppBody, thenGo(PAGE, createApp)),
+  )
+  .post(`${PAGE}/remove`, buttonForm(render, namesOne("name", AppNameParam.shape.name, "no app of yours with that name"), thenGo(PAGE, removeApp)));

@@ -1,14 +1,16 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { requireUser } from "../middleware/auth";
+import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { AppListSchema, AppNameParam, AppResponse, CreateAppBody, MAX_APPS, UpdateAppBody } from "./schemas";
-import { changeApp, createApp, listApps, presentApp, removeApp } from "./service";
+import { presentApp } from "./present";
+import { changeApp, createApp, listApps, removeApp } from "./service";
 
 const tags = ["apps"];
 const common = { 401: errorResponse("Not signed in"), 403: errorResponse("The e-mail address is not verified yet") };
 
 const listRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/apps",
   tags,
@@ -17,6 +19,7 @@ const listRoute = createRoute({
 });
 
 const createAppRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/apps",
   tags,
@@ -31,6 +34,7 @@ const createAppRoute = createRoute({
 });
 
 const updateRoute = createRoute({
+  ...userOnly,
   method: "patch",
   path: "/apps/{name}",
   tags,
@@ -40,6 +44,7 @@ const updateRoute = createRoute({
 });
 
 const deleteRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/apps/{name}",
   tags,
@@ -50,24 +55,24 @@ const deleteRoute = createRoute({
 
 export const appRoutes = createRouter()
   .openapi(listRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { appsUrl } = c.get("services").config;
     return c.json({ apps: (await listApps(c.get("services"), user.id)).map((a) => presentApp(a, appsUrl)) }, 200);
   })
   .openapi(createAppRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const app = await createApp(c.get("services"), user.id, c.req.valid("json"));
     c.get("log").info("app published", { app: app.name, port: app.port, access: app.access, userId: user.id });
     return c.json({ app: presentApp(app, c.get("services").config.appsUrl) }, 201);
   })
   .openapi(updateRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const app = await changeApp(c.get("services"), user.id, c.req.valid("param").name, c.req.valid("json"));
     c.get("log").info("app changed", { app: app.name, port: app.port, access: app.access, userId: user.id });
     return c.json({ app: presentApp(app, c.get("services").config.appsUrl) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     await removeApp(c.get("services"), user.id, c.req.valid("param").name);
     c.get("log").info("app removed", { app: c.req.valid("param").name, userId: user.id });
     return c.body(null, 204);

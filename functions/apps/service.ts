@@ -2,21 +2,17 @@ import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../core/locks";
 import type { App, AppAccess } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
-import { appUrl, labelTaken, lockNames } from "../ingress/names";
+import { labelTaken, lockNames } from "../ingress/names";
 import type { Services } from "../services";
 import { forgetLabel } from "../ingress/resolve";
 import { instanceOfUser } from "../instances/queries";
 import { appsOfUser, countApps, deleteApp, insertApp, updateApp } from "./queries";
-import { MAX_APPS, type AppJson } from "./schemas";
+import { MAX_APPS } from "./schemas";
 
 const nameTaken = (name: string) =>
   new AppError("conflict", `name: ${name} is taken; choose another`, { issues: [{ path: "name", message: "is taken" }] });
 
 const noSuchApp = (name: string) => new AppError("not_found", `you have no app named ${name}`);
-
-export function presentApp(app: App, appsUrl: string): AppJson {
-  return { name: app.name, port: app.port, access: app.access, url: appUrl(appsUrl, app.name), createdAt: app.createdAt.toISOString() };
-}
 
 export function listApps(s: Services, userId: string): Promise<App[]> {
   return appsOfUser(s.db, userId);

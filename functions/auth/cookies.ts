@@ -4,7 +4,7 @@ import { SESSION_COOKIE, SESSION_TTL_SECONDS, destroySession } from "./sessions"
 import { cookiePrefix } from "../cookie-prefix";
 import type { AppEnv } from "../env";
 
-export function setSessionCookie(c: Context<AppEnv>, token: string) {
+export function setSessionCookie<E extends AppEnv>(c: Context<E>, token: string) {
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
     sameSite: "Lax",
@@ -16,10 +16,10 @@ export function setSessionCookie(c: Context<AppEnv>, token: string) {
 }
 
 /** The session token this request carries, under the cookie's name for this deployment. */
-export const sessionCookie = (c: Context<AppEnv>): string | undefined => getCookie(c, SESSION_COOKIE, cookiePrefix(c));
+export const sessionCookie = <E extends AppEnv>(c: Context<E>): string | undefined => getCookie(c, SESSION_COOKIE, cookiePrefix(c));
 
 /** Ends the session of this request, in the KV and in the browser. */
-export async function endSession(c: Context<AppEnv>) {
+export async function endSession<E extends AppEnv>(c: Context<E>) {
   const token = sessionCookie(c);
   if (token) await destroySession(c.get("services").kv, token);
   deleteCookie(c, SESSION_COOKIE, { path: "/", prefix: cookiePrefix(c) });

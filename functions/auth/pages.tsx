@@ -1,12 +1,9 @@
-import type { Context } from "hono";
-import type { JSX } from "hono/jsx/jsx-runtime";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createRouter } from "../app";
-import type { AppEnv } from "../env";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
-import { formFailure, readForm, validateForm, type FieldErrors } from "../web/forms";
+import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { html, mailLinkForm } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
 import { endSession, setSessionCookie } from "./cookies";
 import { LoginBody, RegisterBody, ResendBody } from "./schemas";
@@ -115,65 +112,57 @@ function CheckEmailPage() {
   );
 }
 
-const render = (c: Context<AppEnv>, page: JSX.Element, status: ContentfulStatusCode = 200) => c.html(page, status);
-
 export const authPages = createRouter()
-  .get("/kws_register", (c) => render(c, <RegisterPage csrf={csrfToken(c)} />))
-  .post("/kws_register", async (c) => {
-    const fields = await readForm(c);
-    const csrf = csrfToken(c);
-    const valid = validateForm(RegisterBody, fields);
-    if (!valid.ok) return render(c, <RegisterPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
-    try {
-      await register(c.get("services"), c.get("log"), valid.data, clientIp(c));
-    } catch (err) {
-      const f = formFailure(err);
-      return render(c, <RegisterPage csrf={csrf} values={fields} errors={f.errors} message={f.message} />, f.status);
-    }
-    return c.redirect("/kws_check_email", 303);
-  })
-  .get("/kws_check_email", (c) => render(c, <CheckEmailPage />))
+  .get("/kws_register", (c) => html(c, <RegisterPage csrf={csrfToken(c)} />))
+  .post("/kws_register", (c) =>
+    submitForm(
+      c,
+      (fields) => validateForm(RegisterBody, fields),
+      async (body) => {
+        await register(c.get("services"), c.get("log"), body, clientIp(c));
+        return c.redirect("/kws_check_email", 303);
+      },
+      (f, fields) => html(c, <RegisterPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),
+    ),
+  )
+  .get("/kws_check_email", (c) => html(c, <CheckEmailPage />))
   .get("/kws_signin", (c) => {
     // Where to go after signing in (an app host's sign-in passes through here): this site's paths only.
     const next = sameHostPath(c.req.query("next"));
     if (c.get("auth")) return c.redirect(next ?? "/", 303);
-    return render(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice") ?? (next ? "signin-required" : undefined)} next={next} />);
+    return html(c, <SignInPage csrf={csrfToken(c)} notice={c.req.query("notice") ?? (next ? "signin-required" : undefined)} next={next} />);
   })
-  .post("/kws_signin", async (c) => {
-    const fields = await readForm(c);
-    const csrf = csrfToken(c);
-    const next = sameHostPath(fields.next);
-    const valid = validateForm(LoginBody, fields);
-    if (!valid.ok) return render(c, <SignInPage csrf={csrf} values={fields} errors={valid.errors} next={next} />, 400);
-    try {
-      const { sessionToken } = await login(c.get("services"), c.get("log"), valid.data, clientIp(c));
-      setSessionCookie(c, sessionToken);
-    } catch (err) {
-      const f = formFailure(err);
-      return render(
-        c,
-        <SignInPage csrf={csrf} values={fields} message={f.message} unverified={f.code === "unverified"} next={next} />,
-        f.status,
-      );
-    }
-    return c.redirect(next ?? "/", 303);
-  })
+  .post("/kws_signin", (c) =>
+    submitForm(
+      c,
+      (fields) => validateForm(LoginBody, fields),
+      async (body, fields) => {
+        const { sessionToken } = await login(c.get("services"), c.get("log"), body, clientIp(c));
+        setSessionCookie(c, sessionToken);
+        return c.redirect(sameHostPath(fields.next) ?? "/", 303);
+      },
+      (f, fields) =>
+        html(
+          c,
+          <SignInPage
+            csrf={csrfToken(c)}
+            values={fields}
+            errors={f.errors}
+            message={f.message}
+            unverified={f.code === "unverified"}
+            next={sameHostPath(fields.next)}
+          />,
+          f.status,
+        ),
+    ),
+  )
   .post("/kws_signout", async (c) => {
     await readForm(c);
     await endSession(c);
     return c.redirect("/kws_signin?notice=signed-out", 303);
   })
-  .get("/kws_resend", (c) => render(c, <ResendPage csrf={csrfToken(c)} />))
-  .post("/kws_resend", async (c) => {
-    const fields = await readForm(c);
-    const csrf = csrfToken(c);
-    const valid = validateForm(ResendBody, fields);
-    if (!valid.ok) return render(c, <ResendPage csrf={csrf} values={fields} errors={valid.errors} />, 400);
-    try {
-      await resendVerification(c.get("services"), c.get("log"), valid.data.email, clientIp(c));
-    } catch (err) {
-      const f = formFailure(err);
-      return render(c, <ResendPage csrf={csrf} values={fields} message={f.message} />, f.status);
-    }
-    return render(c, <ResendPage csrf={csrf} sent />, 200);
-  });
+  .get("/kws_resend", (c) => html(c, <ResendPage csrf={csrfToken(c)} />))
+  .post(
+    "/kws_resend",
+    mailLinkForm(ResendPage, ResendBody, (c, email) => resendVerification(c.get("services"), c.get("log"), email, clientIp(c))),
+  );

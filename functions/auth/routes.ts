@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { clientIp } from "../middleware/client-ip";
-import { requireUser, toAuthUser } from "../middleware/auth";
+import { toAuthUser, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { endSession, setSessionCookie } from "./cookies";
 import {
@@ -97,6 +97,7 @@ const logoutRoute = createRoute({
 });
 
 const meRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/me",
   tags,
@@ -136,4 +137,4 @@ export const authRoutes = createRouter()
     await endSession(c);
     return c.body(null, 204);
   })
-  .openapi(meRoute, async (c) => c.json({ user: requireUser(c) }, 200));
+  .openapi(meRoute, async (c) => c.json({ user: c.get("user") }, 200));

@@ -1,13 +1,20 @@
 import { createRouter } from "../app";
+import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import { Layout } from "../web/layout";
+import { signedInPage } from "../web/pages";
 
-/** The signed-in home; signed-out visitors go to sign-in. */
-export const dashboardPages = createRouter().get("/", (c) => {
-  const user = c.get("auth")?.user;
-  if (!user) return c.redirect("/kws_signin?notice=signin-required", 303);
-  return c.html(
-    <Layout title="Dashboard" user={user} csrf={csrfToken(c)} wide>
+const SERVICES = [
+  ["/kws_instances", "Your instance (Linux container with SSH and VS Code)"],
+  ["/kws_devices", "WireGuard devices"],
+  ["/kws_apps", "Published apps"],
+  ["/kws_services/postgres/users", "PostgreSQL users"],
+  ["/kws_services/postgres/db", "PostgreSQL databases"],
+] as const;
+
+function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
+  return (
+    <Layout title="Dashboard" user={user} csrf={csrf} wide>
       <div class="card">
         <h1 data-testid="welcome">Welcome, {user.firstName}</h1>
         <dl>
@@ -27,23 +34,19 @@ export const dashboardPages = createRouter().get("/", (c) => {
       <div class="card">
         <h1>Services</h1>
         <ul>
-          <li>
-            <a href="/kws_instances">Your instance (Linux container with SSH and VS Code)</a>
-          </li>
-          <li>
-            <a href="/kws_devices">WireGuard devices</a>
-          </li>
-          <li>
-            <a href="/kws_apps">Published apps</a>
-          </li>
-          <li>
-            <a href="/kws_services/postgres/users">PostgreSQL users</a>
-          </li>
-          <li>
-            <a href="/kws_services/postgres/db">PostgreSQL databases</a>
-          </li>
+          {SERVICES.map(([href, label]) => (
+            <li>
+              <a href={href}>{label}</a>
+            </li>
+          ))}
         </ul>
       </div>
-    </Layout>,
+    </Layout>
   );
-});
+}
+
+/** The signed-in home; signed-out visitors go to sign-in. */
+export const dashboardPages = createRouter().get(
+  "/",
+  signedInPage((c, user) => c.html(<Dashboard user={user} csrf={csrfToken(c)} />)),
+);

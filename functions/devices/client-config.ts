@@ -1,10 +1,10 @@
-import { generateKeyPairSync } from "node:crypto";
 import { z } from "zod";
 import { formatIPv4, parseIPv4, type PoolRange } from "../../shared/addresses/pool";
 import type { Host, HostFacts } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { formatEndpoint, isEndpoint } from "../../shared/protocol/host-address";
-import { WIREGUARD_KEY_PATTERN, WireGuardFactsSchema } from "../../shared/protocol/wireguard";
+import { isWireGuardKey } from "../../shared/crypto/x25519";
+import { WireGuardFactsSchema } from "../../shared/protocol/wireguard";
 
 export type HostWireGuard = NonNullable<HostFacts["wireguard"]>;
 
@@ -35,13 +35,6 @@ export function deviceNetwork(host: Host): DeviceNetwork {
   return { wg, range: { first: own + 1, last: network + size - 2 }, subnet: `${formatIPv4(network)}/${prefix}`, endpoint };
 }
 
-/** A key pair made on the server, for a person who did not bring one: shown once, never stored. */
-export function generateKeyPair(): { privateKey: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync("x25519");
-  const b64 = (jwk: string | undefined) => Buffer.from(jwk!, "base64url").toString("base64");
-  return { privateKey: b64(privateKey.export({ format: "jwk" }).d), publicKey: b64(publicKey.export({ format: "jwk" }).x) };
-}
-
 export const PRIVATE_KEY_PLACEHOLDER = "<your device's private key>";
 
 export interface ClientConfig {
@@ -57,7 +50,6 @@ const ipv4 = z.ipv4();
 const cidrv4 = z.cidrv4();
 const isIPv4 = (text: string) => ipv4.safeParse(text).success;
 const isSubnet = (text: string) => cidrv4.safeParse(text).success;
-const isKey = (text: string) => WIREGUARD_KEY_PATTERN.test(text);
 
 /**
  * One `Key = value` line. wg-quick runs `PostUp` and friends as root, so a value that could start
@@ -73,12 +65,12 @@ export function renderClientConfig(c: ClientConfig): string {
   const allowed = [...(c.ownerAddress === null ? [] : [`${c.ownerAddress}/32`]), c.network.subnet].join(", ");
   return [
     "[Interface]",
-    c.privateKey === undefined ? `PrivateKey = ${PRIVATE_KEY_PLACEHOLDER}` : line("PrivateKey", c.privateKey, isKey),
+    c.privateKey === undefined ? `PrivateKey = ${PRIVATE_KEY_PLACEHOLDER}` : line("PrivateKey", c.privateKey, isWireGuardKey),
     line("Address", `${c.address}/32`, isSubnet),
     line("DNS", c.dns, isIPv4),
     "",
     "[Peer]",
-    line("PublicKey", c.network.wg.publicKey, isKey),
+    line("PublicKey", c.network.wg.publicKey, isWireGuardKey),
     line("Endpoint", c.network.endpoint, isEndpoint),
     line("AllowedIPs", allowed, (text) => text.split(", ").every(isSubnet)),
     "PersistentKeepalive = 25",

@@ -1,13 +1,14 @@
 import { raw } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
 import type { Device } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice, RemoveButton } from "../web/layout";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton } from "../web/layout";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
@@ -119,45 +120,33 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
             Download .conf
           </a>
         </div>
-        {devices.length ? (
-          <table data-testid="device-list">
-            <tr>
-              <th></th>
-              <th>Name</th>
-              <th>Address</th>
-              <th>State</th>
-              <th>Last handshake</th>
-              <th>Traffic</th>
-              <th></th>
+        <ItemTable
+          items={devices.map((d) => presentDevice(d, now))}
+          testId="device-list"
+          head={["", "Name", "Address", "State", "Last handshake", "Traffic", ""]}
+          empty={<p data-testid="no-devices">No devices yet.</p>}
+          row={(d) => (
+            <tr data-device={d.id}>
+              <td>
+                <span class={`dot ${d.online ? "on" : "off"}`} title={d.online ? "online" : "offline"}></span>
+              </td>
+              <td>{d.name}</td>
+              <td>
+                <code>{d.address}</code>
+              </td>
+              <td data-cell="state">{d.state}</td>
+              <td data-cell="handshake">{d.lastHandshakeAt ?? "never"}</td>
+              <td data-cell="traffic">
+                {d.rxBytes} B in, {d.txBytes} B out
+              </td>
+              <td>
+                <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
+                <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
+              </td>
             </tr>
-            {devices.map((d) => {
-              const p = presentDevice(d, now);
-              return (
-                <tr data-device={d.id}>
-                  <td>
-                    <span class={`dot ${p.online ? "on" : "off"}`} title={p.online ? "online" : "offline"}></span>
-                  </td>
-                  <td>{d.name}</td>
-                  <td>
-                    <code>{d.address}</code>
-                  </td>
-                  <td data-cell="state">{d.state}</td>
-                  <td data-cell="handshake">{p.lastHandshakeAt ?? "never"}</td>
-                  <td data-cell="traffic">
-                    {p.rxBytes} B in, {p.txBytes} B out
-                  </td>
-                  <td>
-                    <a href={`/api/v1/devices/${d.id}/config`}>.conf</a> · <a href={`/api/v1/devices/${d.id}/config?format=qr`}>QR</a>{" "}
-                    <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="id" value={d.id} label={d.name} testId={`remove-${d.id}`} />
-                  </td>
-                </tr>
-              );
-            })}
-          </table>
-        ) : (
-          <p data-testid="no-devices">No devices yet.</p>
-        )}
-        {devices.length < MAX_DEVICES ? (
+          )}
+        />
+        <BelowLimit count={devices.length} max={MAX_DEVICES} what="devices">
           <form method="post" action={PAGE} id="device-form">
             <CsrfField token={csrf} />
             <Field name="name" label="Device name" value={values.name} error={errors.name} autocomplete="off" />
@@ -169,9 +158,7 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
               Register device
             </button>
           </form>
-        ) : (
-          <p>You have {MAX_DEVICES} devices, the most allowed.</p>
-        )}
+        </BelowLimit>
         <Script code={REFRESH} />
         <Script code={GENERATE_IN_BROWSER} />
         <Script code={FORM_BEHAVIOURS} />
@@ -185,37 +172,19 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <DevicesPage user={user} csrf={csrfToken(c)} devices={devices} {...extra} />, status);
 }
 
+// An empty public key asks for a key pair made on the server.
+const DeviceForm = z.preprocess((input) => {
+  const fields = input as Record<string, string>;
+  return { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) };
+}, CreateDeviceBody);
+
 export const devicePages = createRouter()
-  .get(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return render(c, user);
-  })
-  .post(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreateDeviceBody, { name: fields.name ?? "", ...(fields.publicKey?.trim() ? { publicKey: fields.publicKey } : {}) });
-    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createDevice(c.get("services"), user.id, valid.data);
+  .get(PAGE, signedInPage(render))
+  .post(
+    PAGE,
+    fieldsForm(render, DeviceForm, async (c, user, body) => {
+      const created = await createDevice(c.get("services"), user.id, body);
       return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${PAGE}/remove`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(DeviceIdParam, { id: fields.id ?? "" });
-    if (!valid.ok) return render(c, user, { message: "no device of yours with that id" }, 404);
-    try {
-      await removeDevice(c.get("services"), user.id, valid.data.id);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  });
+    }),
+  )
+  .post(`${PAGE}/remove`, buttonForm(render, namesOne("id", DeviceIdParam.shape.id, "no device of yours with that id"), thenGo(PAGE, removeDevice)));

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { JobResponse, presentJob } from "../jobs/schemas";
-import { requireUser } from "../middleware/auth";
+import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
@@ -12,6 +12,7 @@ const tags = ["devices"];
 const common = { 401: errorResponse("Not signed in"), 403: errorResponse("The e-mail address is not verified yet") };
 
 const listRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/devices",
   tags,
@@ -20,6 +21,7 @@ const listRoute = createRoute({
 });
 
 const createDeviceRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/devices",
   tags,
@@ -35,6 +37,7 @@ const createDeviceRoute = createRoute({
 });
 
 const configRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/devices/{id}/config",
   tags,
@@ -44,6 +47,7 @@ const configRoute = createRoute({
 });
 
 const deleteRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/devices/{id}",
   tags,
@@ -59,18 +63,18 @@ const deleteRoute = createRoute({
 
 export const deviceRoutes = createRouter()
   .openapi(listRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const now = Date.now();
     return c.json({ devices: (await listDevices(c.get("services"), user.id)).map((d) => presentDevice(d, now)) }, 200);
   })
   .openapi(createDeviceRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const created = await createDevice(c.get("services"), user.id, c.req.valid("json"));
     c.get("log").info("device registered", { deviceId: created.device.id, jobId: created.job.id, userId: user.id });
-    return c.json({ device: presentDevice(created.device), jobId: created.job.id, config: created.config }, 201);
+    return c.json({ device: presentDevice(created.device), job: presentJob(created.job), config: created.config }, 201);
   })
   .openapi(configRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { device, config } = await deviceConfig(c.get("services"), user.id, c.req.valid("param").id);
     if (c.req.valid("query").format === "qr") {
       return c.body(await configQrSvg(config), 200, { "content-type": "image/svg+xml", "cache-control": "no-store" });
@@ -83,7 +87,7 @@ export const deviceRoutes = createRouter()
     });
   })
   .openapi(deleteRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const job = await removeDevice(c.get("services"), user.id, c.req.valid("param").id);
     c.get("log").info("device removal queued", { jobId: job.id, userId: user.id });
     return c.json({ job: presentJob(job) }, 202);

@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { WIREGUARD_KEY_PATTERN } from "../../shared/protocol/wireguard";
+import { JobSchema } from "../jobs/schemas";
+import { labelField } from "../schemas";
 
 export const MAX_DEVICES = 3;
 /** A device counts as online when its last handshake is this recent. */
@@ -7,11 +9,7 @@ export const ONLINE_WINDOW_MS = 3 * 60_000;
 
 export const CreateDeviceBody = z
   .object({
-    name: z
-      .string({ message: "must be a string" })
-      .trim()
-      .min(1, "must not be empty")
-      .max(40, "must be at most 40 characters")
+    name: labelField(40)
       .regex(/^[\p{L}\p{N} ._'()-]+$/u, "may contain letters, digits, spaces and . _ ' ( ) -")
       .openapi({ example: "Ada's laptop" }),
     publicKey: z
@@ -42,7 +40,7 @@ export const DeviceListSchema = z.object({ devices: z.array(DeviceSchema) }).ope
 export const CreatedDeviceSchema = z
   .object({
     device: DeviceSchema,
-    jobId: z.uuid().openapi({ description: "The job that adds the peer on the host" }),
+    job: JobSchema.openapi({ description: "The job that adds the peer on the host" }),
     config: z.string().openapi({ description: "The client configuration (wg-quick format)" }),
   })
   .openapi("CreatedDevice");

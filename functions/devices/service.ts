@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../core/locks";
 import type { Device, Host, Job } from "../../shared/db/schema";
@@ -12,8 +11,11 @@ import { publishJob, submitJob } from "../core/jobs/submit";
 import { homeHostFor } from "../hosts/home-host";
 import { placementRules } from "../hosts/placement";
 import type { QueuePort } from "../../shared/queue/port";
+import { allocateOrRefuse } from "../addresses";
+import { configured } from "../configured";
 import type { Services } from "../services";
-import { deviceNetwork, generateKeyPair, renderClientConfig } from "./client-config";
+import { generateKeyPair } from "../../shared/crypto/x25519";
+import { deviceNetwork, renderClientConfig } from "./client-config";
 import {
   countDevices,
   deviceOfUser,
@@ -26,10 +28,7 @@ import {
 } from "./queries";
 import { MAX_DEVICES } from "./schemas";
 
-function queueOf(s: Services): QueuePort {
-  if (!s.queue) throw new AppError("not_configured", "devices need the Node control plane (job queue)");
-  return s.queue;
-}
+const queueOf = (s: Services): QueuePort => configured(s.queue, "devices need the Node control plane (job queue)");
 
 const keyTaken = () =>
   new AppError("conflict", "publicKey: this key is already registered; every device needs a key of its own", {
@@ -71,12 +70,10 @@ export async function createDevice(s: Services, userId: string, body: { name: st
       const owner = await ownerAddress(tx, userId, host.id);
       // Last before the inserts: the allocation holds the pool's lock until the transaction ends.
       const id = randomUUID();
-      const address = await allocateAddress(tx, { hostId: host.id, pool: "wireguard", range: network.range, holder: deviceAddressHolder({ id }) }).catch(
-        (err: unknown) => {
-          if (err instanceof PoolExhaustedError) throw new AppError("no_capacity", `host ${host.name} has no free device address left`);
-          if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this device already holds an address");
-          throw err;
-        },
+      const address = await allocateOrRefuse(
+        tx,
+        { hostId: host.id, pool: "wireguard", range: network.range, holder: deviceAddressHolder({ id }) },
+        { exhausted: `host ${host.name} has no free device address left`, heldElsewhere: "this device already holds an address" },
       );
       const job = await insertJob(tx, {
         hostId: host.id,

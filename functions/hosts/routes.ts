@@ -1,5 +1,4 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
 import { AppError } from "../core/errors";
 import { newEnrollment } from "./enrollment";
@@ -8,10 +7,10 @@ import { hostQueue } from "../core/jobs/queue-names";
 import { submitJob } from "../core/jobs/submit";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
 import { createRouter } from "../app";
-import type { AppEnv } from "../env";
+import { configured } from "../configured";
 import { validationError } from "../errors";
 import { presentJob, JobResponse } from "../jobs/schemas";
-import { requireAdmin } from "../middleware/auth";
+import { adminOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentHost } from "./present";
 import { CreatedHostResponse, CreateHostBody, HostIdParam, HostListResponse, HostResponse, SubmitJobBody } from "./schemas";
@@ -20,13 +19,8 @@ const tags = ["hosts"];
 
 const adminErrors = { 401: errorResponse("Not signed in"), 403: errorResponse("Administrators only") };
 
-function requireQueue(c: Context<AppEnv>) {
-  const queue = c.get("services").queue;
-  if (!queue) throw new AppError("not_configured", "this deployment has no job queue (run the Node control plane)");
-  return queue;
-}
-
 const createHostRoute = createRoute({
+  ...adminOnly,
   method: "post",
   path: "/hosts",
   tags,
@@ -41,6 +35,7 @@ const createHostRoute = createRoute({
 });
 
 const listHostsRoute = createRoute({
+  ...adminOnly,
   method: "get",
   path: "/hosts",
   tags,
@@ -50,6 +45,7 @@ const listHostsRoute = createRoute({
 
 const drainRoute = (action: "drain" | "undrain") =>
   createRoute({
+    ...adminOnly,
     method: "post",
     path: `/hosts/{id}/${action}`,
     tags,
@@ -59,6 +55,7 @@ const drainRoute = (action: "drain" | "undrain") =>
   });
 
 const deleteHostRoute = createRoute({
+  ...adminOnly,
   method: "delete",
   path: "/hosts/{id}",
   tags,
@@ -68,6 +65,7 @@ const deleteHostRoute = createRoute({
 });
 
 const submitJobRoute = createRoute({
+  ...adminOnly,
   method: "post",
   path: "/hosts/{id}/jobs",
   tags,
@@ -84,7 +82,6 @@ const submitJobRoute = createRoute({
 
 export const hostRoutes = createRouter()
   .openapi(createHostRoute, async (c) => {
-    requireAdmin(c);
     const body = c.req.valid("json");
     const { db, config } = c.get("services");
     const { token: enrollmentToken, ...enrollment } = await newEnrollment();
@@ -99,24 +96,20 @@ export const hostRoutes = createRouter()
     return c.json({ host: presentHost(host, config.heartbeatMs), enrollmentToken }, 201);
   })
   .openapi(listHostsRoute, async (c) => {
-    requireAdmin(c);
     const { db, config } = c.get("services");
     return c.json({ hosts: (await listHosts(db)).map((h) => presentHost(h, config.heartbeatMs)) }, 200);
   })
   .openapi(drainRoute("drain"), async (c) => {
-    requireAdmin(c);
     const host = await setDraining(c.get("services").db, c.req.valid("param").id, true);
     if (!host) throw new AppError("not_found", "no such host");
     return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
   })
   .openapi(drainRoute("undrain"), async (c) => {
-    requireAdmin(c);
     const host = await setDraining(c.get("services").db, c.req.valid("param").id, false);
     if (!host) throw new AppError("not_found", "no such host");
     return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
   })
   .openapi(deleteHostRoute, async (c) => {
-    requireAdmin(c);
     const { id } = c.req.valid("param");
     const { db, queue } = c.get("services");
     if (!(await deleteHost(db, id))) throw new AppError("not_found", "no such host");
@@ -125,7 +118,7 @@ export const hostRoutes = createRouter()
     return c.body(null, 204);
   })
   .openapi(submitJobRoute, async (c) => {
-    const admin = requireAdmin(c);
+    const admin = c.get("user");
     const { kind, payload, deadlineSeconds } = c.req.valid("json");
     if (!isCommandKind(kind)) throw new AppError("invalid", "kind: unknown command");
     const parsed = commandSchemas[kind].payload.safeParse(payload);
@@ -134,10 +127,10 @@ export const hostRoutes = createRouter()
       for (const issue of err.extra.issues ?? []) issue.path = `payload.${issue.path}`;
       throw new AppError("invalid", (err.extra.issues ?? []).map((i) => `${i.path}: ${i.message}`).join("; "), err.extra);
     }
-    const { db, config } = c.get("services");
+    const { db, config, queue } = c.get("services");
     let job;
     try {
-      job = await submitJob(db, requireQueue(c), c.get("log"), {
+      job = await submitJob(db, configured(queue, "this deployment has no job queue (run the Node control plane)"), c.get("log"), {
         hostId: c.req.valid("param").id,
         userId: admin.id,
         kind,

@@ -8,9 +8,9 @@ import { getJob, isFinal } from "../core/jobs/store";
 import { createApp, type ServiceProvider } from "../app";
 import { instanceAction } from "../instances/service";
 import { csrfToken } from "../web/csrf";
-import { readForm } from "../web/forms";
+import { formFailure, readForm } from "../web/forms";
 import { CsrfField } from "../web/layout";
-import { pageFailure, type PageContext } from "../web/pages";
+import type { PageContext } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
 import { identify } from "./access";
 import { randomToken } from "../../shared/crypto/tokens";
@@ -136,7 +136,7 @@ export function hostPages(provide: ServiceProvider) {
       try {
         await instanceAction(s, visitor.userId, "start");
       } catch (err) {
-        const f = pageFailure(err);
+        const f = formFailure(err);
         return page(c, f.status, "The instance did not start", <p>{f.message ?? "Try again."}</p>);
       }
       return c.redirect("/", 303);

@@ -4,10 +4,10 @@ import { isFinal } from "../core/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
+import type { FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
+import { buttonForm, fieldsForm, html, noFields, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentInstance, type InstanceJson } from "./present";
 import { DeployBody } from "./schemas";
@@ -148,39 +148,11 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config.appsUrl)} job={view.job} {...extra} />, status);
 }
 
-const act = (action: InstanceAction) => async (c: PageContext) => {
-  const user = signedIn(c);
-  if (!user) return toSignIn(c);
-  await readForm(c);
-  try {
-    await instanceAction(c.get("services"), user.id, action);
-  } catch (err) {
-    const f = pageFailure(err);
-    return render(c, user, { message: f.message }, f.status);
-  }
-  return c.redirect(PAGE, 303);
-};
+const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, userId) => instanceAction(s, userId, action)));
 
 export const instancePages = createRouter()
-  .get(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return render(c, user);
-  })
-  .post(PAGE, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(DeployBody, fields);
-    if (!valid.ok) return render(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      await deployInstance(c.get("services"), user.id, valid.data);
-    } catch (err) {
-      const f = pageFailure(err);
-      return render(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-    return c.redirect(PAGE, 303);
-  })
+  .get(PAGE, signedInPage(render))
+  .post(PAGE, fieldsForm(render, DeployBody, thenGo(PAGE, deployInstance)))
   .post(`${PAGE}/start`, act("start"))
   .post(`${PAGE}/stop`, act("stop"))
   .post(`${PAGE}/kill`, act("kill"));

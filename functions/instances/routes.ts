@@ -1,9 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../env";
 import { createRouter } from "../app";
 import { JobResponse, presentJob } from "../jobs/schemas";
-import { requireUser } from "../middleware/auth";
+import { type SignedInEnv, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentInstance } from "./present";
 import { DeployBody, InstanceSchema, RevealQuery } from "./schemas";
@@ -18,6 +17,7 @@ const busy = errorResponse("Another job of your instance is running (error.jobId
 const queued = jsonResponse(JobResponse, "Queued: follow it at /api/v1/jobs/{id}/events");
 
 const getRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/instance",
   tags,
@@ -27,6 +27,7 @@ const getRoute = createRoute({
 });
 
 const deployRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/instance",
   tags,
@@ -43,6 +44,7 @@ const deployRoute = createRoute({
 
 const actionRoute = (action: "start" | "stop") =>
   createRoute({
+    ...userOnly,
     method: "post",
     path: `/instance/${action}`,
     tags,
@@ -51,6 +53,7 @@ const actionRoute = (action: "start" | "stop") =>
   });
 
 const killRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/instance",
   tags,
@@ -60,12 +63,12 @@ const killRoute = createRoute({
 
 export const instanceRoutes = createRouter()
   .openapi(getRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const view = await viewInstance(c.get("services"), user.id, c.req.valid("query").reveal === "password");
     return c.json(presentInstance(view, c.get("services").config.appsUrl), 200);
   })
   .openapi(deployRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const job = await deployInstance(c.get("services"), user.id, c.req.valid("json"));
     c.get("log").info("instance deploy queued", { jobId: job.id, userId: user.id });
     return c.json({ job: presentJob(job) }, 202);
@@ -74,8 +77,8 @@ export const instanceRoutes = createRouter()
   .openapi(actionRoute("stop"), (c) => act(c, "stop"))
   .openapi(killRoute, (c) => act(c, "kill"));
 
-async function act(c: Context<AppEnv>, action: InstanceAction) {
-  const user = requireUser(c);
+async function act(c: Context<SignedInEnv>, action: InstanceAction) {
+  const user = c.get("user");
   const job = await instanceAction(c.get("services"), user.id, action);
   c.get("log").info(`instance ${action} queued`, { jobId: job.id, userId: user.id });
   return c.json({ job: presentJob(job) }, 202);

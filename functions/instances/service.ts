@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { AddressHeldElsewhereError, allocateAddress, PoolExhaustedError } from "../core/addresses/store";
 import type { SecretBox } from "../../shared/crypto/secret-box";
 import { lockUser } from "../core/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
@@ -13,6 +12,8 @@ import { publishJob } from "../core/jobs/submit";
 import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
 import type { QueuePort } from "../../shared/queue/port";
+import { allocateOrRefuse } from "../addresses";
+import { configured } from "../configured";
 import type { Services } from "../services";
 import { queueOwnerChange } from "../devices/owner";
 import { homeHostFor } from "../hosts/home-host";
@@ -29,10 +30,8 @@ interface Ready {
   box: SecretBox;
 }
 
-function ready(s: Services): Ready {
-  if (!s.queue || !s.secretBox) throw new AppError("not_configured", "instances need the Node control plane (job queue and KWS_SECRET_KEY)");
-  return { queue: s.queue, box: s.secretBox };
-}
+const NEEDS = "instances need the Node control plane (job queue and KWS_SECRET_KEY)";
+const ready = (s: Services): Ready => ({ queue: configured(s.queue, NEEDS), box: configured(s.secretBox, NEEDS) });
 
 const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
 
@@ -70,16 +69,14 @@ export async function deployInstance(s: Services, userId: string, body: { userna
     if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
     const id = instance?.id ?? randomUUID();
     const name = instanceNameFor(userId);
-    const ipv4 = await allocateAddress(tx, {
-      hostId: host.id,
-      pool: "bridge",
-      range: s.config.instances.bridgeRange,
-      holder: instanceAddressHolder({ id }),
-    }).catch((err: unknown) => {
-      if (err instanceof PoolExhaustedError) throw new AppError("no_capacity", `host ${host.name} has no free address for another instance`);
-      if (err instanceof AddressHeldElsewhereError) throw new AppError("conflict", "this instance still holds an address on another host; kill it first");
-      throw err;
-    });
+    const ipv4 = await allocateOrRefuse(
+      tx,
+      { hostId: host.id, pool: "bridge", range: s.config.instances.bridgeRange, holder: instanceAddressHolder({ id }) },
+      {
+        exhausted: `host ${host.name} has no free address for another instance`,
+        heldElsewhere: "this instance still holds an address on another host; kill it first",
+      },
+    );
     let label = instance?.label;
     if (!label) {
       await lockNames(tx);

@@ -5,7 +5,7 @@ import { AppError } from "../core/errors";
 import { getJob, isFinal } from "../core/jobs/store";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
-import { requireUser, stillAuthenticated } from "../middleware/auth";
+import { stillAuthenticated, userOnly } from "../middleware/auth";
 import { errorResponse, jsonResponse } from "../schemas";
 import { JobIdParam, JobResponse, presentJob } from "./schemas";
 import { MAX_OPEN_STREAMS, SLOT_TTL_SECONDS, takeStreamSlot } from "./stream-slots";
@@ -24,6 +24,7 @@ async function visibleJob(db: Parameters<typeof getJob>[0], id: string, user: Au
 }
 
 const getJobRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/jobs/{id}",
   tags,
@@ -37,6 +38,7 @@ const getJobRoute = createRoute({
 });
 
 const jobEventsRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/jobs/{id}/events",
   tags,
@@ -52,12 +54,12 @@ const jobEventsRoute = createRoute({
 
 export const jobRoutes = createRouter()
   .openapi(getJobRoute, async (c) => {
-    const job = await visibleJob(c.get("services").db, c.req.valid("param").id, requireUser(c));
+    const job = await visibleJob(c.get("services").db, c.req.valid("param").id, c.get("user"));
     return c.json({ job: presentJob(job) }, 200);
   })
   .openapi(jobEventsRoute, async (c) => {
     const { db, kv } = c.get("services");
-    const user = requireUser(c);
+    const user = c.get("user");
     const first = await visibleJob(db, c.req.valid("param").id, user);
     const slot = await takeStreamSlot(kv, user.id);
     if (!slot) throw new AppError("rate_limited", `you have ${MAX_OPEN_STREAMS} event streams open, the most allowed; close one first`);

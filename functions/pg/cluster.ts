@@ -141,21 +141,20 @@ export class PgCluster {
   }
 
   /** A login role with no way up, marked as `ownerId`'s, in one transaction. */
-  async createRole(name: string, verifier: string, ownerId: string): Promise<void> {
-    await this.configure();
-    const { template, args } = this.attributes(verifier, name);
-    await this.sql.begin(async (tx) => {
-      await ddl(tx, `CREATE ${template}`, ...args);
-      await ddl(tx, "COMMENT ON ROLE %I IS %L", name, ownerMarker(ownerId));
-    });
+  createRole(name: string, verifier: string, ownerId: string): Promise<void> {
+    return this.writeRole("CREATE", name, verifier, ownerId);
   }
 
   /** Takes over a role already marked as `ownerId`'s: the same attributes and a new password. */
-  async adoptRole(name: string, verifier: string, ownerId: string): Promise<void> {
+  adoptRole(name: string, verifier: string, ownerId: string): Promise<void> {
+    return this.writeRole("ALTER", name, verifier, ownerId);
+  }
+
+  private async writeRole(verb: "CREATE" | "ALTER", name: string, verifier: string, ownerId: string): Promise<void> {
     await this.configure();
     const { template, args } = this.attributes(verifier, name);
     await this.sql.begin(async (tx) => {
-      await ddl(tx, `ALTER ${template}`, ...args);
+      await ddl(tx, `${verb} ${template}`, ...args);
       await ddl(tx, "COMMENT ON ROLE %I IS %L", name, ownerMarker(ownerId));
     });
   }

@@ -1,16 +1,19 @@
 import type { Child } from "hono/jsx";
+import type { z } from "zod";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { PgServiceConfig } from "../../shared/config";
+import type { Logger } from "../../shared/logger";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
+import type { Services } from "../services";
 import { csrfToken } from "../web/csrf";
-import { readForm, validateForm, type FieldErrors } from "../web/forms";
-import { html, pageFailure, signedIn, toSignIn, type PageContext } from "../web/pages";
-import { CsrfField, Field, Layout, Notice } from "../web/layout";
+import { namesOne, type FieldErrors } from "../web/forms";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
+import { CsrfField, Field, Layout, Notice, Select } from "../web/layout";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { Script } from "../web/script";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
-import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgNameParam } from "./schemas";
+import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgName } from "./schemas";
 import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
 
 const USERS = "/kws_services/postgres/users";
@@ -105,186 +108,166 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
   );
 }
 
-/** What both pages show above their list: heading, tabs, feedback, a secret shown once, where to connect. */
-function PageTop(p: { heading: string; current: "users" | "db"; service: PgServiceConfig; notice?: string; message?: string; secret?: Secret }) {
+/** The two lists: their words, limits and test ids. */
+const LISTS = {
+  users: { path: USERS, deleted: "user-deleted", title: "Database users", adds: "database user", max: MAX_PG_USERS, second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
+  db: { path: DATABASES, deleted: "db-deleted", title: "Databases", adds: "database", max: MAX_PG_DATABASES, second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
+} as const;
+
+interface ListView extends Feedback {
+  user: AuthUser;
+  csrf: string;
+  service: PgServiceConfig;
+  secret?: Secret;
+}
+
+interface ListProps<T> {
+  list: keyof typeof LISTS;
+  view: ListView;
+  items: T[];
+  /** The column after the name, and the row's buttons. */
+  second: (item: T) => Child;
+  actions: (item: T) => Child;
+  /** The fields of the form that adds one, after its name. */
+  children: Child;
+  /** Why one cannot be added yet, shown instead of the form. */
+  cannotAdd?: Child;
+}
+
+/**
+ * Both pages: heading, tabs, feedback, a secret shown once, where to connect, the person's users or
+ * databases (name, one more column, created, the row's buttons), then the form that adds one.
+ */
+function ListPage<T extends { name: string; createdAt: Date }>({ list, view, items, second, actions, children, cannotAdd }: ListProps<T>) {
+  const { path, title, adds, max, testId, rowTestId } = LISTS[list];
+  const { user, csrf, service, notice, message, secret, values = {}, errors = {} } = view;
+  const what = title.toLowerCase();
   return (
-    <>
-      <h1>{p.heading}</h1>
-      <Tabs current={p.current} />
-      {p.notice && notices[p.notice] ? <Notice kind="ok">{notices[p.notice]}</Notice> : null}
-      {p.message ? (
+    <Page title={title} user={user} csrf={csrf}>
+      <h1>PostgreSQL {what}</h1>
+      <Tabs current={list} />
+      {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
+      {message ? (
         <Notice kind="error">
-          <span data-testid="pg-error">{p.message}</span>
+          <span data-testid="pg-error">{message}</span>
         </Notice>
       ) : null}
-      {p.secret ? <SecretBox secret={p.secret} /> : null}
-      <Connect service={p.service} />
+      {secret ? <SecretBox secret={secret} /> : null}
+      <Connect service={service} />
+      {items.length === 0 ? (
+        <p data-testid="pg-empty">You have no {what} yet.</p>
+      ) : (
+        <table data-testid={testId} class="list">
+          <thead>
+            <tr>
+              <th align="left">Name</th>
+              <th align="left">{LISTS[list].second}</th>
+              <th align="left">Created</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((item) => (
+              <tr data-testid={`${rowTestId}-${item.name}`}>
+                <td>
+                  <code>{item.name}</code>
+                </td>
+                <td>{second(item)}</td>
+                <td>{item.createdAt.toISOString().slice(0, 10)}</td>
+                <td align="right">{actions(item)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>New {adds}</h2>
+      {items.length >= max ? (
+        <p>
+          You have {max} {what}, the most allowed. Delete one to create another.
+        </p>
+      ) : null}
+      {cannotAdd ?? (
+        <form method="post" action={path} novalidate>
+          <CsrfField token={csrf} />
+          <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
+          {children}
+          <button type="submit">Create {adds}</button>
+        </form>
+      )}
+    </Page>
+  );
+}
+
+function UserButtons({ user, csrf }: { user: PgUserListing; csrf: string }) {
+  return (
+    <>
+      <form method="post" action={`${USERS}/password`} class="inline">
+        <CsrfField token={csrf} />
+        <input type="hidden" name="name" value={user.name} />
+        <button type="submit" class="link">
+          Show password
+        </button>
+      </form>{" "}
+      <DeleteButton action={`${USERS}/delete`} name={user.name} csrf={csrf} confirm={`Delete ${user.name} and its ${user.databases.length} database(s)? Their data is lost.`} />
     </>
   );
 }
 
-interface NameRow {
-  name: string;
-  testId: string;
-  second: Child;
-  createdAt: Date;
-  actions: Child;
-}
-
-/** The list of a person's users or databases: name, one more column, created, and the row's buttons. */
-function NameTable({ testId, empty, second, rows }: { testId: string; empty: string; second: string; rows: NameRow[] }) {
-  if (rows.length === 0) return <p data-testid="pg-empty">{empty}</p>;
+function UsersPage({ users, ...view }: ListView & { users: PgUserListing[] }) {
+  const error = view.errors?.password;
   return (
-    <table data-testid={testId} class="list">
-      <thead>
-        <tr>
-          <th align="left">Name</th>
-          <th align="left">{second}</th>
-          <th align="left">Created</th>
-          <th />
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr data-testid={r.testId}>
-            <td>
-              <code>{r.name}</code>
-            </td>
-            <td>{r.second}</td>
-            <td>{r.createdAt.toISOString().slice(0, 10)}</td>
-            <td align="right">{r.actions}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <ListPage
+      list="users"
+      view={view}
+      items={users}
+      second={(u) => (u.databases.length ? u.databases.join(", ") : "none")}
+      actions={(u) => <UserButtons user={u} csrf={view.csrf} />}
+    >
+      <div>
+        <label for="password">Password (leave empty to get a generated one)</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="new-password"
+          aria-invalid={error ? "true" : undefined}
+          aria-describedby={error ? "password-error" : undefined}
+        />
+        {error ? (
+          <p class="field-error" id="password-error" data-field-error="password">
+            {error}
+          </p>
+        ) : null}
+      </div>
+    </ListPage>
   );
 }
 
-interface UsersView extends Feedback {
-  user: AuthUser;
-  csrf: string;
-  service: PgServiceConfig;
-  users: PgUserListing[];
-  secret?: Secret;
-}
-
-function UsersPage({ user, csrf, service, users, secret, values = {}, errors = {}, message, notice }: UsersView) {
-  return (
-    <Page title="Database users" user={user} csrf={csrf}>
-      <PageTop heading="PostgreSQL database users" current="users" service={service} notice={notice} message={message} secret={secret} />
-      <NameTable
-        testId="pg-users"
-        empty="You have no database users yet."
-        second="Databases"
-        rows={users.map((u) => ({
-          name: u.name,
-          testId: `pg-user-${u.name}`,
-          second: u.databases.length ? u.databases.join(", ") : "none",
-          createdAt: u.createdAt,
-          actions: (
-            <>
-              <form method="post" action={`${USERS}/password`} class="inline">
-                <CsrfField token={csrf} />
-                <input type="hidden" name="name" value={u.name} />
-                <button type="submit" class="link">
-                  Show password
-                </button>
-              </form>{" "}
-              <DeleteButton
-                action={`${USERS}/delete`}
-                name={u.name}
-                csrf={csrf}
-                confirm={`Delete ${u.name} and its ${u.databases.length} database(s)? Their data is lost.`}
-              />
-            </>
-          ),
-        }))}
-      />
-      <h2>New database user</h2>
-      {users.length >= MAX_PG_USERS ? (
-        <p>You have {MAX_PG_USERS} database users, the most allowed. Delete one to create another.</p>
-      ) : null}
-      <form method="post" action={USERS} novalidate>
-        <CsrfField token={csrf} />
-        <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
-        <div>
-          <label for="password">Password (leave empty to get a generated one)</label>
-          <input
-            id="password"
-            name="password"
-            type="password"
-            autocomplete="new-password"
-            aria-invalid={errors.password ? "true" : undefined}
-            aria-describedby={errors.password ? "password-error" : undefined}
-          />
-          {errors.password ? (
-            <p class="field-error" id="password-error" data-field-error="password">
-              {errors.password}
-            </p>
-          ) : null}
-        </div>
-        <button type="submit">Create database user</button>
-      </form>
-    </Page>
+function DatabasesPage({ databases, owners, ...view }: ListView & { databases: PgDatabaseListing[]; owners: string[] }) {
+  const noOwner = (
+    <p>
+      A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
+    </p>
   );
-}
-
-interface DatabasesView extends Feedback {
-  user: AuthUser;
-  csrf: string;
-  service: PgServiceConfig;
-  databases: PgDatabaseListing[];
-  owners: string[];
-  secret?: Secret;
-}
-
-function DatabasesPage({ user, csrf, service, databases, owners, secret, values = {}, errors = {}, message, notice }: DatabasesView) {
   return (
-    <Page title="Databases" user={user} csrf={csrf}>
-      <PageTop heading="PostgreSQL databases" current="db" service={service} notice={notice} message={message} secret={secret} />
-      <NameTable
-        testId="pg-databases"
-        empty="You have no databases yet."
-        second="Owner"
-        rows={databases.map((d) => ({
-          name: d.name,
-          testId: `pg-db-${d.name}`,
-          second: <code>{d.owner}</code>,
-          createdAt: d.createdAt,
-          actions: <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={csrf} confirm={`Delete ${d.name}? Its data is lost.`} />,
-        }))}
-      />
-      <h2>New database</h2>
-      {databases.length >= MAX_PG_DATABASES ? (
-        <p>You have {MAX_PG_DATABASES} databases, the most allowed. Delete one to create another.</p>
-      ) : null}
-      {owners.length === 0 ? (
-        <p>
-          A database belongs to one of your database users: <a href={USERS}>create a database user</a> first.
-        </p>
-      ) : (
-        <form method="post" action={DATABASES} novalidate>
-          <CsrfField token={csrf} />
-          <Field name="name" label="Name (3-63 lower-case letters, digits and _)" value={values.name} error={errors.name} />
-          <div>
-            <label for="owner">Owner</label>
-            <select id="owner" name="owner">
-              {owners.map((o) => (
-                <option value={o} selected={values.owner === o}>
-                  {o}
-                </option>
-              ))}
-            </select>
-            {errors.owner ? (
-              <p class="field-error" data-field-error="owner">
-                {errors.owner}
-              </p>
-            ) : null}
-          </div>
-          <button type="submit">Create database</button>
-        </form>
-      )}
-    </Page>
+    <ListPage
+      list="db"
+      view={view}
+      items={databases}
+      second={(d) => <code>{d.owner}</code>}
+      actions={(d) => <DeleteButton action={`${DATABASES}/delete`} name={d.name} csrf={view.csrf} confirm={`Delete ${d.name}? Its data is lost.`} />}
+      cannotAdd={owners.length === 0 ? noOwner : undefined}
+    >
+      <div>
+        <label for="owner">Owner</label>
+        <Select name="owner" options={owners} selected={view.values?.owner} />
+        {view.errors?.owner ? (
+          <p class="field-error" data-field-error="owner">
+            {view.errors.owner}
+          </p>
+        ) : null}
+      </div>
+    </ListPage>
   );
 }
 
@@ -309,102 +292,47 @@ async function renderDatabases(c: PageContext, user: AuthUser, view: Feedback & 
   );
 }
 
+type Render = (c: PageContext, user: AuthUser, view?: Feedback & { secret?: Secret }, status?: ContentfulStatusCode) => Promise<Response>;
+
+/** A list page; a redirect back to it may carry a notice. */
+const listPage = (render: Render) => signedInPage((c, user) => render(c, user, { notice: c.req.query("notice") }));
+
+/** Creates one and shows the list with its connection string, this once. */
+const creates = <S extends z.ZodType>(render: Render, schema: S, create: (c: PageContext, user: AuthUser, data: z.output<S>) => Promise<Secret>) =>
+  fieldsForm(render, schema, async (c, user, data) => render(c, user, { secret: await create(c, user, data) }));
+
+/** A delete button of a list: the named one of the person's goes, then the list again with a notice. */
+const deletes = (render: Render, list: keyof typeof LISTS, remove: (s: Services, log: Logger, userId: string, name: string) => Promise<void>) => {
+  const { adds, path, deleted } = LISTS[list];
+  const named = namesOne("name", PgName, `no ${adds} of yours with that name`);
+  return buttonForm(render, named, thenGo(`${path}?notice=${deleted}`, (s, userId, name, log) => remove(s, log, userId, name)));
+};
+
 export const pgPages = createRouter()
-  .get(USERS, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return renderUsers(c, user, { notice: c.req.query("notice") });
-  })
-  .post(USERS, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreatePgUserForm, fields);
-    if (!valid.ok) return renderUsers(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createUser(c.get("services"), c.get("log"), user.id, valid.data);
-      const uri = connectionUri(created.service, created.user.name, created.password);
-      return renderUsers(c, user, {
-        secret: {
-          title: `Database user ${created.user.name} is ready.`,
-          name: created.user.name,
-          password: created.password,
-          uri,
-          hint: "Add a database name after the last / once you have created one.",
-        },
-      });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { values: { name: fields.name ?? "" }, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${USERS}/password`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
-    try {
-      const { password, service } = await revealPassword(c.get("services"), user.id, valid.data.name);
-      const name = valid.data.name;
+  .get(USERS, listPage(renderUsers))
+  .post(
+    USERS,
+    creates(renderUsers, CreatePgUserForm, async (c, user, data) => {
+      const { user: created, password, service } = await createUser(c.get("services"), c.get("log"), user.id, data);
+      const hint = "Add a database name after the last / once you have created one.";
+      return { title: `Database user ${created.name} is ready.`, name: created.name, password, uri: connectionUri(service, created.name, password), hint };
+    }),
+  )
+  .post(
+    `${USERS}/password`,
+    buttonForm(renderUsers, namesOne("name", PgName, "no database user of yours with that name"), async (c, user, name) => {
+      const { password, service } = await revealPassword(c.get("services"), user.id, name);
       return renderUsers(c, user, { secret: { title: `Password of ${name}.`, name, password, uri: connectionUri(service, name, password) } });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { message: f.message }, f.status);
-    }
-  })
-  .post(`${USERS}/delete`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderUsers(c, user, { message: "no database user of yours with that name" }, 404);
-    try {
-      await deleteUser(c.get("services"), c.get("log"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderUsers(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(`${USERS}?notice=user-deleted`, 303);
-  })
-  .get(DATABASES, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    return renderDatabases(c, user, { notice: c.req.query("notice") });
-  })
-  .post(DATABASES, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(CreatePgDatabaseBody, fields);
-    if (!valid.ok) return renderDatabases(c, user, { values: fields, errors: valid.errors }, 400);
-    try {
-      const created = await createDatabase(c.get("services"), c.get("log"), user.id, valid.data);
-      const { database } = created;
-      return renderDatabases(c, user, {
-        secret: {
-          title: `Database ${database.name} is ready.`,
-          name: database.owner,
-          password: created.password,
-          uri: connectionUri(created.service, database.owner, created.password, database.name),
-        },
-      });
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderDatabases(c, user, { values: fields, errors: f.errors, message: f.message }, f.status);
-    }
-  })
-  .post(`${DATABASES}/delete`, async (c) => {
-    const user = signedIn(c);
-    if (!user) return toSignIn(c);
-    const fields = await readForm(c);
-    const valid = validateForm(PgNameParam, fields);
-    if (!valid.ok) return renderDatabases(c, user, { message: "no database of yours with that name" }, 404);
-    try {
-      await deleteDatabase(c.get("services"), c.get("log"), user.id, valid.data.name);
-    } catch (err) {
-      const f = pageFailure(err);
-      return renderDatabases(c, user, { message: f.message }, f.status);
-    }
-    return c.redirect(`${DATABASES}?notice=db-deleted`, 303);
-  });
+    }),
+  )
+  .post(`${USERS}/delete`, deletes(renderUsers, "users", deleteUser))
+  .get(DATABASES, listPage(renderDatabases))
+  .post(
+    DATABASES,
+    creates(renderDatabases, CreatePgDatabaseBody, async (c, user, data) => {
+      const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), user.id, data);
+      const { name, owner } = database;
+      return { title: `Database ${name} is ready.`, name: owner, password, uri: connectionUri(service, owner, password, name) };
+    }),
+  )
+  .post(`${DATABASES}/delete`, deletes(renderDatabases, "db", deleteDatabase));

@@ -8,10 +8,13 @@ export async function findPgUser(db: Db, name: string): Promise<PgUserRow | unde
   return row;
 }
 
-export async function countPgUsers(db: Db, userId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(pgUsers).where(eq(pgUsers.userId, userId));
+/** How many rows of `table` the person has: the limits count database users and databases alike. */
+async function countOwned(db: Db, table: typeof pgUsers | typeof pgDatabases, userId: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(table).where(eq(table.userId, userId));
   return row?.n ?? 0;
 }
+
+export const countPgUsers = (db: Db, userId: string) => countOwned(db, pgUsers, userId);
 
 export async function insertPgUser(db: Db, values: Pick<PgUserRow, "userId" | "name" | "passwordEncrypted">): Promise<PgUserRow> {
   const [row] = await db.insert(pgUsers).values(values).returning();
@@ -81,10 +84,7 @@ export async function findPgDatabase(db: Db, name: string): Promise<(PgDatabaseR
   return row;
 }
 
-export async function countPgDatabases(db: Db, userId: string): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(pgDatabases).where(eq(pgDatabases.userId, userId));
-  return row?.n ?? 0;
-}
+export const countPgDatabases = (db: Db, userId: string) => countOwned(db, pgDatabases, userId);
 
 export async function insertPgDatabase(db: Db, values: Pick<PgDatabaseRow, "userId" | "pgUserId" | "name">): Promise<PgDatabaseRow> {
   const [row] = await db.insert(pgDatabases).values(values).returning();

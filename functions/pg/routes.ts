@@ -1,8 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
-import { requireAdmin, requireUser } from "../middleware/auth";
+import { adminOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { pgDrift } from "./drift";
+import { presentConnection, presentCreatedDatabase, presentCreatedUser, presentDatabaseList, presentUserList } from "./present";
 import {
   CreatedPgDatabaseSchema,
   CreatedPgUserSchema,
@@ -22,9 +23,8 @@ const common = {
   503: errorResponse("Managed PostgreSQL is not configured (PG_SERVICE_URL) or the cluster cannot be reached"),
 };
 
-const iso = (d: Date) => d.toISOString();
-
 const listUsersRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/users",
   tags,
@@ -33,6 +33,7 @@ const listUsersRoute = createRoute({
 });
 
 const createUserRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/pg/users",
   tags,
@@ -47,6 +48,7 @@ const createUserRoute = createRoute({
 });
 
 const passwordRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/users/{name}/password",
   tags,
@@ -56,6 +58,7 @@ const passwordRoute = createRoute({
 });
 
 const deleteUserRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/pg/users/{name}",
   tags,
@@ -65,6 +68,7 @@ const deleteUserRoute = createRoute({
 });
 
 const listDatabasesRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/pg/databases",
   tags,
@@ -73,6 +77,7 @@ const listDatabasesRoute = createRoute({
 });
 
 const createDatabaseRoute = createRoute({
+  ...userOnly,
   method: "post",
   path: "/pg/databases",
   tags,
@@ -87,6 +92,7 @@ const createDatabaseRoute = createRoute({
 });
 
 const deleteDatabaseRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/pg/databases/{name}",
   tags,
@@ -96,6 +102,7 @@ const deleteDatabaseRoute = createRoute({
 });
 
 const driftRoute = createRoute({
+  ...adminOnly,
   method: "get",
   path: "/pg/drift",
   tags,
@@ -104,72 +111,30 @@ const driftRoute = createRoute({
 });
 
 export const pgRoutes = createRouter()
-  .openapi(listUsersRoute, async (c) => {
-    const user = requireUser(c);
-    const { service, users } = await listUsers(c.get("services"), user.id);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, users: users.map((u) => ({ ...u, createdAt: iso(u.createdAt) })) },
-      200,
-    );
-  })
+  .openapi(listUsersRoute, async (c) => c.json(presentUserList(await listUsers(c.get("services"), c.get("user").id)), 200))
   .openapi(createUserRoute, async (c) => {
-    const user = requireUser(c);
-    const created = await createUser(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
-    const { service } = created;
-    return c.json(
-      {
-        host: service.publicHost,
-        port: service.publicPort,
-        user: { ...created.user, createdAt: iso(created.user.createdAt) },
-        password: created.password,
-        connectionUri: connectionUri(service, created.user.name, created.password),
-      },
-      201,
-    );
+    const created = await createUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    return c.json(presentCreatedUser(created), 201);
   })
   .openapi(passwordRoute, async (c) => {
-    const user = requireUser(c);
     const { name } = c.req.valid("param");
-    const { password, service } = await revealPassword(c.get("services"), user.id, name);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, name, password, connectionUri: connectionUri(service, name, password) },
-      200,
-    );
+    const { password, service } = await revealPassword(c.get("services"), c.get("user").id, name);
+    return c.json({ ...presentConnection(service), name, password, connectionUri: connectionUri(service, name, password) }, 200);
   })
   .openapi(deleteUserRoute, async (c) => {
-    const user = requireUser(c);
-    await deleteUser(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    await deleteUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
     return c.body(null, 204);
   })
-  .openapi(listDatabasesRoute, async (c) => {
-    const user = requireUser(c);
-    const { service, databases } = await listDatabases(c.get("services"), user.id);
-    return c.json(
-      { host: service.publicHost, port: service.publicPort, databases: databases.map((d) => ({ ...d, createdAt: iso(d.createdAt) })) },
-      200,
-    );
-  })
+  .openapi(listDatabasesRoute, async (c) => c.json(presentDatabaseList(await listDatabases(c.get("services"), c.get("user").id)), 200))
   .openapi(createDatabaseRoute, async (c) => {
-    const user = requireUser(c);
-    const created = await createDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("json"));
-    const { service, database } = created;
-    return c.json(
-      {
-        host: service.publicHost,
-        port: service.publicPort,
-        database: { ...database, createdAt: iso(database.createdAt) },
-        connectionUri: connectionUri(service, database.owner, created.password, database.name),
-      },
-      201,
-    );
+    const created = await createDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    return c.json(presentCreatedDatabase(created), 201);
   })
   .openapi(deleteDatabaseRoute, async (c) => {
-    const user = requireUser(c);
-    await deleteDatabase(c.get("services"), c.get("log"), user.id, c.req.valid("param").name);
+    await deleteDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(driftRoute, async (c) => {
-    requireAdmin(c);
     const services = c.get("services");
     const { cluster } = pgContext(services);
     return c.json({ drift: await step(c.get("log"), pgDrift(services.db, cluster)) }, 200);

@@ -3,6 +3,7 @@ import { SecretBoxError, type SecretBox } from "../../shared/crypto/secret-box";
 import { uniqueViolation } from "../../shared/db/errors";
 import { AppError } from "../core/errors";
 import type { Logger } from "../../shared/logger";
+import { configured } from "../configured";
 import type { Services } from "../services";
 import { sqlState, type PgCluster } from "./cluster";
 import {
@@ -23,6 +24,7 @@ import {
   type PgUserListing,
 } from "./queries";
 import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
+import type { Db } from "../../shared/db";
 import { lockUser } from "../core/locks";
 import { generatePassword, scramVerifier } from "./scram";
 
@@ -63,9 +65,9 @@ export interface PgContext {
 
 /** The cluster and the secret box, or 503 naming what is missing. */
 export function pgContext(s: Services): PgContext {
-  if (!s.pgCluster || !s.config.pgService) throw new AppError("not_configured", NOT_CONFIGURED);
-  if (!s.secretBox) throw new AppError("not_configured", "this deployment cannot store passwords: KWS_SECRET_KEY and the Node control plane are needed");
-  return { cluster: s.pgCluster, box: s.secretBox, service: s.config.pgService };
+  const cluster = configured(s.pgCluster, NOT_CONFIGURED);
+  const service = configured(s.config.pgService, NOT_CONFIGURED);
+  return { cluster, service, box: configured(s.secretBox, "this deployment cannot store passwords: KWS_SECRET_KEY and the Node control plane are needed") };
 }
 
 const issue = (path: string, message: string) => ({ issues: [{ path, message }] });
@@ -205,31 +207,66 @@ export async function revealPassword(s: Services, userId: string, name: string) 
   }
 }
 
-export async function deleteUser(s: Services, log: Logger, userId: string, name: string): Promise<void> {
+interface OwnedKind {
+  /** How deletion speaks of it: to the person, in the logs, and what it is on the cluster. */
+  what: string;
+  logAs: string;
+  object: string;
+  find: (cluster: PgCluster, name: string) => Promise<{ ownerId: string | null; superuser?: boolean } | undefined>;
+  drop: (cluster: PgCluster, name: string) => Promise<void>;
+}
+
+const OWNED: Record<"user" | "database", OwnedKind> = {
+  user: { what: "database user", logAs: "pg user", object: "role", find: (c, name) => c.role(name), drop: (c, name) => c.dropRole(name) },
+  database: { what: "database", logAs: "pg database", object: "database", find: (c, name) => c.database(name), drop: (c, name) => c.dropDatabase(name) },
+};
+
+/**
+ * What deleting a database user and a database share: the row and the cluster's object may each be
+ * missing (an interrupted create), only the person's own object is dropped (never a superuser), and
+ * a row that names someone else's object loses the row only. `deleteRows` runs in the transaction,
+ * after the drop.
+ */
+async function deleteOwned<R extends { id: string; userId: string }>(
+  s: Services,
+  log: Logger,
+  ids: { userId: string; name: string },
+  kind: OwnedKind,
+  findRow: (db: Db, name: string) => Promise<R | undefined>,
+  deleteRows: (tx: Db, row: R) => Promise<void>,
+): Promise<void> {
+  const { userId, name } = ids;
   const { cluster } = pgContext(s);
-  const row = await findPgUser(s.db, name);
-  if (row && row.userId !== userId) throw notFound("database user");
-  const role = await step(log, cluster.role(name));
-  const ours = role !== undefined && role.ownerId === userId && !role.superuser;
+  const row = await findRow(s.db, name);
+  if (row && row.userId !== userId) throw notFound(kind.what);
+  const found = await step(log, kind.find(cluster, name));
+  const ours = found !== undefined && found.ownerId === userId && !found.superuser;
   if (!row) {
-    if (!ours) throw notFound("database user");
-    // Repair: this person's role left on the cluster by an interrupted create.
-    await step(log, cluster.dropRole(name));
-    log.warn("pg user repaired: dropped this person's role that had no row", { userId, name });
+    if (!ours) throw notFound(kind.what);
+    // Repair: this person's object left on the cluster by an interrupted create.
+    await step(log, kind.drop(cluster, name));
+    log.warn(`${kind.logAs} repaired: dropped this person's ${kind.object} that had no row`, ids);
     return;
   }
   await s.db.transaction(async (tx) => {
     await lockUser(tx, userId);
-    if (ours) await step(log, cluster.dropRole(name));
-    else if (role) log.warn("pg user row names a role that is not this person's; the role is left alone", { userId, name });
+    if (ours) await step(log, kind.drop(cluster, name));
+    else if (found) log.warn(`${kind.logAs} row names a ${kind.object} that is not this person's; it is left alone`, ids);
+    await deleteRows(tx, row);
+  });
+  log.info(`${kind.logAs} deleted`, ids);
+}
+
+export async function deleteUser(s: Services, log: Logger, userId: string, name: string): Promise<void> {
+  const { cluster } = pgContext(s);
+  await deleteOwned(s, log, { userId, name }, OWNED.user, findPgUser, async (tx, row) => {
     // Databases of the row that another of this person's roles owns (none unless repaired oddly).
-    for (const d of await pgUserDatabaseRows(tx, row.id)) {
-      const found = await step(log, cluster.database(d.name));
-      if (found && found.ownerId === userId) await step(log, cluster.dropDatabase(d.name));
+    for (const db of await pgUserDatabaseRows(tx, row.id)) {
+      const found = await step(log, cluster.database(db.name));
+      if (found && found.ownerId === userId) await step(log, cluster.dropDatabase(db.name));
     }
     await deletePgUserRow(tx, row.id);
   });
-  log.info("pg user deleted", { userId, name });
 }
 
 export interface CreatedDatabase {
@@ -303,22 +340,5 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
 }
 
 export async function deleteDatabase(s: Services, log: Logger, userId: string, name: string): Promise<void> {
-  const { cluster } = pgContext(s);
-  const row = await findPgDatabase(s.db, name);
-  if (row && row.userId !== userId) throw notFound("database");
-  const found = await step(log, cluster.database(name));
-  const ours = found !== undefined && found.ownerId === userId;
-  if (!row) {
-    if (!ours) throw notFound("database");
-    await step(log, cluster.dropDatabase(name));
-    log.warn("pg database repaired: dropped this person's database that had no row", { userId, name });
-    return;
-  }
-  await s.db.transaction(async (tx) => {
-    await lockUser(tx, userId);
-    if (ours) await step(log, cluster.dropDatabase(name));
-    else if (found) log.warn("pg database row names a database that is not this person's; it is left alone", { userId, name });
-    await deletePgDatabaseRow(tx, row.id);
-  });
-  log.info("pg database deleted", { userId, name });
+  await deleteOwned(s, log, { userId, name }, OWNED.database, findPgDatabase, (tx, row) => deletePgDatabaseRow(tx, row.id));
 }

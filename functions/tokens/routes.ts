@@ -1,28 +1,20 @@
 import { createRoute } from "@hono/zod-openapi";
 import { API_TOKEN_PREFIX } from "../auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
-import type { ApiToken } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
-import { requireUser } from "../middleware/auth";
+import { sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
+import { presentToken } from "./present";
 import { insertToken, listTokens, revokeToken } from "./queries";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const tags = ["tokens"];
 
-const present = (t: ApiToken) => ({
-  id: t.id,
-  name: t.name,
-  prefix: t.prefix,
-  scope: t.scope,
-  createdAt: t.createdAt.toISOString(),
-  expiresAt: t.expiresAt?.toISOString() ?? null,
-  lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
-});
-
 const createTokenRoute = createRoute({
+  // A leaked token must not be able to outlive its own revocation by minting successors.
+  ...sessionOnly("an API token cannot create tokens: sign in to create one"),
   method: "post",
   path: "/tokens",
   tags,
@@ -37,6 +29,7 @@ const createTokenRoute = createRoute({
 });
 
 const listTokensRoute = createRoute({
+  ...userOnly,
   method: "get",
   path: "/tokens",
   tags,
@@ -45,6 +38,7 @@ const listTokensRoute = createRoute({
 });
 
 const revokeTokenRoute = createRoute({
+  ...userOnly,
   method: "delete",
   path: "/tokens/{id}",
   tags,
@@ -59,9 +53,7 @@ const revokeTokenRoute = createRoute({
 
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
-    const user = requireUser(c);
-    // A leaked token must not be able to outlive its own revocation by minting successors.
-    if (c.get("auth")?.via === "token") throw new AppError("forbidden", "an API token cannot create tokens: sign in to create one");
+    const user = c.get("user");
     const { name, expiresInDays, scope } = c.req.valid("json");
     const secret = randomToken(API_TOKEN_PREFIX);
     const token = await insertToken(c.get("services").db, {
@@ -73,15 +65,15 @@ export const tokenRoutes = createRouter()
       expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
     });
     c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
-    return c.json({ token: present(token), secret }, 201);
+    return c.json({ token: presentToken(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const tokens = await listTokens(c.get("services").db, user.id);
-    return c.json({ tokens: tokens.map(present) }, 200);
+    return c.json({ tokens: tokens.map(presentToken) }, 200);
   })
   .openapi(revokeTokenRoute, async (c) => {
-    const user = requireUser(c);
+    const user = c.get("user");
     const { id } = c.req.valid("param");
     if (!(await revokeToken(c.get("services").db, user.id, id))) {
       throw new AppError("not_found", "no such token");

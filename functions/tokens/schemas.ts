@@ -1,16 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { apiTokenScopes } from "../../shared/db/schema";
+import { labelField } from "../schemas";
 
 const Scope = z.enum(apiTokenScopes, { message: "must be full or read" }).openapi({ description: "read: GET and HEAD only" });
 
 export const CreateTokenBody = z
   .object({
-    name: z
-      .string({ message: "must be a string" })
-      .trim()
-      .min(1, "must not be empty")
-      .max(64, "must be at most 64 characters")
-      .regex(/^[\p{L}\p{N} ._:@/-]+$/u, "may contain letters, digits, spaces and . _ : @ / -"),
+    name: labelField(64).regex(/^[\p{L}\p{N} ._:@/-]+$/u, "may contain letters, digits, spaces and . _ : @ / -"),
     expiresInDays: z
       .number({ message: "must be a number" })
       .int("must be a whole number")

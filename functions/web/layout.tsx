@@ -96,3 +96,36 @@ export function RemoveButton({ action, csrf, field, value, label, testId }: { ac
     </form>
   );
 }
+
+/** A choice among `options`; a form shown again keeps the person's `selected` one. */
+export function Select({ name, options, selected }: { name: string; options: readonly string[]; selected?: string }) {
+  return (
+    <select id={name} name={name}>
+      {options.map((o) => (
+        <option value={o} selected={selected === o}>
+          {o}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+/** The person's things as a table (the `head` cells, then a row each), or `empty` while there are none. */
+export function ItemTable<T>({ items, testId, head, row, empty }: { items: readonly T[]; testId: string; head: string[]; row: (item: T) => Child; empty: Child }) {
+  if (!items.length) return <>{empty}</>;
+  return (
+    <table data-testid={testId}>
+      <tr>
+        {head.map((h) => (
+          <th>{h}</th>
+        ))}
+      </tr>
+      {items.map(row)}
+    </table>
+  );
+}
+
+/** `children` (the form that adds one) while the person has fewer than `max` of `what`; then why not. */
+export function BelowLimit({ count, max, what, children }: { count: number; max: number; what: string; children: Child }) {
+  return count < max ? <>{children}</> : <p>You have {max} {what}, the most allowed.</p>;
+}

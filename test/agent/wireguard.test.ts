@@ -21,7 +21,7 @@ import { Executor } from "../../agent/executor";
 import { Journal } from "../../agent/journal";
 import type { ResultBody } from "../../agent/journal";
 import { createHandlers } from "../../agent/handlers";
-import { generateKeyPair } from "../../agent/wireguard/keys";
+import { generateKeyPair } from "../../shared/crypto/x25519";
 import { WireGuard } from "../../agent/wireguard/manager";
 import { PeerRefresh } from "../../agent/wireguard/peer-refresh";
 import { Namespace } from "../support/netns";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
 import { after, before, test } from "node:test";
+import { generateKeyPair } from "../../shared/crypto/x25519";
 import { Namespace, sh } from "../support/netns";
 import { Pipeline } from "../support/pipeline";
 
@@ -22,12 +22,6 @@ let nsA: Namespace;
 let nsB: Namespace;
 let hostKey: string;
 
-function keyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync("x25519");
-  const b64 = (v?: string) => Buffer.from(v!, "base64url").toString("base64");
-  return { privateKey: b64(privateKey.export({ format: "jwk" }).d), publicKey: b64(publicKey.export({ format: "jwk" }).x) };
-}
-
 const peers = () => sh("wg", ["show", IF, "peers"]).split("\n").filter(Boolean);
 
 async function deploy(token: string) {
@@ -43,7 +37,7 @@ async function deploy(token: string) {
 async function register(token: string, body: Record<string, unknown>) {
   const res = await p.api("POST", "/devices", body, token);
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  const job = await p.waitFinal(res.body.jobId, 60_000, token);
+  const job = await p.waitFinal(res.body.job.id, 60_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   return res.body as { device: Record<string, any>; config: string };
 }
@@ -82,7 +76,7 @@ after(async () => {
 
 let laptop: { device: Record<string, any>; config: string };
 let phone: { device: Record<string, any>; config: string };
-const phoneKeys = keyPair();
+const phoneKeys = generateKeyPair();
 
 test("a device reaches its owner's container through the tunnel, and nothing else; the API shows it online", async () => {
   const [a, b] = users as [(typeof users)[0], (typeof users)[0]];
@@ -153,7 +147,7 @@ test("bad input gets the documented 4xx and leaves no peer and no address behind
     [{ name: "long key", publicKey: Buffer.alloc(33).toString("base64") }, 400, "publicKey"],
     [{ name: "not base64", publicKey: "!".repeat(43) + "=" }, 400, "publicKey"],
     [{ name: "host key", publicKey: hostKey }, 400, "publicKey"],
-    [{ name: "", publicKey: keyPair().publicKey }, 400, "name"],
+    [{ name: "", publicKey: generateKeyPair().publicKey }, 400, "name"],
     [{ name: "dup", publicKey: phoneKeys.publicKey }, 409, "publicKey"],
   ];
   for (const [body, status, field] of cases) {

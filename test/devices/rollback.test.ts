@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { generateKeyPair } from "../../agent/wireguard/keys";
+import { generateKeyPair } from "../../shared/crypto/x25519";
 import { signedInUser } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { ScriptedAgent } from "../support/scripted-agent";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { generateKeyPair } from "../../agent/wireguard/keys";
+import { generateKeyPair } from "../../shared/crypto/x25519";
 import { hosts, users } from "../../shared/db/schema";
 import { signedInUser } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { generateKeyPair } from "../../agent/wireguard/keys";
+import { generateKeyPair } from "../../shared/crypto/x25519";
 import { devices, hosts, instances, users } from "../../shared/db/schema";
 import type { DeviceState } from "../../shared/db/schema";
 import { stamp } from "../../shared/protocol/messages";
