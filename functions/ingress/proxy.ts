@@ -82,8 +82,8 @@ export function proxyHttp(req: IncomingMessage, res: ServerResponse, agent: Agen
   const upstream = request({ method: req.method, path: req.url, headers, setHost: false, agent });
   upstream.on("response", (up) => {
     res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up));
-    // SSE and other long answers: every chunk goes out as it comes.
-    res.flushHeaders();
+    // A streamed answer (SSE, chunked) shows its head at once; a sized one sends it with its body, in one write.
+    if (up.headers["content-length"] === undefined) res.flushHeaders();
     up.pipe(res);
     up.on("error", () => res.destroy());
     up.on("aborted", () => res.destroy());
