@@ -16,7 +16,7 @@ let agent: ScriptedAgent;
 let cookie: string;
 
 before(async () => {
-  cp = await startControlPlane({ queue: "memory", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
   const admin = { cookie: cp.adminCookie, "content-type": "application/json" };
   const created = await fetch(`${cp.url}/api/v1/hosts`, { method: "POST", headers: admin, body: JSON.stringify({ name: `dev-host-${Date.now().toString(36)}`, publicAddress: "198.51.100.7" }) });
   const { enrollmentToken } = (await created.json()) as { enrollmentToken: string };

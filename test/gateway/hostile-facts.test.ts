@@ -15,7 +15,7 @@ import { waitFor } from "../queue/wait";
 
 let cp: RunningControlPlane;
 before(async () => {
-  cp = await startControlPlane({ queue: "memory", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
 });
 after(() => cp.close());
 

@@ -90,7 +90,7 @@ async function grant(p: Person, label: string, path = "/"): Promise<string> {
 
 before(async () => {
   app = await AppServer.start();
-  cp = await startControlPlane({ queue: "memory", dialer, config: { ingressAskSecret: "ask-secret-for-tests" } });
+  cp = await startControlPlane({ dialer, config: { ingressAskSecret: "ask-secret-for-tests" } });
   port = new URL(cp.appsUrl).port;
   ada = await person();
   bob = await person();

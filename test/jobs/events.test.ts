@@ -4,19 +4,13 @@ import { after, before, test } from "node:test";
 import { serve, type ServerType } from "@hono/node-server";
 import { createControlPlane } from "../../functions/control-plane";
 import { MAX_OPEN_STREAMS, SLOT_TTL_SECONDS, takeStreamSlot } from "../../functions/jobs/stream-slots";
-import { MemoryKV } from "../../shared/kv/memory";
-import type { KV } from "../../shared/kv/port";
-import { UpstashKV } from "../../shared/kv/upstash";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
+import { environmentKV } from "../support/kv";
 import { insertOnlineHost } from "../support/online-host";
 
-// Two clients of one store, as two control-plane processes have: Redis (through the Upstash
-// bridge) when the environment has it, else one in-memory KV shared in this process.
+// Two clients of one store, as two control-plane processes have.
 const prefix = `t-events-${Date.now().toString(36)}:`;
-const url = process.env.UPSTASH_REDIS_REST_URL;
-const token = process.env.UPSTASH_REDIS_REST_TOKEN;
-const memory = new MemoryKV();
-const kvClient = (): KV => (url && token ? new UpstashKV({ url, token, prefix }) : memory);
+const kvClient = () => environmentKV(prefix);
 
 let h: Harness;
 let servers: ServerType[] = [];
@@ -44,7 +38,6 @@ after(async () => {
     s.close();
   }
   await h.close();
-  await memory.close();
 });
 
 /** A signed-in person with a queued job (no agent behind the host, so it stays open). */

@@ -17,7 +17,7 @@ const connected = () => cp.streams.connectedHosts().includes(hostId) && cp.gatew
 const dial = (port: number) => cp.streams.dial({ hostId, address: "127.0.0.1", port });
 
 before(async () => {
-  cp = await startControlPlane({ queue: "amqp", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
   const host = await newHost(cp, "streams-proc");
   hostId = host.hostId;
   agent = agentProcess(cp, host.token);

@@ -48,7 +48,7 @@ async function silentListener(): Promise<{ port: number; close(): void }> {
 }
 
 before(async () => {
-  cp = await startControlPlane({ queue: "amqp" });
+  cp = await startControlPlane();
   const host = await newHost(cp);
   hostId = host.hostId;
   agent = await agentInProcess(cp, host.token, { targets: ["127.0.0.0/8"], connectTimeoutMs: 3000 });

@@ -1,10 +1,12 @@
 import { parseConfig, type Config } from "../../shared/config";
+import { hosts } from "../../shared/db/schema";
+import { hostQueue } from "../../shared/jobs/queue-names";
 import type { KV } from "../../shared/kv/port";
-import type { QueuePort } from "../../shared/queue/port";
 import { createControlPlane } from "../../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../../functions/node-services";
 import { freshDatabase } from "./database";
 import { environmentKV } from "./kv";
+import { AMQP_URL } from "./local-services";
 import { Mailbox } from "./mailbox";
 
 export interface Harness {
@@ -18,23 +20,30 @@ export interface Harness {
 }
 
 /**
- * The control plane in-process over real ports: a fresh database, the environment's KV,
- * and a mailbox behind a real mail adapter.
+ * The control plane in-process over the real services (test/run.ts points the environment at
+ * them): a fresh database, the environment's KV, RabbitMQ with a dead-letter queue of its own, and a
+ * mailbox behind the SMTP adapter. `queue: "memory"` is for benches that measure without a broker.
  */
 export async function startHarness(
-  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: QueuePort } = {},
+  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: "amqp" | "memory" } = {},
 ): Promise<Harness> {
   const db = await freshDatabase();
   const mailbox = await Mailbox.open();
+  const deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const config: Config = {
-    ...parseConfig({ NODE_ENV: "test", PUBLIC_URL: "http://kws.test", ...options.env }),
+    ...parseConfig({
+      NODE_ENV: "test",
+      PUBLIC_URL: "http://kws.test",
+      AMQP_URL: options.queue === "memory" ? "" : AMQP_URL,
+      KWS_DEAD_LETTER_QUEUE: deadLetterQueue,
+      ...options.env,
+    }),
     ...options.config,
   };
   const services = await createNodeServices(config, mailbox.logger, {
     database: db.handle,
     kv: options.kv ?? environmentKV(),
     mailer: mailbox.mailer,
-    queue: options.queue,
   });
   const app = createControlPlane(async () => ({ services }));
   return {
@@ -55,6 +64,12 @@ export async function startHarness(
         ),
       ),
     close: async () => {
+      // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
+      // (about 300 quorum queues fit its file handles here) fills up run after run.
+      for (const host of await services.db.select({ id: hosts.id }).from(hosts)) {
+        await services.queue.remove(hostQueue(host.id)).catch(() => undefined);
+      }
+      await services.queue.remove(config.deadLetterQueue).catch(() => undefined);
       await services.queue.close();
       await services.pgCluster?.close();
       await services.kv.close?.();

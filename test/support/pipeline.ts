@@ -6,6 +6,7 @@ import { findLxdSocket } from "../../agent/lxd/socket";
 import { AmqpQueue } from "../../shared/queue/amqp";
 import { freshPostgresDatabase } from "./database";
 import { AMQP_URL, POSTGRES_ADMIN_URL, POSTGRES_SOCKET_DIR } from "./local-services";
+import { accountThroughLog, type SignedInAccount } from "./log-accounts";
 import type { Namespace } from "./netns";
 import { freePort, Program } from "./processes";
 
@@ -136,36 +137,8 @@ export class Pipeline {
   }
 
   /** A verified, signed-in account: its session cookie and an API token. */
-  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; password: string; cookie: string; token: string }> {
-    const password = "User-Pass-123";
-    const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
-    const reg = await fetch(`${this.url}/api/v1/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-forwarded-for": `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250)).join(".")}` },
-      body: JSON.stringify({ email, username, password, firstName: "Ada", lastName: "Lovelace" }),
-    });
-    if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
-    const mail = await this.controlPlane.waitFor((l) => l.msg === "mail" && l.to === email);
-    const verifyToken = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]).searchParams.get("token");
-    const verified = await fetch(`${this.url}/api/v1/auth/verify`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token: verifyToken }),
-    });
-    if (verified.status !== 200) throw new Error(`verify: ${verified.status} ${await verified.text()}`);
-    const login = await fetch(`${this.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    const token = await fetch(`${this.url}/api/v1/tokens`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie },
-      body: JSON.stringify({ name: "pipeline test" }),
-    });
-    return { username, password, cookie, token: ((await token.json()) as Json).secret };
+  account(email?: string): Promise<SignedInAccount> {
+    return accountThroughLog(this.controlPlane, this.url, email);
   }
 
   async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {
