@@ -9,6 +9,7 @@
  *    code-server answering (target ≤ 5 s).
  */
 import { waitForAddress } from "../agent/handlers/instance-support";
+import { bodyAt } from "../test/support/api";
 import { Pipeline } from "../test/support/pipeline";
 import { answers } from "../test/support/instance-checks";
 import { envInt, progress, round, sleep } from "./support/common";
@@ -97,17 +98,18 @@ function codeServer(rounds: number) {
     for (let i = 0; i < rounds; i++) {
       let t0 = performance.now();
       const jobId = await deploy(p, token);
-      const ip = (await p.api("GET", "/instance", undefined, token)).body.ip as string;
+      const { ip } = bodyAt(await p.api("GET", "/instance", undefined, token), 200);
+      if (!ip) throw new Error("a deployed instance without an address");
       await untilTrue(async () => (await answers(ip)) || (await p.job(jobId, token)).status === "failed", 100, 120_000, "code-server after deploy");
       deployed.push(performance.now() - t0);
       await finalJob(p, jobId, token, 200);
 
-      await finalJob(p, (await p.api("POST", "/instance/stop", undefined, token)).body.job.id, token, 200);
+      await finalJob(p, bodyAt(await p.api("POST", "/instance/stop", undefined, token), 202).job.id, token, 200);
       t0 = performance.now();
       const started = await p.api("POST", "/instance/start", undefined, token);
       await untilTrue(() => answers(ip), 100, 60_000, "code-server after start");
       start.push(performance.now() - t0);
-      await finalJob(p, started.body.job.id, token, 200);
+      await finalJob(p, bodyAt(started, 202).job.id, token, 200);
       await kill(p, token);
       log(`round ${i + 1}: deploy→code-server ${Math.round(deployed.at(-1)!)} ms, start→code-server ${Math.round(start.at(-1)!)} ms`);
     }

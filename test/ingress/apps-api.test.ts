@@ -11,6 +11,7 @@ import { apps, instances, jobs } from "../../shared/db/schema";
 import { DNS_LABEL, lockNames, newInstanceLabel } from "../../shared/ingress/names";
 import { applyInstanceOutcome } from "../../shared/instances/effects";
 import { insertJob } from "../../shared/jobs/store";
+import type { ApiMethod } from "../support/api";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import { seedInstance } from "../support/ingress";
 
@@ -25,7 +26,7 @@ after(() => h?.close());
 async function person(withInstance = true) {
   const { cookie, userId } = await signedInUser(h);
   const instance = withInstance ? await seedInstance(h.services.db, userId) : undefined;
-  const call = async (method: string, path: string, body?: unknown) => {
+  const call = async (method: ApiMethod, path: string, body?: unknown) => {
     const res = await h.call(method, `/api/v1${path}`, { body, headers: { cookie } });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : {} };

@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type postgres from "postgres";
 import { pgDatabases, pgUsers } from "../../shared/db/schema";
+import type { ApiMethod } from "../support/api";
 import { signedInUser, type Harness } from "../support/harness";
 import type { PgTestCluster } from "../support/pg-cluster";
 import { clusterState, Connections, psqlLogin, sqlError, startPgService, type PgService } from "./support";
@@ -31,7 +32,7 @@ after(() => service?.close());
 
 type Json = Record<string, any>;
 
-async function call(cookie: string | undefined, method: string, path: string, body?: unknown) {
+async function call(cookie: string | undefined, method: ApiMethod, path: string, body?: unknown) {
   const res = await h.call(method, path, { body, headers: cookie ? { cookie } : {} });
   const text = await res.text();
   const json = (text ? JSON.parse(text) : undefined) as Json;

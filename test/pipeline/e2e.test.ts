@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 let p: Pipeline;
@@ -30,7 +31,7 @@ test("the host reports its agent, LXD version and facts", async () => {
   assert.ok(host.agentVersion);
   assert.match(host.lxdVersion ?? "", /^\d+\./);
   assert.equal(host.degradedReason, null);
-  assert.ok(host.facts.cpus >= 1);
+  assert.ok(host.facts && host.facts.cpus >= 1);
   assert.ok(host.facts.memoryBytes > 0);
 });
 
@@ -44,11 +45,11 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
   const created = await p.waitFinal(create.id);
   assert.equal(created.status, "succeeded", JSON.stringify(created.error));
   assert.deepEqual(
-    created.steps.map((s: any) => s.step),
+    created.steps.map((s) => s.step),
     ["create", "start", "network"],
   );
-  assert.equal(created.result.name, name);
-  assert.equal(created.result.ipv4, ipv4);
+  assert.equal(resultOf(created, "instance.create").name, name);
+  assert.equal(resultOf(created, "instance.create").ipv4, ipv4);
   // The SSE stream delivered each step, then the end with the final job.
   assert.deepEqual(
     createEvents.filter((e) => e.event === "step").map((e) => e.data.step),
@@ -77,7 +78,7 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
   const delEvents = await streamEvents(del.id);
   const deleted = await p.waitFinal(del.id);
   assert.equal(deleted.status, "succeeded");
-  assert.equal(deleted.result.deleted, true);
+  assert.equal(resultOf(deleted, "instance.delete").deleted, true);
   assert.equal(await p.lxd.getInstance(name), undefined, "gone from LXD");
   assert.equal(delEvents.at(-1)?.event, "end");
 });
@@ -85,8 +86,8 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
 test("an LXD error becomes the job's error with LXD's own message", async () => {
   const job = await p.waitFinal((await p.submit("instance.create", { name: `kws-e2e-noimg-${Date.now().toString(36)}`, image: "kws/no-such-image" })).id);
   assert.equal(job.status, "failed");
-  assert.equal(job.error.code, "lxd_error");
-  assert.match(job.error.message, /^LXD: /);
+  assert.equal(job.error?.code, "lxd_error");
+  assert.match(job.error?.message ?? "", /^LXD: /);
 });
 
 test("exec runs argv with environment values verbatim", async () => {
@@ -97,8 +98,8 @@ test("exec runs argv with environment values verbatim", async () => {
     const value = `it's "quoted"; $(reboot) \`id\` && rm -rf /`;
     const exec = await p.waitFinal((await p.submit("instance.exec", { name, command: ["/bin/sh", "-c", 'echo "$V"'], env: { V: value } })).id);
     assert.equal(exec.status, "succeeded");
-    assert.equal(exec.result.exitCode, 0);
-    assert.equal(exec.result.stdout.trim(), value);
+    assert.equal(resultOf(exec, "instance.exec").exitCode, 0);
+    assert.equal(resultOf(exec, "instance.exec").stdout.trim(), value);
   } finally {
     await p.waitFinal((await p.submit("instance.delete", { name })).id);
   }

@@ -6,13 +6,14 @@
  * error) answer the error body.
  */
 import type { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { StatusCode } from "hono/utils/http-status";
 import type { createControlPlane } from "../../functions/control-plane";
 import type { ErrorSchema } from "../../functions/schemas";
+import type { CommandKind, CommandResult } from "../../shared/protocol/commands";
 import type { z } from "zod";
 
 type AppSchema = ReturnType<typeof createControlPlane> extends Hono<any, infer S, any> ? S : never;
-export type ApiMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type ApiMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
 export type ErrorBody = z.infer<typeof ErrorSchema>;
 
 type Segments<P extends string> = P extends `${infer A}/${infer B}` ? [A, ...Segments<B>] : [P];
@@ -40,10 +41,13 @@ type EndpointOf<M extends ApiMethod, P extends string> = RouteOf<P> extends infe
   : never;
 
 type Declared<E> = E extends { output: infer O; outputFormat: "json"; status: infer S extends number } ? { status: S; body: O } : never;
-type Undeclared<E> = { status: Exclude<ContentfulStatusCode, Declared<E>["status"]>; body: ErrorBody };
+type Undeclared<E> = { status: Exclude<StatusCode, Declared<E>["status"]>; body: ErrorBody };
 
-/** The reply of `method path`: a union over statuses, narrowed by `assert.equal(reply.status, 201)`. */
-export type Reply<M extends ApiMethod, P extends string> = [EndpointOf<M, P>] extends [never]
+/**
+ * The reply of `method path`: a union over statuses, narrowed by `assert.equal(reply.status, 201)`.
+ * A path no JSON route matches (a page, a path that is not there) has an untyped body.
+ */
+export type Reply<M extends ApiMethod, P extends string> = [Declared<EndpointOf<M, P>>] extends [never]
   ? { status: number; body: unknown }
   : Declared<EndpointOf<M, P>> | Undeclared<EndpointOf<M, P>>;
 
@@ -74,6 +78,26 @@ export async function fetchApi<M extends ApiMethod, P extends string>(
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  return { ...(await replyOf<M, P>(res)), headers: res.headers };
+}
+
+/** A response of route `method path` as its reply: the status and the parsed body ({} when empty). */
+export async function replyOf<M extends ApiMethod, P extends string>(res: Response | ApiResponse<M, P>): Promise<Reply<M, P>> {
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers } as Reply<M, P> & { headers: Headers };
+  return { status: res.status, body: text ? JSON.parse(text) : {} } as Reply<M, P>;
+}
+
+/** The body route `method path` answers with `status`, e.g. `BodyOf<"GET", "/api/v1/jobs/x", 200>`. */
+export type BodyOf<M extends ApiMethod, P extends string, S extends number> = Extract<Reply<M, P>, { status: S }>["body"];
+
+/** The body of `reply` at `status`; any other status fails, naming it and the body. */
+export function bodyAt<R extends { status: number; body: unknown }, S extends R["status"]>(reply: R, status: S): Extract<R, { status: S }>["body"] {
+  if (reply.status !== status) throw new Error(`expected ${status}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body as Extract<R, { status: S }>["body"];
+}
+
+/** A job's result as its command declares it (the job's `kind`: an instance summary, an exec's output, ...). */
+export function resultOf<K extends CommandKind>(job: { kind: string; result?: unknown }, kind: K): CommandResult<K> {
+  if (job.kind !== kind) throw new Error(`job of kind ${job.kind}, not ${kind}`);
+  return job.result as CommandResult<K>;
 }

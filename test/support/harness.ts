@@ -4,6 +4,7 @@ import { hostQueue } from "../../shared/jobs/queue-names";
 import type { KV } from "../../shared/kv/port";
 import { createControlPlane } from "../../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../../functions/node-services";
+import { replyOf, type ApiMethod, type ApiResponse, type Reply } from "./api";
 import { freshDatabase } from "./database";
 import { environmentKV } from "./kv";
 import { AMQP_URL } from "./local-services";
@@ -14,10 +15,18 @@ export interface Harness {
   services: NodeServices;
   mailbox: Mailbox;
   config: Config;
-  /** A JSON request through the app, from client address `ip`. */
-  call(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; ip?: string }): Promise<Response>;
+  /** A JSON request through the app, from client address `ip`; the response is typed by the route `path` matches. */
+  call<M extends ApiMethod, P extends string>(
+    method: M,
+    path: P,
+    options?: CallOptions,
+  ): Promise<ApiResponse<M, P>>;
+  /** `call` with the reply read: its status and parsed body, typed by the route. */
+  api<M extends ApiMethod, P extends string>(method: M, path: P, options?: CallOptions): Promise<Reply<M, P>>;
   close(): Promise<void>;
 }
+
+type CallOptions = { body?: unknown; headers?: Record<string, string>; ip?: string };
 
 /**
  * The control plane in-process over the real services (test/run.ts points the environment at
@@ -46,23 +55,23 @@ export async function startHarness(
     mailer: mailbox.mailer,
   });
   const app = createControlPlane(async () => ({ services }));
+  const call = async <M extends ApiMethod, P extends string>(method: M, path: P, { body, headers = {}, ip = nextAddress() }: CallOptions = {}) =>
+    (await app.request(
+      path,
+      {
+        method,
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      },
+      { incoming: { socket: { remoteAddress: ip } } },
+    )) as ApiResponse<M, P>;
   return {
     app,
     services,
     mailbox,
     config,
-    call: (method, path, { body, headers = {}, ip = nextAddress() } = {}) =>
-      Promise.resolve(
-        app.request(
-          path,
-          {
-            method,
-            headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-            body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-          },
-          { incoming: { socket: { remoteAddress: ip } } },
-        ),
-      ),
+    call,
+    api: async (method, path, options) => replyOf(await call(method, path, options)),
     close: async () => {
       // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
       // (about 300 quorum queues fit its file handles here) fills up run after run.
