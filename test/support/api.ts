@@ -51,23 +51,26 @@ export type Reply<M extends ApiMethod, P extends string> = [Declared<EndpointOf<
   ? { status: number; body: unknown }
   : Declared<EndpointOf<M, P>> | Undeclared<EndpointOf<M, P>>;
 
-/** A `Response` whose status and `json()` are the route's: narrow on `status`, then read the body. */
+/**
+ * A `Response` whose status and `json()` are the route's: narrow on `status`, then read the body.
+ * `__route` only names the route for replyOf; it is never set.
+ */
 export type ApiResponse<M extends ApiMethod, P extends string> = Reply<M, P> extends infer R
   ? R extends { status: infer S; body: infer B }
-    ? Omit<Response, "status" | "json"> & { status: S; json(): Promise<B> }
+    ? Omit<Response, "status" | "json"> & { status: S; json(): Promise<B>; readonly __route?: [M, P] }
     : never
   : never;
 
 /**
- * A JSON request to the control plane at `baseUrl` (an API token as bearer, when given); the reply's
- * body is parsed ({} when empty).
+ * A JSON request to the control plane at `baseUrl` (an API token as bearer, when given): the reply
+ * with its body parsed ({} when empty), its headers and its text as sent.
  */
 export async function fetchApi<M extends ApiMethod, P extends string>(
   baseUrl: string,
   method: M,
   path: P,
   options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-): Promise<Reply<M, P> & { headers: Headers }> {
+): Promise<Reply<M, P> & { headers: Headers; text: string }> {
   const { body, token, headers = {} } = options;
   const res = await fetch(`${baseUrl}${path}`, {
     method,
@@ -78,14 +81,16 @@ export async function fetchApi<M extends ApiMethod, P extends string>(
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { ...(await replyOf<M, P>(res)), headers: res.headers };
+  const text = await res.text();
+  return { ...replyFrom<M, P>(res.status, text), headers: res.headers, text };
 }
 
-/** A response of route `method path` as its reply: the status and the parsed body ({} when empty). */
-export async function replyOf<M extends ApiMethod, P extends string>(res: Response | ApiResponse<M, P>): Promise<Reply<M, P>> {
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} } as Reply<M, P>;
+/** A response as its route's reply: the status and the parsed body ({} when empty). */
+export async function replyOf<M extends ApiMethod, P extends string>(res: { readonly __route?: [M, P]; status: number; text(): Promise<string> }): Promise<Reply<M, P>> {
+  return replyFrom<M, P>(res.status, await res.text());
 }
+
+const replyFrom = <M extends ApiMethod, P extends string>(status: number, text: string) => ({ status, body: text ? JSON.parse(text) : {} }) as Reply<M, P>;
 
 /** The body route `method path` answers with `status`, e.g. `BodyOf<"GET", "/api/v1/jobs/x", 200>`. */
 export type BodyOf<M extends ApiMethod, P extends string, S extends number> = Extract<Reply<M, P>, { status: S }>["body"];
