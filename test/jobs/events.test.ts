@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import { serve, type ServerType } from "@hono/node-server";
 import { createControlPlane } from "../../functions/control-plane";
 import { MAX_OPEN_STREAMS, SLOT_TTL_SECONDS, takeStreamSlot } from "../../functions/jobs/stream-slots";
+import { bodyAt, replyOf } from "../support/api";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import { environmentKV } from "../support/kv";
 import { insertOnlineHost } from "../support/online-host";
@@ -45,7 +46,7 @@ async function personWithJob() {
   const person = await signedInUser(h);
   const res = await h.call("POST", "/api/v1/instance", { body: { username: "ada", password: "Stream-Check-123" }, headers: { cookie: person.cookie } });
   assert.equal(res.status, 202, await res.clone().text());
-  const { job } = (await res.json()) as { job: { id: string } };
+  const { job } = await res.json();
   return { ...person, jobId: job.id };
 }
 
@@ -103,7 +104,7 @@ test("a job's event stream ends within 5 s of logout", async () => {
 test("a job's event stream read with an API token ends within 5 s of the token's DELETE", async () => {
   const { cookie, jobId } = await personWithJob();
   const made = await h.call("POST", "/api/v1/tokens", { body: { name: "watcher", scope: "read" }, headers: { cookie } });
-  const { token: row, secret } = (await made.json()) as { token: { id: string }; secret: string };
+  const { token: row, secret } = bodyAt(await replyOf(made), 201);
   const stream = await openStream(first, jobId, { authorization: `Bearer ${secret}` });
   assert.equal(stream.status, 200, stream.body);
   await until(async () => stream.body.includes("event: status"), 5_000, "first events");

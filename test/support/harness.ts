@@ -122,6 +122,6 @@ export async function signedInUser(h: Harness, overrides: Record<string, string>
   const login = await h.call("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
   if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
   const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-  const { user } = (await login.json()) as { user: { id: string } };
+  const { user } = await login.json();
   return { account, cookie, userId: user.id };
 }
