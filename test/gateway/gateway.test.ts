@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { IncomingMessage } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import WebSocket from "ws";
@@ -98,15 +99,15 @@ describe("enrollment", () => {
 
 describe("connection", () => {
   test("a wrong credential never gets a websocket", async () => {
-    await assert.rejects(ScriptedAgent.connect(cp.url, "kws_host_wrong"), (err: any) => err.status === 401);
+    await assert.rejects(ScriptedAgent.connect(cp.url, "kws_host_wrong"), (err: { status?: number }) => err.status === 401);
     await assert.rejects(
       new Promise((resolve, reject) => {
         const ws = new WebSocket(`${cp.url.replace("http", "ws")}/agent/v1/connect`);
         ws.once("open", resolve);
-        ws.once("unexpected-response", (_: unknown, res: any) => reject(Object.assign(new Error("refused"), { status: res.statusCode })));
+        ws.once("unexpected-response", (_: unknown, res: IncomingMessage) => reject(Object.assign(new Error("refused"), { status: res.statusCode })));
         ws.once("error", reject);
       }),
-      (err: any) => err.status === 401,
+      (err: { status?: number }) => err.status === 401,
       "no credential at all",
     );
   });

@@ -28,15 +28,6 @@ after(async () => {
 
 const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => p.api(method, path, body, token);
 
-async function events(jobId: string): Promise<{ event: string; data: any }[]> {
-  const res = await fetch(`${p.url}/api/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((b) => b.trim())
-    .map((b) => ({ event: b.match(/^event: (.*)$/m)?.[1] ?? "message", data: JSON.parse(b.match(/^data: (.*)$/m)?.[1] ?? "null") }));
-}
-
 // Every character the issue names that a shell would act on; passwords may hold them (not newlines).
 const PASSWORD = `Pa ss'w"d;$(touch /tmp/pwned)\`touch /tmp/pwned2\`-1`;
 
@@ -75,7 +66,7 @@ test("deploy → steps stream → SSH with the password and sudo, no root login,
   assert.equal(refused[0]!.body.error.jobId, jobId, "the 409 names the running job");
   assert.equal(bodyAt(await api("POST", "/instance/stop"), 409).error.jobId, jobId, "any other request while it runs: 409 too");
 
-  const stream = await events(jobId);
+  const stream = await p.jobEvents(jobId, token);
   const job = await p.waitFinal(jobId, 180_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   const steps = ["create", "start", "network", "dns", "user", "ssh", "ide"];

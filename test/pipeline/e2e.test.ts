@@ -9,21 +9,6 @@ before(async () => {
 });
 after(() => p?.close());
 
-/** Reads a job's server-sent events until the stream ends. */
-async function streamEvents(jobId: string): Promise<{ event: string; data: any }[]> {
-  const res = await fetch(`${p.url}/api/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${p.token}` } });
-  assert.equal(res.headers.get("content-type")?.split(";")[0], "text/event-stream");
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim())
-    .map((block) => {
-      const event = block.match(/^event: (.*)$/m)?.[1] ?? "message";
-      const data = block.match(/^data: (.*)$/m)?.[1];
-      return { event, data: data ? JSON.parse(data) : undefined };
-    });
-}
-
 test("the host reports its agent, LXD version and facts", async () => {
   await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
   const host = await p.hostRow();
@@ -41,7 +26,7 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
 
   const create = await p.submit("instance.create", { name, image: "kws/busybox", ipv4Address: ipv4 });
   assert.equal(create.status, "queued");
-  const createEvents = await streamEvents(create.id);
+  const createEvents = await p.jobEvents(create.id);
   const created = await p.waitFinal(create.id);
   assert.equal(created.status, "succeeded", JSON.stringify(created.error));
   assert.deepEqual(
@@ -55,8 +40,9 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
     createEvents.filter((e) => e.event === "step").map((e) => e.data.step),
     ["create", "start", "network"],
   );
-  assert.equal(createEvents.at(-1)?.event, "end");
-  assert.equal(createEvents.at(-1)?.data.status, "succeeded");
+  const last = createEvents.at(-1);
+  assert.equal(last?.event, "end");
+  assert.equal(last.data.status, "succeeded");
 
   // Checked on the LXD socket directly: it exists, runs, and has the address.
   const instance = await p.lxd.getInstance(name);
@@ -75,7 +61,7 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
   assert.equal((await p.lxd.getInstanceState(name)).status, "Stopped");
 
   const del = await p.submit("instance.delete", { name });
-  const delEvents = await streamEvents(del.id);
+  const delEvents = await p.jobEvents(del.id);
   const deleted = await p.waitFinal(del.id);
   assert.equal(deleted.status, "succeeded");
   assert.equal(resultOf(deleted, "instance.delete").deleted, true);

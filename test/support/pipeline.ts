@@ -13,6 +13,12 @@ import { freePort, Program } from "./processes";
 
 type Host = BodyOf<"POST", "/api/v1/hosts", 201>["host"];
 type Job = BodyOf<"GET", "/api/v1/jobs/:id", 200>["job"];
+/** What GET /jobs/{id}/events sends (functions/jobs/routes.ts), one server-sent event each. */
+export type JobEvent =
+  | { event: "step"; data: Job["steps"][number] }
+  | { event: "status"; data: { status: Job["status"] } }
+  | { event: "end"; data: Job }
+  | { event: "revoked"; data: { message: string } };
 
 export interface PipelineOptions {
   heartbeatMs?: number;
@@ -186,6 +192,17 @@ export class Pipeline {
 
   waitFinal(id: string, timeoutMs = 90_000, token = this.token) {
     return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final", token);
+  }
+
+  /** A job's server-sent events, read until the stream ends. */
+  async jobEvents(id: string, token = this.token): Promise<JobEvent[]> {
+    const res = await fetch(`${this.url}/api/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const type = res.headers.get("content-type")?.split(";")[0];
+    if (type !== "text/event-stream") throw new Error(`job events: ${res.status} ${type}`);
+    return (await res.text())
+      .split("\n\n")
+      .filter((block) => block.trim())
+      .map((block) => ({ event: block.match(/^event: (.*)$/m)?.[1], data: JSON.parse(block.match(/^data: (.*)$/m)?.[1] ?? "null") }) as JobEvent);
   }
 
   async until(check: () => Promise<boolean>, timeoutMs: number, what: string) {
