@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fetchApi } from "../support/api";
 import { accountThroughLog } from "../support/log-accounts";
-import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
+import { embeddedKws, type Program } from "../support/processes";
 
 const dir = mkdtempSync(join(tmpdir(), "kws-embedded-"));
 let kws: Program | undefined;
@@ -22,18 +22,9 @@ after(async () => {
 });
 
 test("sign-up, sign-in, a token, a host and a queued job on the embedded defaults, kept across a restart", async () => {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const adminEmail = `admin.${Date.now().toString(36)}@example.org`;
-  kws = new Program("kws", "functions/node.ts", [], {
-    NODE_ENV: "test",
-    PORT: String(port),
-    PUBLIC_URL: url,
-    KWS_DATA_DIR: join(dir, "data"),
-    ...EMBEDDED_SERVICES,
-    KWS_ADMINS: adminEmail,
-    KWS_LOCAL_AGENT: "off",
-  });
+  let url: string;
+  ({ kws, url } = await embeddedKws(join(dir, "data"), { KWS_ADMINS: adminEmail, KWS_LOCAL_AGENT: "off" }));
   kws.start();
   const ready = await kws.waitFor((l) => l.msg === "services ready", 120_000);
   assert.deepEqual(

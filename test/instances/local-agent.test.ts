@@ -12,7 +12,7 @@ import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
 import { bodyAt, fetchApi, resultOf, type ApiMethod } from "../support/api";
 import { accountThroughLog } from "../support/log-accounts";
-import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
+import { embeddedKws, type Program } from "../support/processes";
 
 const dir = mkdtempSync(join(tmpdir(), "kws-local-"));
 let kws: Program;
@@ -22,21 +22,14 @@ let token: string;
 const lxd = new LxdClient({ socketPath: findLxdSocket() ?? "/var/lib/lxd/unix.socket" });
 
 before(async () => {
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  kws = new Program("kws", "functions/node.ts", [], {
-    NODE_ENV: "test",
-    PORT: String(port),
-    PUBLIC_URL: url,
-    KWS_DATA_DIR: join(dir, "data"),
-    ...EMBEDDED_SERVICES,
+  ({ kws, url } = await embeddedKws(join(dir, "data"), {
     KWS_LOCAL_WIREGUARD: "off",
     KWS_INSTANCE_IMAGE: "kws/busybox",
     KWS_INSTANCE_PROVISION: "false",
     KWS_INSTANCE_MEMORY_MB: "64",
     KWS_BRIDGE_RANGE: "172.30.0.160-172.30.0.169",
     GATEWAY_HEARTBEAT_MS: "1000",
-  });
+  }));
   kws.start();
   await kws.waitFor((l) => l.msg === "listening", 60_000);
 });
