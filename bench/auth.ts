@@ -41,7 +41,7 @@ import { createLogger } from "../shared/logger";
 import { freshPostgresDatabase } from "../test/support/database";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
 import { startUpstashBridge } from "../test/upstash-bridge/server";
-import { deleteRedisKeys, envInt, HttpClient, p50, p99, percentile, progress as progressOf, round, runBench, sample, time } from "./support/common";
+import { closedLoop, deleteRedisKeys, envInt, HttpClient, p50, p99, percentile, progress as progressOf, round, runBench, sample, time } from "./support/common";
 
 const USERS = 8;
 const PASSWORD = "Bench-Password-2024!";
@@ -269,19 +269,7 @@ export function run(): Promise<Record<string, unknown>> {
 
       // Concurrent: a fixed number of logins (or a time limit), `concurrency` at a time.
       progress(`concurrent: ${requests} logins, ${concurrency} at a time, at most ${seconds} s`);
-      const loginTimes: number[] = [];
-      let issued = 0;
-      const started = performance.now();
-      const deadline = started + seconds * 1000;
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (issued < requests && performance.now() < deadline) {
-            const i = issued++;
-            loginTimes.push(await time(() => login(i)));
-          }
-        }),
-      );
-      const elapsedS = (performance.now() - started) / 1000;
+      const { results: loginTimes, elapsedS } = await closedLoop(concurrency, requests, seconds, (i) => time(() => login(i)));
       return { sequentialLogin, hashTimes, pairedOverhead, kvTimes: kv.times, health, healthBackToBack, idleMs, healthAfterIdle, invalidLogin, findUser, kvGet, cheapLogin, cheapVerify, redisGet, loginTimes, elapsedS };
     },
 

@@ -45,6 +45,7 @@ import { freePort } from "../test/support/processes";
 import {
   brokerFileHandles,
   Child,
+  closedLoop,
   envInt,
   HttpClient,
   machineCpu,
@@ -352,19 +353,8 @@ export function run(): Promise<Record<string, unknown>> {
 
       /** `concurrency` submitters, each submitting its next job when its last one is seen final. */
       const load = async (concurrency: number, limitJobs: number, limitSeconds: number) => {
-        const done: Submitted[] = [];
-        let issued = 0;
-        const started = performance.now();
-        const deadline = started + limitSeconds * 1000;
-        await Promise.all(
-          Array.from({ length: concurrency }, async () => {
-            while (issued < limitJobs && performance.now() < deadline) {
-              issued++;
-              done.push(await submitOne());
-            }
-          }),
-        );
-        return { done, elapsedS: (performance.now() - started) / 1000 };
+        const { results, elapsedS } = await closedLoop(concurrency, limitJobs, limitSeconds, submitOne);
+        return { done: results, elapsedS };
       };
 
       /** Committed transactions of the bench database (PostgreSQL reports them about once a second). */

@@ -39,6 +39,23 @@ export async function sample(n: number, f: (i: number) => Promise<unknown>): Pro
   return out;
 }
 
+/**
+ * Closed-loop load: `concurrency` workers, each calling `f(i)` again as soon as its last call ended,
+ * until `limit` calls were started or `seconds` passed. Answers the results in the order they ended.
+ */
+export async function closedLoop<T>(concurrency: number, limit: number, seconds: number, f: (i: number) => Promise<T>): Promise<{ results: T[]; elapsedS: number }> {
+  const results: T[] = [];
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < limit && performance.now() < deadline) results.push(await f(issued++));
+    }),
+  );
+  return { results, elapsedS: (performance.now() - started) / 1000 };
+}
+
 export const progress = (bench: string) => (msg: string) => process.stderr.write(`[bench ${bench}] ${msg}\n`);
 
 /** Wall-clock microseconds with sub-millisecond resolution (comparable with PostgreSQL's clock on this machine). */
