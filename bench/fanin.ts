@@ -48,7 +48,7 @@ import { migrateDatabase } from "../shared/db/migrate";
 import { hostQueue } from "../functions/core/jobs/queue-names";
 import { PROTOCOL_VERSION, stamp } from "../shared/protocol/messages";
 import { freshPostgresDatabase } from "../test/support/database";
-import { brokerFileHandles, Child, Cleanups, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, sleep, sumCpuSeconds, until } from "./support/common";
+import { brokerFileHandles, Child, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, runBench, sleep, sumCpuSeconds, until } from "./support/common";
 
 const AMQP_URL = process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
 const POSTGRES_ADMIN_URL = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
@@ -249,7 +249,7 @@ async function probeQuorumQueues(conn: ChannelModel, tag: string, needed: number
 }
 
 
-export async function run(): Promise<Record<string, unknown>> {
+export function run(): Promise<Record<string, unknown>> {
   const connections = envInt("BENCH_FANIN_CONNECTIONS", 5000);
   const warmup = envInt("BENCH_FANIN_WARMUP", 200);
   const heartbeatMs = envInt("BENCH_FANIN_HEARTBEAT_MS", 1000);
@@ -266,225 +266,236 @@ export async function run(): Promise<Record<string, unknown>> {
     throw new Error(`this process may open ${limit} files, fewer than ${connections + warmup + 200} sockets: run it under a higher \`ulimit -n\``);
   }
 
-  const cleanups = new Cleanups(progress);
-  const cleanup = (what: string, f: () => Promise<unknown>) => cleanups.add(what, f);
-  try {
-    // ------------------------------------------------------------ database with the hosts
-    const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
-    cleanup("database", () => db.drop());
-    await migrateDatabase(db.handle);
-    await db.handle.close();
-    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
-    cleanup("bench pool", () => sql.end({ timeout: 5 }));
+  return runBench(progress, {
+    async setup(cleanups) {
+      // ------------------------------------------------------------ database with the hosts
+      const db = await freshPostgresDatabase(POSTGRES_ADMIN_URL);
+      cleanups.add("database", () => db.drop());
+      await migrateDatabase(db.handle);
+      await db.handle.close();
+      const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+      cleanups.add("bench pool", () => sql.end({ timeout: 5 }));
 
-    const total = connections + warmup;
-    const credentials = Array.from({ length: total }, () => randomToken("kws_host_"));
-    const rows = await Promise.all(
-      credentials.map(async (credential, i) => ({
-        name: i < warmup ? `warmup-${run}-${i}` : `fanin-${run}-${i - warmup}`,
-        credential_hash: await hashToken(credential),
-        enrolled_at: new Date(),
-      })),
-    );
-    const hosts: { id: string; credential: string }[] = [];
-    for (let i = 0; i < rows.length; i += 2000) {
-      const chunk = rows.slice(i, i + 2000);
-      const inserted: { id: string; name: string }[] = await sql`insert into hosts ${sql(chunk)} returning id::text as id, name`;
-      const byName = new Map(inserted.map((r) => [r.name, r.id]));
-      chunk.forEach((row, j) => hosts.push({ id: byName.get(row.name)!, credential: credentials[i + j]! }));
-    }
-    const warmHosts = hosts.slice(0, warmup);
-    const benchHosts = hosts.slice(warmup);
-    progress(`database ${new URL(db.url).pathname.slice(1)}: ${total} enrolled hosts (${warmup} for the warm-up)`);
-
-    // ------------------------------------------------------------ broker
-    const amqp = await connect(AMQP_URL, { timeout: 60_000 });
-    cleanup("amqp connection", () => amqp.close());
-    progress("quorum queue probe");
-    const quorumQueueProbe = await probeQuorumQueues(amqp, `kws.bench.probe.${run}`, total);
-    progress(`quorum queues: ${JSON.stringify(quorumQueueProbe)}`);
-    if (queueMode !== "none" && quorumQueueProbe.feasible === false && process.env.BENCH_FANIN_FORCE !== "1") {
-      throw new Error(
-        `BENCH_FANIN_QUEUE=${queueMode} needs ${total} quorum queues, more than this broker can hold before it stops accepting ` +
-          `connections (${JSON.stringify(quorumQueueProbe)}); raise its file limit, or set BENCH_FANIN_FORCE=1`,
+      const total = connections + warmup;
+      const credentials = Array.from({ length: total }, () => randomToken("kws_host_"));
+      const rows = await Promise.all(
+        credentials.map(async (credential, i) => ({
+          name: i < warmup ? `warmup-${run}-${i}` : `fanin-${run}-${i - warmup}`,
+          credential_hash: await hashToken(credential),
+          enrolled_at: new Date(),
+        })),
       );
-    }
-    const queues = hosts.map((h) => hostQueue(h.id));
-    if (queueMode !== "none") cleanup("host queues", () => deleteQueues(amqp, queues));
-    // On the connection already open: right after a gateway with thousands of quorum-queue consumers
-    // closes its connections, the broker can take over 10 s to accept a new one.
-    cleanup("dead-letter queue", async () => {
-      const ch = await amqp.createChannel();
-      ch.on("error", () => {});
-      await ch.deleteQueue(deadLetterQueue);
-      await ch.deleteExchange(`${deadLetterQueue}.dlx`);
-      await ch.close();
-    });
-
-    // ------------------------------------------------------------ the gateway
-    const entry = fileURLToPath(new URL("./support/gateway-server.ts", import.meta.url));
-    const gateway = new Child(
-      "gateway",
-      "bash",
-      ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null; exec "$0" "$@"', process.execPath, "--expose-gc", "--import", "tsx", entry],
-      {
-        NODE_ENV: "test",
-        DATABASE_URL: db.url,
-        AMQP_URL,
-        KWS_DEAD_LETTER_QUEUE: deadLetterQueue,
-        GATEWAY_HEARTBEAT_MS: String(heartbeatMs),
-        LOG_LEVEL: "warn",
-        BENCH_QUEUE: queueMode,
-        BENCH_QUEUE_SHARDS: String(shards),
-        REDIS_URL: "",
-        UPSTASH_REDIS_REST_URL: "",
-        UPSTASH_REDIS_REST_TOKEN: "",
-        SMTP_URL: "",
-      },
-      Boolean(process.env.KWS_BENCH_LOG),
-    );
-    cleanup("gateway", () => gateway.stop("SIGTERM", 30_000));
-    const listening = await gateway.waitFor((l) => l.msg === "gateway listening", 60_000);
-    const base = `http://127.0.0.1:${listening.port as number}`;
-    const wsUrl = `ws://127.0.0.1:${listening.port as number}${CONNECT_PATH}`;
-    progress(`gateway pid ${gateway.pid} at ${base}, queue ${queueMode}${queueMode === "sharded" ? ` (${shards} connections)` : ""}, heartbeat ${heartbeatMs} ms`);
-
-    const agents: SimulatedAgent[] = [];
-    cleanup("agents", async () => {
-      for (const a of agents) a.ws.terminate();
-    });
-    const errorsLogged = () => gateway.lines.filter((l) => l.level === "error").length;
-
-    // ------------------------------------------------------------ warm-up, then the baseline
-    const warmAgents: SimulatedAgent[] = [];
-    await connectAll(wsUrl, warmHosts, concurrency, warmAgents);
-    agents.push(...warmAgents);
-    await sleep(1000);
-    for (const a of warmAgents) a.ws.close(1000, "warm-up over");
-    await until(async () => (await stats(base)).sessions === 0, 30_000, "warm-up sessions gone", gateway);
-    await sleep(2000);
-    const before = await stats(base, true);
-    const brokerPids = pidsNamed("beam.smp");
-    const brokerRssBefore = rssBytes(brokerPids[0]);
-    progress(`baseline after ${warmup} warm-up connections: rss ${(before.memory.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.memory.heapUsed / 2 ** 20).toFixed(1)} MiB`);
-
-    // ------------------------------------------------------------ 5,000 agents
-    progress(`connecting ${connections} agents, ${concurrency} handshakes at a time`);
-    const connectStarted = performance.now();
-    const benchAgents: SimulatedAgent[] = [];
-    const connecting = connectAll(wsUrl, benchHosts, concurrency, benchAgents);
-    const ticker = setInterval(() => progress(`  ${benchAgents.filter((a) => a.established).length} welcomed`), 5000);
-    try {
-      await connecting;
-    } finally {
-      clearInterval(ticker);
-      agents.push(...benchAgents);
-    }
-    const connectSeconds = round((performance.now() - connectStarted) / 1000, 1);
-    progress(`${connections} welcomed in ${connectSeconds} s`);
-
-    // A welcome comes before the host's queue is declared and consumed: wait for the consumers.
-    let consumers: { existing: number; withConsumer: number } | undefined;
-    if (queueMode !== "none") {
-      const benchQueues = benchHosts.map((h) => hostQueue(h.id));
-      const deadline = Date.now() + 90_000;
-      let lastErrors = -1;
-      for (;;) {
-        consumers = await consumerCounts(amqp, benchQueues);
-        const errors = errorsLogged();
-        if (consumers.withConsumer === connections) break;
-        // Consumers that failed (amqp mode past channel_max) are logged as errors: stop once nothing moves.
-        if (errors > 0 && errors === lastErrors) break;
-        if (Date.now() > deadline) break;
-        lastErrors = errors;
-        await sleep(2000);
+      const hosts: { id: string; credential: string }[] = [];
+      for (let i = 0; i < rows.length; i += 2000) {
+        const chunk = rows.slice(i, i + 2000);
+        const inserted: { id: string; name: string }[] = await sql`insert into hosts ${sql(chunk)} returning id::text as id, name`;
+        const byName = new Map(inserted.map((r) => [r.name, r.id]));
+        chunk.forEach((row, j) => hosts.push({ id: byName.get(row.name)!, credential: credentials[i + j]! }));
       }
-      progress(`queues: ${consumers.existing} declared, ${consumers.withConsumer} with a consumer; ${errorsLogged()} errors logged by the gateway`);
-    }
-    const consumersReadySeconds = round((performance.now() - connectStarted) / 1000, 1);
-    await sleep(1000);
-    const after = await stats(base, true);
-    const brokerRssAfter = rssBytes(brokerPids[0]);
+      const warmHosts = hosts.slice(0, warmup);
+      const benchHosts = hosts.slice(warmup);
+      progress(`database ${new URL(db.url).pathname.slice(1)}: ${total} enrolled hosts (${warmup} for the warm-up)`);
 
-    // ------------------------------------------------------------ CPU while they heartbeat
-    progress(`CPU window: ${windowSeconds} s`);
-    const droppedBefore = benchAgents.filter((a) => a.closedBy !== undefined).length;
-    const [windowStart] = await sql<{ t: Date }[]>`select now() as t`;
-    const w0 = { stats: await stats(base), at: performance.now(), broker: sumCpuSeconds(brokerPids), postgres: sumCpuSeconds(pidsNamed("postgres")), bench: process.cpuUsage() };
-    await sleep(windowSeconds * 1000);
-    const w1 = { stats: await stats(base), at: performance.now(), broker: sumCpuSeconds(brokerPids), postgres: sumCpuSeconds(pidsNamed("postgres")), bench: process.cpuUsage(w0.bench) };
-    const wallS = (w1.at - w0.at) / 1000;
-    const gatewayCpuS = (w1.stats.cpu.user - w0.stats.cpu.user + w1.stats.cpu.system - w0.stats.cpu.system) / 1e6;
-    const gatewayCpuShare = round(gatewayCpuS / wallS, 3);
-    const dropped = benchAgents.filter((a) => a.closedBy !== undefined).length;
+      // ------------------------------------------------------------ broker
+      const amqp = await connect(AMQP_URL, { timeout: 60_000 });
+      cleanups.add("amqp connection", () => amqp.close());
+      progress("quorum queue probe");
+      const quorumQueueProbe = await probeQuorumQueues(amqp, `kws.bench.probe.${run}`, total);
+      progress(`quorum queues: ${JSON.stringify(quorumQueueProbe)}`);
+      if (queueMode !== "none" && quorumQueueProbe.feasible === false && process.env.BENCH_FANIN_FORCE !== "1") {
+        throw new Error(
+          `BENCH_FANIN_QUEUE=${queueMode} needs ${total} quorum queues, more than this broker can hold before it stops accepting ` +
+            `connections (${JSON.stringify(quorumQueueProbe)}); raise its file limit, or set BENCH_FANIN_FORCE=1`,
+        );
+      }
+      const queues = hosts.map((h) => hostQueue(h.id));
+      if (queueMode !== "none") cleanups.add("host queues", () => deleteQueues(amqp, queues));
+      // On the connection already open: right after a gateway with thousands of quorum-queue consumers
+      // closes its connections, the broker can take over 10 s to accept a new one.
+      cleanups.add("dead-letter queue", async () => {
+        const ch = await amqp.createChannel();
+        ch.on("error", () => {});
+        await ch.deleteQueue(deadLetterQueue);
+        await ch.deleteExchange(`${deadLetterQueue}.dlx`);
+        await ch.close();
+      });
 
-    const [online] = await sql<{ online: number; fresh: number; beatInWindow: number }[]>`
-      select count(*) filter (where connection_id is not null)::int as online,
-             count(*) filter (where connection_id is not null and last_heartbeat_at > now() - make_interval(secs => ${(2 * heartbeatMs) / 1000}))::int as fresh,
-             count(*) filter (where last_heartbeat_at > ${windowStart!.t})::int as "beatInWindow"
-      from hosts where name like ${`fanin-${run}-%`}`;
+      // ------------------------------------------------------------ the gateway
+      const entry = fileURLToPath(new URL("./support/gateway-server.ts", import.meta.url));
+      const gateway = new Child(
+        "gateway",
+        "bash",
+        ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null; exec "$0" "$@"', process.execPath, "--expose-gc", "--import", "tsx", entry],
+        {
+          NODE_ENV: "test",
+          DATABASE_URL: db.url,
+          AMQP_URL,
+          KWS_DEAD_LETTER_QUEUE: deadLetterQueue,
+          GATEWAY_HEARTBEAT_MS: String(heartbeatMs),
+          LOG_LEVEL: "warn",
+          BENCH_QUEUE: queueMode,
+          BENCH_QUEUE_SHARDS: String(shards),
+          REDIS_URL: "",
+          UPSTASH_REDIS_REST_URL: "",
+          UPSTASH_REDIS_REST_TOKEN: "",
+          SMTP_URL: "",
+        },
+        Boolean(process.env.KWS_BENCH_LOG),
+      );
+      cleanups.add("gateway", () => gateway.stop("SIGTERM", 30_000));
+      const listening = await gateway.waitFor((l) => l.msg === "gateway listening", 60_000);
+      const base = `http://127.0.0.1:${listening.port as number}`;
+      const wsUrl = `ws://127.0.0.1:${listening.port as number}${CONNECT_PATH}`;
+      progress(`gateway pid ${gateway.pid} at ${base}, queue ${queueMode}${queueMode === "sharded" ? ` (${shards} connections)` : ""}, heartbeat ${heartbeatMs} ms`);
 
-    const rssPerConnectionKB = round((after.memory.rss - before.memory.rss) / connections / 1024, 1);
-    const heapPerConnectionKB = round((after.memory.heapUsed - before.memory.heapUsed) / connections / 1024, 1);
-    const heapTotalPerConnectionKB = round((after.memory.heapTotal - before.memory.heapTotal) / connections / 1024, 1);
-    const externalPerConnectionKB = round((after.memory.external - before.memory.external) / connections / 1024, 1);
-    progress(`rss/conn ${rssPerConnectionKB} KB, heap/conn ${heapPerConnectionKB} KB, gateway CPU ${gatewayCpuShare} of a core, online ${online!.online}`);
+      const agents: SimulatedAgent[] = [];
+      cleanups.add("agents", async () => {
+        for (const a of agents) a.ws.terminate();
+      });
+      const errorsLogged = () => gateway.lines.filter((l) => l.level === "error").length;
 
-    const gatewayCpuSecondsTotal = round(processCpuSeconds(gateway.pid) ?? 0, 1);
+      return { sql, warmHosts, benchHosts, amqp, quorumQueueProbe, gateway, base, wsUrl, agents, errorsLogged };
+    },
 
-    // ------------------------------------------------------------ orderly teardown (measured)
-    const teardownStarted = performance.now();
-    for (const a of agents) a.ws.close(1000, "bench over");
-    await until(async () => (await stats(base)).sessions === 0, 60_000, "sessions closed", gateway).catch((err: unknown) => progress(String(err)));
-    await gateway.stop("SIGTERM", 30_000);
-    const disconnectSeconds = round((performance.now() - teardownStarted) / 1000, 1);
+    async measure({ sql, warmHosts, benchHosts, amqp, gateway, base, wsUrl, agents, errorsLogged }) {
+      // ------------------------------------------------------------ warm-up, then the baseline
+      const warmAgents: SimulatedAgent[] = [];
+      await connectAll(wsUrl, warmHosts, concurrency, warmAgents);
+      agents.push(...warmAgents);
+      await sleep(1000);
+      for (const a of warmAgents) a.ws.close(1000, "warm-up over");
+      await until(async () => (await stats(base)).sessions === 0, 30_000, "warm-up sessions gone", gateway);
+      await sleep(2000);
+      const before = await stats(base, true);
+      const brokerPids = pidsNamed("beam.smp");
+      const brokerRssBefore = rssBytes(brokerPids[0]);
+      progress(`baseline after ${warmup} warm-up connections: rss ${(before.memory.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.memory.heapUsed / 2 ** 20).toFixed(1)} MiB`);
 
-    return {
-      connections,
-      rssPerConnectionKB,
-      heapPerConnectionKB,
-      targetKB: TARGET_KB,
-      met: rssPerConnectionKB <= TARGET_KB && heapPerConnectionKB <= TARGET_KB,
-      gatewayCpuShare,
-      heartbeatMs,
-      connectSeconds,
-      online: online!.online,
-      queueMode,
-      ...(queueMode === "sharded" ? { amqpConnections: shards } : {}),
-      quorumQueueProbe,
-      profile: {
-        note:
-          "RSS after a forced GC keeps pages the process committed before the baseline (start-up, warm-up) and reuses them, " +
-          "so rssPerConnectionKB can understate; heapPerConnectionKB (live JS objects) is the steadier figure",
-        heapTotalPerConnectionKB,
-        externalPerConnectionKB,
-        rssBeforeMiB: round(before.memory.rss / 2 ** 20, 1),
-        rssAfterMiB: round(after.memory.rss / 2 ** 20, 1),
-        heapBeforeMiB: round(before.memory.heapUsed / 2 ** 20, 1),
-        heapAfterMiB: round(after.memory.heapUsed / 2 ** 20, 1),
-        sessionsAfter: after.sessions,
-        onlineFresh: online!.fresh,
-        heartbeatWrittenInWindow: online!.beatInWindow,
-        droppedDuringWindow: dropped - droppedBefore,
-        windowSeconds: round(wallS, 1),
-        gatewayCpuSecondsInWindow: round(gatewayCpuS, 2),
-        postgresCoresInWindow: round((w1.postgres - w0.postgres) / wallS, 3),
-        brokerCoresInWindow: round((w1.broker - w0.broker) / wallS, 3),
-        benchClientsCoresInWindow: round((w1.bench.user + w1.bench.system) / 1e6 / wallS, 3),
-        ...(consumers
-          ? {
-              quorumQueuesDeclared: consumers.existing,
-              consumers: consumers.withConsumer,
-              consumersReadySeconds,
-              brokerRssDeltaMiB: brokerRssBefore && brokerRssAfter ? round((brokerRssAfter - brokerRssBefore) / 2 ** 20, 0) : null,
-            }
-          : {}),
-        gatewayErrorsLogged: errorsLogged(),
-        disconnectSeconds,
-        gatewayCpuSecondsTotal,
-      },
-    };
-  } finally {
-    await cleanups.run();
-  }
+      // ------------------------------------------------------------ 5,000 agents
+      progress(`connecting ${connections} agents, ${concurrency} handshakes at a time`);
+      const connectStarted = performance.now();
+      const benchAgents: SimulatedAgent[] = [];
+      const connecting = connectAll(wsUrl, benchHosts, concurrency, benchAgents);
+      const ticker = setInterval(() => progress(`  ${benchAgents.filter((a) => a.established).length} welcomed`), 5000);
+      try {
+        await connecting;
+      } finally {
+        clearInterval(ticker);
+        agents.push(...benchAgents);
+      }
+      const connectSeconds = round((performance.now() - connectStarted) / 1000, 1);
+      progress(`${connections} welcomed in ${connectSeconds} s`);
+
+      // A welcome comes before the host's queue is declared and consumed: wait for the consumers.
+      let consumers: { existing: number; withConsumer: number } | undefined;
+      if (queueMode !== "none") {
+        const benchQueues = benchHosts.map((h) => hostQueue(h.id));
+        const deadline = Date.now() + 90_000;
+        let lastErrors = -1;
+        for (;;) {
+          consumers = await consumerCounts(amqp, benchQueues);
+          const errors = errorsLogged();
+          if (consumers.withConsumer === connections) break;
+          // Consumers that failed (amqp mode past channel_max) are logged as errors: stop once nothing moves.
+          if (errors > 0 && errors === lastErrors) break;
+          if (Date.now() > deadline) break;
+          lastErrors = errors;
+          await sleep(2000);
+        }
+        progress(`queues: ${consumers.existing} declared, ${consumers.withConsumer} with a consumer; ${errorsLogged()} errors logged by the gateway`);
+      }
+      const consumersReadySeconds = round((performance.now() - connectStarted) / 1000, 1);
+      await sleep(1000);
+      const after = await stats(base, true);
+      const brokerRssAfter = rssBytes(brokerPids[0]);
+
+      // ------------------------------------------------------------ CPU while they heartbeat
+      progress(`CPU window: ${windowSeconds} s`);
+      const droppedBefore = benchAgents.filter((a) => a.closedBy !== undefined).length;
+      const [windowStart] = await sql<{ t: Date }[]>`select now() as t`;
+      const w0 = { stats: await stats(base), at: performance.now(), broker: sumCpuSeconds(brokerPids), postgres: sumCpuSeconds(pidsNamed("postgres")), bench: process.cpuUsage() };
+      await sleep(windowSeconds * 1000);
+      const w1 = { stats: await stats(base), at: performance.now(), broker: sumCpuSeconds(brokerPids), postgres: sumCpuSeconds(pidsNamed("postgres")), bench: process.cpuUsage(w0.bench) };
+      const dropped = benchAgents.filter((a) => a.closedBy !== undefined).length;
+
+      const [online] = await sql<{ online: number; fresh: number; beatInWindow: number }[]>`
+        select count(*) filter (where connection_id is not null)::int as online,
+               count(*) filter (where connection_id is not null and last_heartbeat_at > now() - make_interval(secs => ${(2 * heartbeatMs) / 1000}))::int as fresh,
+               count(*) filter (where last_heartbeat_at > ${windowStart!.t})::int as "beatInWindow"
+        from hosts where name like ${`fanin-${run}-%`}`;
+
+      const gatewayCpuSecondsTotal = round(processCpuSeconds(gateway.pid) ?? 0, 1);
+
+      // ------------------------------------------------------------ orderly teardown (measured)
+      const teardownStarted = performance.now();
+      for (const a of agents) a.ws.close(1000, "bench over");
+      await until(async () => (await stats(base)).sessions === 0, 60_000, "sessions closed", gateway).catch((err: unknown) => progress(String(err)));
+      await gateway.stop("SIGTERM", 30_000);
+      const disconnectSeconds = round((performance.now() - teardownStarted) / 1000, 1);
+
+      progress(`rss ${((after.memory.rss - before.memory.rss) / 2 ** 20).toFixed(1)} MiB and heap ${((after.memory.heapUsed - before.memory.heapUsed) / 2 ** 20).toFixed(1)} MiB more for ${connections} connections, online ${online!.online}`);
+      return { before, after, brokerRssBefore, brokerRssAfter, connectSeconds, consumers, consumersReadySeconds, w0, w1, droppedBefore, dropped, online: online!, gatewayCpuSecondsTotal, disconnectSeconds, errorsLogged: errorsLogged() };
+    },
+
+    report(
+      { before, after, brokerRssBefore, brokerRssAfter, connectSeconds, consumers, consumersReadySeconds, w0, w1, droppedBefore, dropped, online, gatewayCpuSecondsTotal, disconnectSeconds, errorsLogged },
+      { quorumQueueProbe },
+    ) {
+      const wallS = (w1.at - w0.at) / 1000;
+      const gatewayCpuS = (w1.stats.cpu.user - w0.stats.cpu.user + w1.stats.cpu.system - w0.stats.cpu.system) / 1e6;
+      const gatewayCpuShare = round(gatewayCpuS / wallS, 3);
+      const rssPerConnectionKB = round((after.memory.rss - before.memory.rss) / connections / 1024, 1);
+      const heapPerConnectionKB = round((after.memory.heapUsed - before.memory.heapUsed) / connections / 1024, 1);
+      const heapTotalPerConnectionKB = round((after.memory.heapTotal - before.memory.heapTotal) / connections / 1024, 1);
+      const externalPerConnectionKB = round((after.memory.external - before.memory.external) / connections / 1024, 1);
+
+      return {
+        connections,
+        rssPerConnectionKB,
+        heapPerConnectionKB,
+        targetKB: TARGET_KB,
+        // Per connection in production is a session and a host queue with its consumer: without real
+        // queues (BENCH_FANIN_QUEUE=none) the figures leave the queues out, so they meet nothing.
+        ...(queueMode === "none" ? {} : { met: rssPerConnectionKB <= TARGET_KB && heapPerConnectionKB <= TARGET_KB }),
+        gatewayCpuShare,
+        heartbeatMs,
+        connectSeconds,
+        online: online.online,
+        queueMode,
+        ...(queueMode === "sharded" ? { amqpConnections: shards } : {}),
+        quorumQueueProbe,
+        profile: {
+          note:
+            "RSS after a forced GC keeps pages the process committed before the baseline (start-up, warm-up) and reuses them, " +
+            "so rssPerConnectionKB can understate; heapPerConnectionKB (live JS objects) is the steadier figure",
+          heapTotalPerConnectionKB,
+          externalPerConnectionKB,
+          rssBeforeMiB: round(before.memory.rss / 2 ** 20, 1),
+          rssAfterMiB: round(after.memory.rss / 2 ** 20, 1),
+          heapBeforeMiB: round(before.memory.heapUsed / 2 ** 20, 1),
+          heapAfterMiB: round(after.memory.heapUsed / 2 ** 20, 1),
+          sessionsAfter: after.sessions,
+          onlineFresh: online.fresh,
+          heartbeatWrittenInWindow: online.beatInWindow,
+          droppedDuringWindow: dropped - droppedBefore,
+          windowSeconds: round(wallS, 1),
+          gatewayCpuSecondsInWindow: round(gatewayCpuS, 2),
+          postgresCoresInWindow: round((w1.postgres - w0.postgres) / wallS, 3),
+          brokerCoresInWindow: round((w1.broker - w0.broker) / wallS, 3),
+          benchClientsCoresInWindow: round((w1.bench.user + w1.bench.system) / 1e6 / wallS, 3),
+          ...(consumers
+            ? {
+                quorumQueuesDeclared: consumers.existing,
+                consumers: consumers.withConsumer,
+                consumersReadySeconds,
+                brokerRssDeltaMiB: brokerRssBefore && brokerRssAfter ? round((brokerRssAfter - brokerRssBefore) / 2 ** 20, 0) : null,
+              }
+            : {}),
+          gatewayErrorsLogged: errorsLogged,
+          disconnectSeconds,
+          gatewayCpuSecondsTotal,
+        },
+      };
+    },
+  });
 }

@@ -22,7 +22,7 @@ import { createLogger } from "../shared/logger";
 import type { WireGuardPeer } from "../shared/protocol/wireguard";
 import { generateKeyPair } from "../shared/crypto/x25519";
 import { WireGuard } from "../agent/wireguard/manager";
-import { Cleanups, envInt, p50, progress, round, time, until } from "./support/common";
+import { envInt, p50, progress, round, runBench, time, until } from "./support/common";
 
 const log = progress("wg-sync");
 const SUBNET = "10.200.0.1/18";
@@ -59,69 +59,68 @@ async function createBaseline(name: string, keyFile: string, port: number): Prom
   sh("ip", ["link", "set", "dev", name, "up"]);
 }
 
-export async function run(): Promise<Record<string, unknown>> {
+export function run(): Promise<Record<string, unknown>> {
   const peerCount = envInt("BENCH_WG_PEERS", 5000);
   const reps = envInt("BENCH_WG_REPS", 5);
-  const id = randomBytes(3).toString("hex");
-  const kwsName = `kwsb${id}k`;
-  const baseName = `kwsb${id}s`;
-  const table = `kwsb${id}`;
-  const dir = mkdtempSync(join(tmpdir(), "kws-bench-wg-"));
-  const cleanups = new Cleanups(log);
-  cleanups.add("temporary files", async () => rmSync(dir, { recursive: true, force: true }));
-  cleanups.add("interfaces", () => Promise.all([kwsName, baseName].map(deleteLink)));
-  cleanups.add("nft table", async () => sh("nft", ["delete", "table", "inet", table]));
+  return runBench(log, {
+    async setup(cleanups) {
+      const id = randomBytes(3).toString("hex");
+      const names = { kws: `kwsb${id}k`, baseline: `kwsb${id}s`, table: `kwsb${id}` };
+      const dir = mkdtempSync(join(tmpdir(), "kws-bench-wg-"));
+      cleanups.add("temporary files", async () => rmSync(dir, { recursive: true, force: true }));
+      cleanups.add("interfaces", () => Promise.all([names.kws, names.baseline].map(deleteLink)));
+      cleanups.add("nft table", async () => sh("nft", ["delete", "table", "inet", names.table]));
+      const peers = randomPeers(peerCount);
+      const confFile = join(dir, "peers.conf");
+      writeFileSync(confFile, peers.map((p) => `[Peer]\nPublicKey = ${p.publicKey}\nAllowedIPs = ${p.address}\n`).join("\n"), { mode: 0o600 });
+      const keyFile = join(dir, "baseline.key");
+      writeFileSync(keyFile, `${generateKeyPair().privateKey}\n`, { mode: 0o600 });
+      const logger = createLogger({ bench: "wg-sync" }, { level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
+      return { names, dir, peers, confFile, keyFile, logger };
+    },
 
-  const peers = randomPeers(peerCount);
-  const confFile = join(dir, "peers.conf");
-  writeFileSync(confFile, peers.map((p) => `[Peer]\nPublicKey = ${p.publicKey}\nAllowedIPs = ${p.address}\n`).join("\n"), { mode: 0o600 });
-  const keyFile = join(dir, "baseline.key");
-  writeFileSync(keyFile, `${generateKeyPair().privateKey}\n`, { mode: 0o600 });
-  const logger = createLogger({ bench: "wg-sync" }, { level: "warn", write: (line) => process.stderr.write(`${line}\n`) });
+    async measure({ names, dir, peers, confFile, keyFile, logger }) {
+      const ms = { kws: [] as number[], syncconf: [] as number[], kwsResync: [] as number[], syncconfResync: [] as number[] };
+      for (let rep = 0; rep < reps; rep++) {
+        await deleteLink(names.kws);
+        // A fresh state directory: the manager starts with no saved peers and makes a new, empty interface.
+        const wireguard = new WireGuard({
+          config: { interfaceName: names.kws, address: SUBNET, listenPort: 52_100, table: names.table },
+          stateDir: mkdtempSync(join(dir, "state-")),
+          logger,
+          reconcileIntervalMs: 3_600_000,
+        });
+        await wireguard.start();
+        await createBaseline(names.baseline, keyFile, 52_101);
 
-  const kwsMs: number[] = [];
-  const syncconfMs: number[] = [];
-  const kwsResyncMs: number[] = [];
-  const syncconfResyncMs: number[] = [];
-  try {
-    for (let rep = 0; rep < reps; rep++) {
-      await deleteLink(kwsName);
-      // A fresh state directory: the manager starts with no saved peers and makes a new, empty interface.
-      const wireguard = new WireGuard({
-        config: { interfaceName: kwsName, address: SUBNET, listenPort: 52_100, table },
-        stateDir: mkdtempSync(join(dir, "state-")),
-        logger,
-        reconcileIntervalMs: 3_600_000,
-      });
-      await wireguard.start();
-      await createBaseline(baseName, keyFile, 52_101);
+        const sides = [
+          async () => ms.kws.push(await time(() => wireguard.sync(peers))),
+          async () => ms.syncconf.push(await time(async () => sh("wg", ["syncconf", names.baseline, confFile]))),
+        ];
+        if (rep % 2 === 1) sides.reverse();
+        for (const side of sides) await side();
+        ms.kwsResync.push(await time(() => wireguard.sync(peers)));
+        ms.syncconfResync.push(await time(async () => sh("wg", ["syncconf", names.baseline, confFile])));
+        wireguard.stop();
 
-      const sides = [
-        async () => kwsMs.push(await time(() => wireguard.sync(peers))),
-        async () => syncconfMs.push(await time(async () => sh("wg", ["syncconf", baseName, confFile]))),
-      ];
-      if (rep % 2 === 1) sides.reverse();
-      for (const side of sides) await side();
-      kwsResyncMs.push(await time(() => wireguard.sync(peers)));
-      syncconfResyncMs.push(await time(async () => sh("wg", ["syncconf", baseName, confFile])));
-      wireguard.stop();
+        const applied = sh("wg", ["show", names.kws, "peers"]).trim().split("\n").length;
+        if (applied !== peerCount) throw new Error(`${names.kws} has ${applied} peers after the sync, expected ${peerCount}`);
+        log(`rep ${rep + 1}/${reps}: kws ${round(ms.kws.at(-1)!, 0)} ms, syncconf ${round(ms.syncconf.at(-1)!, 0)} ms`);
+      }
+      return ms;
+    },
 
-      const applied = sh("wg", ["show", kwsName, "peers"]).trim().split("\n").length;
-      if (applied !== peerCount) throw new Error(`${kwsName} has ${applied} peers after the sync, expected ${peerCount}`);
-      log(`rep ${rep + 1}/${reps}: kws ${round(kwsMs.at(-1)!, 0)} ms, syncconf ${round(syncconfMs.at(-1)!, 0)} ms`);
-    }
-  } finally {
-    await cleanups.run();
-  }
-
-  const ratio = round(p50(kwsMs) / p50(syncconfMs));
-  return {
-    peers: peerCount,
-    kwsMs: p50(kwsMs),
-    syncconfMs: p50(syncconfMs),
-    ratio,
-    met: ratio <= 1.5,
-    reps,
-    resync: { kwsMs: p50(kwsResyncMs), syncconfMs: p50(syncconfResyncMs) },
-  };
+    report(ms) {
+      const ratio = round(p50(ms.kws) / p50(ms.syncconf));
+      return {
+        peers: peerCount,
+        kwsMs: p50(ms.kws),
+        syncconfMs: p50(ms.syncconf),
+        ratio,
+        met: ratio <= 1.5,
+        reps,
+        resync: { kwsMs: p50(ms.kwsResync), syncconfMs: p50(ms.syncconfResync) },
+      };
+    },
+  });
 }

@@ -39,6 +39,23 @@ export async function sample(n: number, f: (i: number) => Promise<unknown>): Pro
   return out;
 }
 
+/**
+ * Closed-loop load: `concurrency` workers, each calling `f(i)` again as soon as its last call ended,
+ * until `limit` calls were started or `seconds` passed. Answers the results in the order they ended.
+ */
+export async function closedLoop<T>(concurrency: number, limit: number, seconds: number, f: (i: number) => Promise<T>): Promise<{ results: T[]; elapsedS: number }> {
+  const results: T[] = [];
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < limit && performance.now() < deadline) results.push(await f(issued++));
+    }),
+  );
+  return { results, elapsedS: (performance.now() - started) / 1000 };
+}
+
 export const progress = (bench: string) => (msg: string) => process.stderr.write(`[bench ${bench}] ${msg}\n`);
 
 /** Wall-clock microseconds with sub-millisecond resolution (comparable with PostgreSQL's clock on this machine). */
@@ -239,13 +256,6 @@ export class Child {
   }
 }
 
-// ---------------------------------------------------------------- cleanups that also run on an interrupt
-
-/**
- * Undo steps, run in reverse order once: at the end of a bench, or when it is interrupted
- * (SIGINT, SIGTERM, SIGHUP) — leftover quorum queues hold broker file handles, so they must not
- * outlive an interrupted run. A closed stderr (e.g. `| head`) must not kill the bench mid-way either.
- */
 /** Polls `check` until it holds; fails early, with the child's last output, when the child exits. */
 export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, child?: Child) {
   const deadline = Date.now() + timeoutMs;
@@ -261,6 +271,13 @@ export async function until(check: () => Promise<boolean>, timeoutMs: number, wh
   }
 }
 
+// ---------------------------------------------------------------- cleanups that also run on an interrupt
+
+/**
+ * Undo steps, run in reverse order once: at the end of a bench, or when it is interrupted
+ * (SIGINT, SIGTERM, SIGHUP) — leftover quorum queues hold broker file handles, so they must not
+ * outlive an interrupted run. A closed stderr (e.g. `| head`) must not kill the bench mid-way either.
+ */
 export class Cleanups {
   private readonly steps: { what: string; f: () => Promise<unknown> }[] = [];
   private running?: Promise<void>;
@@ -286,6 +303,31 @@ export class Cleanups {
       }
     })();
     return this.running;
+  }
+}
+
+// ---------------------------------------------------------------- the shape of a bench
+
+export interface BenchPhases<S, M> {
+  /** Makes what is measured (databases, processes, accounts); each undo step goes on `cleanups`. */
+  setup(cleanups: Cleanups): Promise<S>;
+  /** Takes the figures: only what is timed, and what it needs to be read (CPU counters, rows). */
+  measure(setup: S, cleanups: Cleanups): Promise<M>;
+  /** The result line's fields, from the figures alone (no more measuring). */
+  report(figures: M, setup: S): Record<string, unknown>;
+}
+
+/**
+ * A bench's `run()`: setup → measure → report, then the cleanups (also on a failure or an interrupt).
+ * `progress` is the bench's stderr logger (for the cleanups' failures).
+ */
+export async function runBench<S, M>(progress: (msg: string) => void, phases: BenchPhases<S, M>): Promise<Record<string, unknown>> {
+  const cleanups = new Cleanups(progress);
+  try {
+    const setup = await phases.setup(cleanups);
+    return phases.report(await phases.measure(setup, cleanups), setup);
+  } finally {
+    await cleanups.run();
   }
 }
 

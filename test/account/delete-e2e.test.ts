@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import postgres from "postgres";
 import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
+import { bodyAt, resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 let cluster: PgTestCluster;
@@ -45,15 +46,14 @@ async function count(sql: postgres.Sql, table: string, userId: string) {
 
 test("deleting an account removes its container, its pg role and database, its rows, its session and token", async () => {
   const { cookie, token, password } = await p.account();
-  const api = (method: string, path: string, body?: unknown) => p.api(method, path, body, token);
-  const me = await api("GET", "/me");
-  const userId = me.body.user.id as string;
+  const api = p.apiAs(token);
+  const userId = bodyAt(await api("GET", "/me"), 200).user.id;
 
   const deploy = await api("POST", "/instance", { username: "dev", password: "Busy-Box-123" });
   assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
   const job = await p.waitFinal(deploy.body.job.id, 120_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  containerName = job.result.name as string;
+  containerName = resultOf(job, "instance.deploy").name;
   assert.ok(await p.lxd.getInstance(containerName), "the container exists");
 
   const role = `del_${Date.now().toString(36)}`;

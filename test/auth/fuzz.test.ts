@@ -21,6 +21,7 @@ import { issueVerificationToken } from "../../functions/auth/verification";
 import { emailField, RegisterBody, usernameField } from "../../functions/auth/schemas";
 import { createSession } from "../../functions/auth/sessions";
 import { users } from "../../shared/db/schema";
+import { bodyAt, replyOf } from "../support/api";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
 
 const RUNS = 500;
@@ -363,12 +364,12 @@ before(async () => {
   apiSecret = (JSON.parse(createdText) as { secret: string }).secret;
   for (let i = 0; i < 10; i++) {
     const r = await h.call("POST", "/api/v1/tokens", { body: { name: `to revoke ${i}` }, headers: { cookie: s.cookie } });
-    ownTokenIds.push(((await r.json()) as { token: { id: string } }).token.id);
+    ownTokenIds.push(bodyAt(await replyOf(r), 201).token.id);
   }
   const other = await signedInUser(h);
   for (let i = 0; i < 3; i++) {
     const r = await h.call("POST", "/api/v1/tokens", { body: { name: `other ${i}` }, headers: { cookie: other.cookie } });
-    otherTokenIds.push(((await r.json()) as { token: { id: string } }).token.id);
+    otherTokenIds.push(bodyAt(await replyOf(r), 201).token.id);
   }
 });
 

@@ -44,7 +44,7 @@ describe("per client address, across all names", () => {
     assert.equal(statuses.filter((s) => s === 429).length, 30 - burst, statuses.join(","));
     const refused = flood.find((r) => r.status === 429)!;
     assert.ok(Number(refused.headers.get("retry-after")) >= 1, "Retry-After says when");
-    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "rate_limited");
+    assert.equal((await refused.json()).error.code, "rate_limited");
 
     assert.equal((await login(account.username, account.password, `${net}::beef`)).status, 429, "even the right password waits there");
     assert.equal((await login(account.username, account.password, `${network()}::1`)).status, 200, "another network is not blocked");

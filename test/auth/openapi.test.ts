@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startHarness, type Harness } from "../support/harness";
+import type { ApiMethod } from "../support/api";
 
 /**
  * What the OpenAPI document says about authorization and errors, checked against what the routes
@@ -35,7 +36,7 @@ test("signed-in and admin routes declare their security and answer 401 without c
   ];
   for (const [method, path] of guarded) {
     assert.deepEqual(doc.paths[path][method].security, either, `${method} ${path} declares session or token`);
-    const res = await h.call(method.toUpperCase(), path.replace("{id}", "00000000-0000-0000-0000-000000000000"));
+    const res = await h.call(method.toUpperCase() as ApiMethod, path.replace("{id}", "00000000-0000-0000-0000-000000000000"));
     assert.equal(res.status, 401, `${method} ${path} without credentials`);
   }
   // Tokens are made from a session only.

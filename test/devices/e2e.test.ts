@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { generateKeyPair } from "../../shared/crypto/x25519";
 import { Namespace, sh } from "../support/netns";
+import { bodyAt, resultOf, type BodyOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 /**
@@ -30,8 +31,10 @@ async function deploy(token: string) {
   const job = await p.waitFinal(res.body.job.id, 120_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   // A TCP service in the container for devices to reach.
-  await p.lxd.exec(job.result.name, { command: ["/bin/busybox", "httpd", "-p", "8080", "-h", "/"] });
-  return { token, ip: job.result.ipv4 as string, name: job.result.name as string };
+  const { name, ipv4 } = resultOf(job, "instance.deploy");
+  assert.ok(ipv4, "the instance has its address");
+  await p.lxd.exec(name, { command: ["/bin/busybox", "httpd", "-p", "8080", "-h", "/"] });
+  return { token, ip: ipv4, name };
 }
 
 async function register(token: string, body: Record<string, unknown>) {
@@ -39,7 +42,7 @@ async function register(token: string, body: Record<string, unknown>) {
   assert.equal(res.status, 201, JSON.stringify(res.body));
   const job = await p.waitFinal(res.body.job.id, 60_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  return res.body as { device: Record<string, any>; config: string };
+  return res.body;
 }
 
 before(async () => {
@@ -48,7 +51,7 @@ before(async () => {
     wireguard: { interface: IF, address: `${TUNNEL}.1/24`, port: PORT, endpoint: `${LINK}.1:${PORT}` },
   });
   await p.until(async () => Boolean((await p.hostRow()).facts?.wireguard), 30_000, "wireguard facts");
-  hostKey = (await p.hostRow()).facts.wireguard.publicKey;
+  hostKey = (await p.hostRow()).facts?.wireguard?.publicKey ?? "";
   for (const token of [await p.userToken(), await p.userToken()]) users.push(await deploy(token));
   nsA = Namespace.create(`kwsn${id}a`, `${LINK}.1`, `${LINK}.2`);
   nsB = Namespace.create(`kwsn${id}b`, `${LINK}.5`, `${LINK}.6`);
@@ -74,8 +77,8 @@ after(async () => {
   }
 });
 
-let laptop: { device: Record<string, any>; config: string };
-let phone: { device: Record<string, any>; config: string };
+let laptop: BodyOf<"POST", "/api/v1/devices", 201>;
+let phone: BodyOf<"POST", "/api/v1/devices", 201>;
 const phoneKeys = generateKeyPair();
 
 test("a device reaches its owner's container through the tunnel, and nothing else; the API shows it online", async () => {
@@ -104,10 +107,10 @@ test("a device reaches its owner's container through the tunnel, and nothing els
   assert.equal(await nsA.connect(phone.device.address, 8080), "timeout", "so is another device");
   assert.equal(await nsA.connect(`${TUNNEL}.1`, 22), "timeout", "and the host's own services");
 
-  let listed: Record<string, any> | undefined;
+  let listed: BodyOf<"GET", "/api/v1/devices", 200>["devices"][number] | undefined;
   await p.until(
     async () => {
-      listed = (await p.api("GET", "/devices", undefined, a.token)).body.devices?.[0];
+      listed = bodyAt(await p.api("GET", "/devices", undefined, a.token), 200).devices?.[0];
       return listed?.online === true && listed.rxBytes > 0 && listed.txBytes > 0;
     },
     30_000,
@@ -135,14 +138,14 @@ test("reboot: the interface and KWS's table deleted, the agent restarted: the cl
   p.startAgent();
   await p.waitHostOnline();
   assert.ok(await nsA.reaches(a.ip, 8080, 40_000), "back without any change on the client");
-  assert.equal((await p.hostRow()).facts.wireguard.publicKey, hostKey, "the same host key");
+  assert.equal((await p.hostRow()).facts?.wireguard?.publicKey, hostKey, "the same host key");
   assert.equal(await nsA.connect(users[1]!.ip, 8080), "timeout", "and the rules are back too");
 });
 
 test("bad input gets the documented 4xx and leaves no peer and no address behind", async () => {
   const [a, b] = users as [(typeof users)[0], (typeof users)[0]];
   const before = peers().length;
-  const cases: [Record<string, unknown>, number, string][] = [
+  const cases: [Record<string, unknown>, 400 | 409, string][] = [
     [{ name: "short key", publicKey: Buffer.alloc(31).toString("base64") }, 400, "publicKey"],
     [{ name: "long key", publicKey: Buffer.alloc(33).toString("base64") }, 400, "publicKey"],
     [{ name: "not base64", publicKey: "!".repeat(43) + "=" }, 400, "publicKey"],
@@ -153,7 +156,7 @@ test("bad input gets the documented 4xx and leaves no peer and no address behind
   for (const [body, status, field] of cases) {
     const res = await p.api("POST", "/devices", body, a.token);
     assert.equal(res.status, status, `${JSON.stringify(body)} → ${JSON.stringify(res.body)}`);
-    assert.equal(res.body.error.issues?.[0]?.path, field, JSON.stringify(res.body));
+    assert.equal(bodyAt(res, status).error.issues?.[0]?.path, field, JSON.stringify(res.body));
   }
   // Two more is three: the fourth is refused.
   await register(a.token, { name: "tablet" });
@@ -167,9 +170,9 @@ test("bad input gets the documented 4xx and leaves no peer and no address behind
   assert.equal((await p.api("GET", `/devices/not-an-id/config`, undefined, a.token)).status, 400);
 
   assert.equal(peers().length, before + 2, "only the two accepted devices added peers");
-  const all = [...(await p.api("GET", "/devices", undefined, a.token)).body.devices, ...(await p.api("GET", "/devices", undefined, b.token)).body.devices];
+  const all = [...bodyAt(await p.api("GET", "/devices", undefined, a.token), 200).devices, ...bodyAt(await p.api("GET", "/devices", undefined, b.token), 200).devices];
   assert.equal(all.length, 4);
-  assert.equal(new Set(all.map((d: any) => d.address)).size, 4, "no address given twice");
+  assert.equal(new Set(all.map((d) => d.address)).size, 4, "no address given twice");
 });
 
 test("removing a device removes its peer: it reaches nothing, and its address is given to the next device", async () => {
@@ -179,8 +182,8 @@ test("removing a device removes its peer: it reaches nothing, and its address is
   assert.equal((await p.waitFinal(del.body.job.id, 60_000, a.token)).status, "succeeded");
   assert.ok(!peers().includes(laptop.device.publicKey), "wg show no longer lists it");
   assert.equal(await nsA.connect(a.ip, 8080), "timeout");
-  const left = (await p.api("GET", "/devices", undefined, a.token)).body.devices;
-  assert.ok(!left.some((d: any) => d.id === laptop.device.id));
+  const left = bodyAt(await p.api("GET", "/devices", undefined, a.token), 200).devices;
+  assert.ok(!left.some((d) => d.id === laptop.device.id));
   const next = await register(a.token, { name: "new laptop" });
   assert.equal(next.device.address, laptop.device.address, "the lowest free address again");
 });
@@ -201,7 +204,7 @@ test("the page: devices with their dots, a key pair made in the browser (the pri
     // The host's interface was made again in the reboot test: the phone talks first, so it has a
     // fresh handshake with it, and the API has read it, before the page is looked at.
     assert.ok(await nsB.reaches(b.ip, 8080, 40_000));
-    await p.until(async () => (await p.api("GET", "/devices", undefined, b.token)).body.devices.find((d: any) => d.id === phone.device.id)?.online === true, 30_000, "phone online");
+    await p.until(async () => bodyAt(await p.api("GET", "/devices", undefined, b.token), 200).devices.find((d) => d.id === phone.device.id)?.online === true, 30_000, "phone online");
     await page.goto(`${p.url}/kws_devices`);
     const row = page.locator(`tr[data-device="${phone.device.id}"]`);
     assert.equal(await row.locator(".dot").getAttribute("class"), "dot on", "the phone had a handshake: online");
@@ -221,15 +224,15 @@ test("the page: devices with their dots, a key pair made in the browser (the pri
     const derived = createPublicKey(createPrivateKey({ key: der, format: "der", type: "pkcs8" })).export({ format: "jwk" }).x!;
     assert.equal(Buffer.from(derived, "base64url").toString("base64"), publicKey);
     assert.ok(!sent.some((s) => s.includes(privateKey)), "no request carried the private key");
-    const devices = (await p.api("GET", "/devices", undefined, b.token)).body.devices;
-    const made = devices.find((d: any) => d.publicKey === publicKey);
+    const devices = bodyAt(await p.api("GET", "/devices", undefined, b.token), 200).devices;
+    const made = devices.find((d) => d.publicKey === publicKey);
     assert.ok(made, "registered with the browser's public key");
 
-    await p.until(async () => (await p.api("GET", "/devices", undefined, b.token)).body.devices.find((d: any) => d.id === made.id)?.state === "active", 30_000, "active");
+    await p.until(async () => bodyAt(await p.api("GET", "/devices", undefined, b.token), 200).devices.find((d) => d.id === made.id)?.state === "active", 30_000, "active");
     await page.goto(`${p.url}/kws_devices`);
     page.once("dialog", (d) => void d.accept());
     await page.click(`[data-testid="remove-${made.id}"]`);
-    await p.until(async () => !(await p.api("GET", "/devices", undefined, b.token)).body.devices.some((d: any) => d.id === made.id), 30_000, "removed");
+    await p.until(async () => !bodyAt(await p.api("GET", "/devices", undefined, b.token), 200).devices.some((d) => d.id === made.id), 30_000, "removed");
     assert.ok(!peers().includes(publicKey));
     await context.close();
   } finally {

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { generateKeyPair } from "../../shared/crypto/x25519";
+import type { Command, GatewayMessage } from "../../shared/protocol/messages";
+import { bodyAt, fetchApi, type ApiMethod } from "../support/api";
 import { signedInUser } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { ScriptedAgent } from "../support/scripted-agent";
@@ -16,12 +18,13 @@ let agent: ScriptedAgent;
 let cookie: string;
 
 before(async () => {
-  cp = await startControlPlane({ queue: "memory", heartbeatMs: 500 });
-  const admin = { cookie: cp.adminCookie, "content-type": "application/json" };
-  const created = await fetch(`${cp.url}/api/v1/hosts`, { method: "POST", headers: admin, body: JSON.stringify({ name: `dev-host-${Date.now().toString(36)}`, publicAddress: "198.51.100.7" }) });
-  const { enrollmentToken } = (await created.json()) as { enrollmentToken: string };
-  const enrolled = await fetch(`${cp.url}/api/v1/agent/enroll`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: enrollmentToken }) });
-  const { credential } = (await enrolled.json()) as { credential: string };
+  cp = await startControlPlane({ heartbeatMs: 500 });
+  const created = await fetchApi(cp.url, "POST", "/api/v1/hosts", {
+    body: { name: `dev-host-${Date.now().toString(36)}`, publicAddress: "198.51.100.7" },
+    headers: { cookie: cp.adminCookie },
+  });
+  const { enrollmentToken } = bodyAt(created, 201);
+  const { credential } = bodyAt(await fetchApi(cp.url, "POST", "/api/v1/agent/enroll", { body: { token: enrollmentToken } }), 201);
   agent = await ScriptedAgent.connect(cp.url, credential);
   agent.hello();
   await agent.next("welcome");
@@ -44,14 +47,7 @@ after(async () => {
   await cp?.close();
 });
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${cp.url}/api/v1${path}`, {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, any> };
-}
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => fetchApi(cp.url, method, `/api/v1${path}`, { body, headers: { cookie } });
 
 /** Answers the next command of this kind the way the test says. */
 async function answer(kind: string, ok: boolean, from: number) {
@@ -60,17 +56,19 @@ async function answer(kind: string, ok: boolean, from: number) {
   return command;
 }
 
-function resultFor(command: { kind: string; payload: Record<string, any> }) {
-  return command.kind === "wg.peer.add" ? { publicKey: command.payload.publicKey, status: "added" } : { publicKey: command.payload.publicKey, removed: true };
+function resultFor(command: Command) {
+  const { publicKey } = command.payload;
+  return command.kind === "wg.peer.add" ? { publicKey, status: "added" } : { publicKey, removed: true };
 }
 
-async function nextCommand(kind: string, from: number) {
-  let found: any;
-  await waitFor(async () => Boolean((found = agent.received.slice(from).find((m: any) => m.type === "command" && m.kind === kind))), 10_000, kind);
-  return found as { jobId: string; kind: string; payload: Record<string, any> };
+async function nextCommand(kind: string, from: number): Promise<Command> {
+  let found: Command | undefined;
+  const isCommand = (m: GatewayMessage): m is Command => m.type === "command" && m.kind === kind;
+  await waitFor(async () => Boolean((found = agent.received.slice(from).find(isCommand))), 10_000, kind);
+  return found!;
 }
 
-const list = async () => (await api("GET", "/devices")).body.devices as Record<string, any>[];
+const list = async () => bodyAt(await api("GET", "/devices"), 200).devices;
 
 test("a peer the agent fails to add rolls the registration back: no row, the address free again", async () => {
   const from = agent.received.length;
@@ -83,7 +81,7 @@ test("a peer the agent fails to add rolls the registration back: no row, the add
   await waitFor(async () => (await list()).length === 0, 5000, "the row is gone");
 
   const again = await api("POST", "/devices", { name: "laptop" });
-  assert.equal(again.body.device.address, "10.9.0.2", "the address was freed");
+  assert.equal(bodyAt(again, 201).device.address, "10.9.0.2", "the address was freed");
   await answer("wg.peer.add", true, from + 1);
   await waitFor(async () => (await list())[0]?.state === "active", 5000, "active once confirmed");
 });

@@ -25,6 +25,7 @@ import { migrateDatabase } from "../../shared/db/migrate";
 import { connectPostgres } from "../../shared/db/postgres";
 import { UpstashKV } from "../../shared/kv/upstash";
 import { createLogger } from "../../shared/logger";
+import { replyOf, type ApiMethod, type ApiResponse } from "../support/api";
 import { startUpstashBridge, type UpstashBridge } from "../upstash-bridge/server";
 
 const adminUrl = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
@@ -104,16 +105,17 @@ async function workerLine(match: (r: Record<string, unknown>) => boolean, timeou
 }
 
 /** A request to the worker; `to` picks another copy of it by its route. */
-async function edge(path: string, init: { method?: string; body?: unknown; cookie?: string; to?: string } = {}) {
+/** A request to the worker; the response is typed by the route `path` matches (the edge serves the control plane's own sign-up routes). */
+async function edge<M extends ApiMethod, P extends string>(method: M, path: P, init: { body?: unknown; cookie?: string; to?: string } = {}) {
   const headers: Record<string, string> = { accept: "application/json", "cf-connecting-ip": clientIp };
   if (init.body !== undefined) headers["content-type"] = "application/json";
   if (init.cookie) headers.cookie = init.cookie;
   const request = {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    method,
     headers,
     body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
   };
-  return mf.dispatchFetch(new URL(path, init.to ?? PUBLIC_URL).toString(), request);
+  return (await mf.dispatchFetch(new URL(path, init.to ?? PUBLIC_URL).toString(), request)) as unknown as ApiResponse<M, P>;
 }
 
 const account = {
@@ -209,21 +211,20 @@ describe("the sign-up API in workerd", { timeout: 60_000 }, () => {
   let edgeCookie = "";
 
   test("health: the worker reaches PostgreSQL and Redis", async () => {
-    const res = await edge("/readyz");
-    const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; error?: string }> };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    assert.equal(body.status, "ready");
+    const res = await replyOf(await edge("GET", "/readyz"));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, "ready");
   });
 
   test("register → mail line → verify → login → me → logout → me", async () => {
-    const reg = await edge("/api/v1/auth/register", { body: account });
-    const regBody = (await reg.json()) as { user: { id: string; email: string; verified: boolean } };
-    assert.equal(reg.status, 201, JSON.stringify(regBody));
-    assert.equal(regBody.user.email, account.email);
-    assert.equal(regBody.user.verified, false);
+    const reg = await replyOf(await edge("POST", "/api/v1/auth/register", { body: account }));
+    assert.equal(reg.status, 201, JSON.stringify(reg.body));
+    const registered = reg.body.user;
+    assert.equal(registered.email, account.email);
+    assert.equal(registered.verified, false);
 
     // Not verified yet: no sign-in.
-    const early = await edge("/api/v1/auth/login", { body: { username: account.username, password: account.password } });
+    const early = await edge("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
     assert.equal(early.status, 403);
 
     const mail = await workerLine((r) => r.msg === "mail" && r.to === account.email);
@@ -234,39 +235,36 @@ describe("the sign-up API in workerd", { timeout: 60_000 }, () => {
     assert.ok(link.startsWith(`${PUBLIC_URL}/`), link);
 
     // The link opens a page that asks; opening it verifies nothing.
-    const page = await edge(link);
+    const page = await edge("GET", link);
     assert.equal(page.status, 200, await page.clone().text());
     assert.match(await page.text(), /<form method="post" action="\/kws_verify">/);
-    assert.equal((await edge("/api/v1/auth/login", { body: { username: account.username, password: account.password } })).status, 403);
+    assert.equal((await edge("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } })).status, 403);
 
     const token = new URL(link).searchParams.get("token");
-    const verify = await edge("/api/v1/auth/verify", { body: { token } });
+    const verify = await edge("POST", "/api/v1/auth/verify", { body: { token } });
     assert.equal(verify.status, 200, await verify.clone().text());
-    const again = await edge("/api/v1/auth/verify", { body: { token } });
+    const again = await edge("POST", "/api/v1/auth/verify", { body: { token } });
     assert.equal(again.status, 410, "a verification link works once");
 
-    const login = await edge("/api/v1/auth/login", { body: { username: account.username, password: account.password } });
-    const loginBody = (await login.json()) as { user: { id: string; verified: boolean } };
-    assert.equal(login.status, 200, JSON.stringify(loginBody));
-    assert.equal(loginBody.user.id, regBody.user.id);
+    const login = await edge("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
+    assert.equal(login.status, 200, await login.clone().text());
+    assert.equal((await login.json()).user.id, registered.id);
     const setCookie = login.headers.get("set-cookie") ?? "";
     assert.match(setCookie, /^kws_session=[^;]+;.*HttpOnly/i);
     edgeCookie = setCookie.split(";")[0]!;
 
-    const me = await edge("/api/v1/me", { cookie: edgeCookie });
-    const meBody = (await me.json()) as { user: Record<string, unknown> };
-    assert.equal(me.status, 200, JSON.stringify(meBody));
-    assert.equal(meBody.user.id, regBody.user.id);
-    assert.equal(meBody.user.email, account.email);
-    assert.equal(meBody.user.username, account.username);
-    assert.equal(meBody.user.verified, true);
+    const me = await replyOf(await edge("GET", "/api/v1/me", { cookie: edgeCookie }));
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.user.id, registered.id);
+    assert.equal(me.body.user.email, account.email);
+    assert.equal(me.body.user.username, account.username);
+    assert.equal(me.body.user.verified, true);
 
-    const logout = await edge("/api/v1/auth/logout", { method: "POST", cookie: edgeCookie });
+    const logout = await edge("POST", "/api/v1/auth/logout", { cookie: edgeCookie });
     assert.equal(logout.status, 204);
-    const after = await edge("/api/v1/me", { cookie: edgeCookie });
+    const after = await edge("GET", "/api/v1/me", { cookie: edgeCookie });
     assert.equal(after.status, 401);
-    const afterBody = (await after.json()) as { error: { code: string } };
-    assert.equal(afterBody.error.code, "unauthorized");
+    assert.equal((await after.json()).error.code, "unauthorized");
   });
 
   test("no postgres connection outlives its request", async () => {
@@ -310,52 +308,52 @@ describe("the sign-up API in workerd", { timeout: 60_000 }, () => {
       },
       bindings,
     );
-    const body = (await login.json()) as { user: { username: string } };
-    assert.equal(login.status, 200, JSON.stringify(body));
-    assert.equal(body.user.username, account.username);
+    const loggedIn = await replyOf<"POST", "/api/v1/auth/login">(login);
+    assert.equal(loggedIn.status, 200, JSON.stringify(loggedIn.body));
+    assert.equal(loggedIn.body.user.username, account.username);
     const nodeCookie = login.headers.get("set-cookie")!.split(";")[0]!;
 
     // A session made by Node is good at the edge: same Redis, same keys.
-    const me = await edge("/api/v1/me", { cookie: nodeCookie });
+    const me = await edge("GET", "/api/v1/me", { cookie: nodeCookie });
     assert.equal(me.status, 200);
-    assert.equal(((await me.json()) as { user: { email: string } }).user.email, account.email);
+    assert.equal((await me.json()).user.email, account.email);
 
     // And the edge's logout ends it for Node too.
-    assert.equal((await edge("/api/v1/auth/logout", { method: "POST", cookie: nodeCookie })).status, 204);
+    assert.equal((await edge("POST", "/api/v1/auth/logout", { cookie: nodeCookie })).status, 204);
     const nodeMe = await app.request("/api/v1/me", { headers: { cookie: nodeCookie } }, bindings);
     assert.equal(nodeMe.status, 401);
   });
 
   test("malformed JSON at the edge: 400 with the JSON error envelope", async () => {
-    const res = await edge("/api/v1/auth/register", { body: "{not json" });
+    const res = await edge("POST", "/api/v1/auth/register", { body: "{not json" });
     assert.equal(res.status, 400);
     assert.match(res.headers.get("content-type") ?? "", /application\/json/);
-    const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+    const body = await res.json();
     assert.equal(body.error.code, "invalid");
     assert.match(body.error.message, /JSON/i);
     assert.ok(body.error.requestId);
   });
 
   test("a field that breaks a rule: 400 naming the field", async () => {
-    const res = await edge("/api/v1/auth/register", { body: { ...account, email: "not-an-address", username: `x_${run}` } });
+    const res = await edge("POST", "/api/v1/auth/register", { body: { ...account, email: "not-an-address", username: `x_${run}` } });
     assert.equal(res.status, 400);
-    const body = (await res.json()) as { error: { issues: { path: string }[] } };
-    assert.ok(body.error.issues.some((i) => i.path === "email"), JSON.stringify(body));
+    const body = await res.json();
+    assert.ok(body.error.issues?.some((i) => i.path === "email"), JSON.stringify(body));
   });
 
   // Cloudflare's production runtime refuses PBKDF2 above 100 000 iterations per call; password
   // hashing chains calls of at most that many, so sign-up works under that rule too.
   test("sign-up under Cloudflare's production PBKDF2 limit", async () => {
-    const res = await edge("/api/v1/auth/register", { to: CAPPED_URL, body: { ...account, email: `capped.${run}@example.org`, username: `capped_${run}` } });
+    const res = await edge("POST", "/api/v1/auth/register", { to: CAPPED_URL, body: { ...account, email: `capped.${run}@example.org`, username: `capped_${run}` } });
     assert.equal(res.status, 201, await res.text());
   });
 
   test("without DATABASE_URL the edge answers 503 naming it", async () => {
-    const res = await edge("/api/v1/auth/login", { to: UNCONFIGURED_URL, body: { username: "a", password: "b" } });
+    const res = await edge("POST", "/api/v1/auth/login", { to: UNCONFIGURED_URL, body: { username: "a", password: "b" } });
     assert.equal(res.status, 503);
-    const body = (await res.json()) as { error: { code: string; message: string; issues: { path: string }[] } };
+    const body = await res.json();
     assert.equal(body.error.code, "not_configured");
     assert.match(body.error.message, /DATABASE_URL/);
-    assert.deepEqual(body.error.issues.map((i) => i.path), ["DATABASE_URL"]);
+    assert.deepEqual(body.error.issues?.map((i) => i.path), ["DATABASE_URL"]);
   });
 });

@@ -9,7 +9,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
+import { embeddedKws, type Program } from "../support/processes";
 
 const root = mkdtempSync(join(tmpdir(), "kws-data-dir-"));
 const programs: Program[] = [];
@@ -29,17 +29,7 @@ function openToOthers(dir: string): string[] {
 }
 
 async function start(dataDir: string): Promise<{ kws: Program; url: string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const kws = new Program("kws", "main/embedded.ts", [], {
-    NODE_ENV: "test",
-    PORT: String(port),
-    PUBLIC_URL: url,
-    KWS_DATA_DIR: dataDir,
-    ...EMBEDDED_SERVICES,
-    KWS_SECRET_KEY: "",
-    KWS_LOCAL_AGENT: "off",
-  });
+  const { kws, url } = await embeddedKws(dataDir, { KWS_SECRET_KEY: "", KWS_LOCAL_AGENT: "off" });
   programs.push(kws);
   kws.start();
   await kws.waitFor((l) => l.msg === "listening", 120_000);

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import type { IncomingMessage } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import WebSocket from "ws";
 import { hosts, jobs } from "../../shared/db/schema";
+import { bodyAt, fetchApi, type ApiMethod } from "../support/api";
 import { signedInUser } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { ScriptedAgent } from "../support/scripted-agent";
@@ -10,20 +12,12 @@ import { waitFor } from "../queue/wait";
 
 let cp: RunningControlPlane;
 before(async () => {
-  cp = await startControlPlane({ queue: "amqp", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
 });
 after(() => cp.close());
 
-type Json = Record<string, any>;
-async function api(method: string, path: string, body?: unknown, cookie = cp.adminCookie): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${cp.url}/api/v1${path}`, {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} };
-}
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown, cookie = cp.adminCookie) =>
+  fetchApi(cp.url, method, `/api/v1${path}`, { body, headers: cookie ? { cookie } : {} });
 
 let hostCounter = 0;
 async function enrolledHost() {
@@ -31,7 +25,7 @@ async function enrolledHost() {
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const enrolled = await api("POST", "/agent/enroll", { token: created.body.enrollmentToken }, "");
   assert.equal(enrolled.status, 201);
-  return { host: created.body.host as Json, token: created.body.enrollmentToken as string, credential: enrolled.body.credential as string };
+  return { host: created.body.host, token: created.body.enrollmentToken, credential: enrolled.body.credential };
 }
 
 async function connected(credential: string) {
@@ -42,7 +36,7 @@ async function connected(credential: string) {
 }
 
 async function jobOf(id: string) {
-  return (await api("GET", `/jobs/${id}`)).body.job as Json;
+  return bodyAt(await api("GET", `/jobs/${id}`), 200).job;
 }
 
 describe("admin routes", () => {
@@ -60,7 +54,7 @@ describe("admin routes", () => {
   test("host names are validated and unique", async () => {
     const bad = await api("POST", "/hosts", { name: "Bad Name!" });
     assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.issues[0].path, "name");
+    assert.equal(bad.body.error.issues?.[0]?.path, "name");
     const name = `dup-${Date.now().toString(36)}`;
     assert.equal((await api("POST", "/hosts", { name })).status, 201);
     assert.equal((await api("POST", "/hosts", { name })).status, 409);
@@ -70,10 +64,10 @@ describe("admin routes", () => {
     const { host } = await enrolledHost();
     const unknown = await api("POST", `/hosts/${host.id}/jobs`, { kind: "rm -rf /", payload: {} });
     assert.equal(unknown.status, 400);
-    assert.equal(unknown.body.error.issues[0].path, "kind");
+    assert.equal(unknown.body.error.issues?.[0]?.path, "kind");
     const badName = await api("POST", `/hosts/${host.id}/jobs`, { kind: "instance.start", payload: { name: "x; reboot" } });
     assert.equal(badName.status, 400);
-    assert.equal(badName.body.error.issues[0].path, "payload.name");
+    assert.equal(badName.body.error.issues?.[0]?.path, "payload.name");
     const missing = await api("POST", `/hosts/00000000-0000-4000-8000-000000000000/jobs`, { kind: "noop" });
     assert.equal(missing.status, 404);
   });
@@ -88,6 +82,7 @@ describe("enrollment", () => {
     assert.equal((await api("POST", "/agent/enroll", { token: "kws_enroll_forged" }, "")).status, 401);
 
     const created = await api("POST", "/hosts", { name: `expiring-${Date.now().toString(36)}` });
+    assert.equal(created.status, 201);
     await cp.h.services.db.update(hosts).set({ enrollmentExpiresAt: new Date(Date.now() - 1000) }).where(eq(hosts.id, created.body.host.id));
     const expired = await api("POST", "/agent/enroll", { token: created.body.enrollmentToken }, "");
     assert.equal(expired.status, 410);
@@ -104,15 +99,15 @@ describe("enrollment", () => {
 
 describe("connection", () => {
   test("a wrong credential never gets a websocket", async () => {
-    await assert.rejects(ScriptedAgent.connect(cp.url, "kws_host_wrong"), (err: any) => err.status === 401);
+    await assert.rejects(ScriptedAgent.connect(cp.url, "kws_host_wrong"), (err: { status?: number }) => err.status === 401);
     await assert.rejects(
       new Promise((resolve, reject) => {
         const ws = new WebSocket(`${cp.url.replace("http", "ws")}/agent/v1/connect`);
         ws.once("open", resolve);
-        ws.once("unexpected-response", (_: unknown, res: any) => reject(Object.assign(new Error("refused"), { status: res.statusCode })));
+        ws.once("unexpected-response", (_: unknown, res: IncomingMessage) => reject(Object.assign(new Error("refused"), { status: res.statusCode })));
         ws.once("error", reject);
       }),
-      (err: any) => err.status === 401,
+      (err: { status?: number }) => err.status === 401,
       "no credential at all",
     );
   });
@@ -142,24 +137,24 @@ describe("connection", () => {
     }
     assert.equal(agent.closed, undefined, "still connected");
     agent.send({ type: "facts", facts: { cpus: 2, memoryBytes: 1e9, diskFreeBytes: 5e9, runningInstances: 0, instances: 0 } });
-    await waitFor(async () => (await api("GET", "/hosts")).body.hosts.some((h: Json) => h.facts?.cpus === 2), 5000, "facts stored");
+    await waitFor(async () => bodyAt(await api("GET", "/hosts"), 200).hosts.some((h) => h.facts?.cpus === 2), 5000, "facts stored");
     agent.close();
   });
 
   test("a new connection replaces the old one; the host goes offline when its agent leaves", async () => {
     const { host, credential } = await enrolledHost();
     const first = await connected(credential);
-    const state = async () => (await api("GET", "/hosts")).body.hosts.find((h: Json) => h.id === host.id);
-    await waitFor(async () => (await state()).state === "online", 5000, "online");
+    const state = async () => bodyAt(await api("GET", "/hosts"), 200).hosts.find((h) => h.id === host.id);
+    await waitFor(async () => (await state())?.state === "online", 5000, "online");
     const second = await connected(credential);
     assert.equal((await first.waitClosed()).code, 4001);
-    assert.equal((await state()).state, "online", "the replacement keeps it online");
+    assert.equal((await state())?.state, "online", "the replacement keeps it online");
     second.terminate();
-    await waitFor(async () => (await state()).state === "offline", 5000, "offline after the agent left");
+    await waitFor(async () => (await state())?.state === "offline", 5000, "offline after the agent left");
     await api("POST", `/hosts/${host.id}/drain`);
-    assert.equal((await state()).state, "draining");
+    assert.equal((await state())?.state, "draining");
     await api("POST", `/hosts/${host.id}/undrain`);
-    assert.equal((await state()).state, "offline");
+    assert.equal((await state())?.state, "offline");
   });
 
   test("an agent that stops answering pings is dropped and the host shows offline", async () => {
@@ -170,7 +165,7 @@ describe("connection", () => {
     agent.ws.pong = () => {};
     await agent.waitClosed(5000);
     // The gateway records it right after closing (its teardown first cancels the host's consumer).
-    await waitFor(async () => (await api("GET", "/hosts")).body.hosts.find((h: Json) => h.id === host.id).state === "offline", 5000, "host offline");
+    await waitFor(async () => bodyAt(await api("GET", "/hosts"), 200).hosts.find((h) => h.id === host.id)?.state === "offline", 5000, "host offline");
   });
 });
 
@@ -198,7 +193,7 @@ describe("jobs through the gateway", () => {
     const job = await jobOf(jobId);
     assert.equal(job.status, "succeeded");
     assert.deepEqual(job.result, { answer: 42 });
-    assert.deepEqual(job.steps.map((s: Json) => s.step), ["one", "two"]);
+    assert.deepEqual(job.steps.map((s) => s.step), ["one", "two"]);
     const stream = await events;
     assert.match(stream, /event: step\ndata: \{[^\n]*"step":"one"/);
     assert.match(stream, /event: step\ndata: \{[^\n]*"step":"two"/);
@@ -211,7 +206,7 @@ describe("jobs through the gateway", () => {
     const b = await enrolledHost();
     const agentA = await connected(a.credential);
     const agentB = await connected(b.credential);
-    const { body } = await api("POST", `/hosts/${a.host.id}/jobs`, { kind: "noop", payload: {} });
+    const body = bodyAt(await api("POST", `/hosts/${a.host.id}/jobs`, { kind: "noop", payload: {} }), 202);
     await agentA.next("command");
     agentB.send({ type: "result", jobId: body.job.id, ok: false, error: { code: "x", message: "forged" } });
     await agentB.next("ack");
@@ -230,16 +225,16 @@ describe("jobs through the gateway", () => {
 
   test("a job whose host stays offline past its deadline fails with the reason", async () => {
     const { host } = await enrolledHost();
-    const { body } = await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {}, deadlineSeconds: 1 });
+    const body = bodyAt(await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {}, deadlineSeconds: 1 }), 202);
     await waitFor(async () => (await jobOf(body.job.id)).status === "failed", 10_000, "failed at the deadline");
     const job = await jobOf(body.job.id);
-    assert.equal(job.error.code, "deadline_passed");
-    assert.match(job.error.message, new RegExp(`host ${host.name} has never connected`));
+    assert.equal(job.error?.code, "deadline_passed");
+    assert.match(job.error?.message ?? "", new RegExp(`host ${host.name} has never connected`));
   });
 
   test("a job whose agent disconnects during every attempt is dead-lettered after 3 and fails", async () => {
     const { host, credential } = await enrolledHost();
-    const { body } = await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {} });
+    const body = bodyAt(await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {} }), 202);
     for (let attempt = 1; attempt <= 3; attempt++) {
       const agent = await connected(credential);
       const command = await agent.next("command");
@@ -249,13 +244,13 @@ describe("jobs through the gateway", () => {
     }
     await waitFor(async () => (await jobOf(body.job.id)).status === "failed", 10_000, "dead-lettered");
     const job = await jobOf(body.job.id);
-    assert.equal(job.error.code, "attempts_exhausted");
-    assert.match(job.error.message, /gave up after 3 delivery attempts/);
+    assert.equal(job.error?.code, "attempts_exhausted");
+    assert.match(job.error?.message ?? "", /gave up after 3 delivery attempts/);
   });
 
   test("another user cannot see a job; its owner and admins can", async () => {
     const { host } = await enrolledHost();
-    const { body } = await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {} });
+    const body = bodyAt(await api("POST", `/hosts/${host.id}/jobs`, { kind: "noop", payload: {} }), 202);
     const { cookie } = await signedInUser(cp.h);
     assert.equal((await api("GET", `/jobs/${body.job.id}`, undefined, cookie)).status, 404);
     assert.equal((await api("GET", `/jobs/${body.job.id}/events`, undefined, cookie)).status, 404);

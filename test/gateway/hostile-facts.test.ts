@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { generateKeyPair } from "../../shared/crypto/x25519";
 import { hosts, users } from "../../shared/db/schema";
+import { bodyAt, fetchApi, type ApiMethod } from "../support/api";
 import { signedInUser } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { ScriptedAgent } from "../support/scripted-agent";
@@ -15,27 +16,18 @@ import { waitFor } from "../queue/wait";
 
 let cp: RunningControlPlane;
 before(async () => {
-  cp = await startControlPlane({ queue: "memory", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
 });
 after(() => cp.close());
 
 const run = Date.now().toString(36);
 let counter = 0;
-type Json = Record<string, any>;
-
-async function api(method: string, path: string, body?: unknown, cookie = cp.adminCookie): Promise<{ status: number; body: Json; text: string }> {
-  const res = await fetch(`${cp.url}/api/v1${path}`, {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {}, text };
-}
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown, cookie = cp.adminCookie) =>
+  fetchApi(cp.url, method, `/api/v1${path}`, { body, headers: cookie ? { cookie } : {} });
 
 async function enrolledHost(publicAddress?: string): Promise<{ id: string; credential: string }> {
   const created = await api("POST", "/hosts", { name: `hostile-${run}-${counter++}`, ...(publicAddress ? { publicAddress } : {}) });
-  assert.equal(created.status, 201, created.text);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
   const enrolled = await api("POST", "/agent/enroll", { token: created.body.enrollmentToken }, "");
   assert.equal(enrolled.status, 201);
   return { id: created.body.host.id, credential: enrolled.body.credential };
@@ -102,7 +94,7 @@ describe("facts from a host credential", () => {
     await agent.next("welcome");
 
     const created = await api("POST", "/devices", { name: "laptop" }, cookie);
-    assert.equal(created.status, 201, created.text);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.match(created.body.config, /^Endpoint = 198\.51\.100\.7:51820$/m);
     const id = created.body.device.id as string;
 
@@ -134,7 +126,7 @@ describe("a host's public address (POST /hosts)", () => {
     for (const publicAddress of ["198.51.100.7:51820", "[2001:db8::1]", "vpn.example.org\nPostUp=id", "a:b", ":::::", "-bad-.example.org", "1.2.3"]) {
       const res = await api("POST", "/hosts", { name: `addr-${run}-${counter++}`, publicAddress });
       assert.equal(res.status, 400, `${JSON.stringify(publicAddress)}: ${res.text}`);
-      assert.equal(res.body.error.issues[0].path, "publicAddress");
+      assert.equal(res.body.error.issues?.[0]?.path, "publicAddress");
     }
   });
 
@@ -148,7 +140,7 @@ describe("a host's public address (POST /hosts)", () => {
     agent.send({ type: "facts", facts: { ...counts, wireguard: { ...goodWireGuard(), endpoint: null } } });
     await waitFor(async () => (await storedFacts(host.id)) !== null, 5000, "facts stored");
     const created = await api("POST", "/devices", { name: "laptop" }, cookie);
-    assert.equal(created.status, 201, created.text);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.match(created.body.config, /^Endpoint = \[2001:db8::7\]:51820$/m);
     agent.close();
   });

@@ -10,6 +10,7 @@ import { generateKeyPair } from "../../shared/crypto/x25519";
 import { devices, hosts, instances, users } from "../../shared/db/schema";
 import type { DeviceState } from "../../shared/db/schema";
 import { stamp } from "../../shared/protocol/messages";
+import { bodyAt, fetchApi } from "../support/api";
 import { newAccount } from "../support/harness";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { ScriptedAgent } from "../support/scripted-agent";
@@ -17,7 +18,7 @@ import { waitFor } from "../queue/wait";
 
 let cp: RunningControlPlane;
 before(async () => {
-  cp = await startControlPlane({ queue: "memory", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
 });
 after(() => cp.close());
 
@@ -27,17 +28,10 @@ let counter = 0;
 
 /** A host enrolled through the API, as the gateway tests make them: its id and agent credential. */
 async function enrolledHost(): Promise<{ id: string; credential: string }> {
-  const headers = { cookie: cp.adminCookie, "content-type": "application/json" };
-  const created = await fetch(`${cp.url}/api/v1/hosts`, { method: "POST", headers, body: JSON.stringify({ name: `wg-host-${run}-${counter++}` }) });
-  assert.equal(created.status, 201);
-  const { host, enrollmentToken } = (await created.json()) as { host: { id: string }; enrollmentToken: string };
-  const enrolled = await fetch(`${cp.url}/api/v1/agent/enroll`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token: enrollmentToken }),
-  });
-  assert.equal(enrolled.status, 201);
-  return { id: host.id, credential: ((await enrolled.json()) as { credential: string }).credential };
+  const created = await fetchApi(cp.url, "POST", "/api/v1/hosts", { body: { name: `wg-host-${run}-${counter++}` }, headers: { cookie: cp.adminCookie } });
+  const { host, enrollmentToken } = bodyAt(created, 201);
+  const enrolled = await fetchApi(cp.url, "POST", "/api/v1/agent/enroll", { body: { token: enrollmentToken } });
+  return { id: host.id, credential: bodyAt(enrolled, 201).credential };
 }
 
 async function user(): Promise<string> {

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
-import type { AppJson } from "../../functions/apps/schemas";
 import { apps, instances, jobs } from "../../shared/db/schema";
 import { DNS_LABEL, lockNames, newInstanceLabel } from "../../functions/ingress/names";
 import { applyInstanceOutcome } from "../../functions/instances/outcome";
 import { insertJob } from "../../functions/core/jobs/store";
+import { bodyAt, type ApiMethod } from "../support/api";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import { seedInstance } from "../support/ingress";
 
@@ -25,11 +25,7 @@ after(() => h?.close());
 async function person(withInstance = true) {
   const { cookie, userId } = await signedInUser(h);
   const instance = withInstance ? await seedInstance(h.services.db, userId) : undefined;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await h.call(method, `/api/v1${path}`, { body, headers: { cookie } });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : {} };
-  };
+  const call = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => h.api(method, `/api/v1${path}`, { body, headers: { cookie } });
   return { userId, cookie, instance, call };
 }
 
@@ -40,11 +36,11 @@ test("publishing answers the app with its URL under the apps base; list, change 
   const name = unique();
   const created = await ada.call("POST", "/apps", { name, port: 3000 });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const app = created.body.app as AppJson;
+  const { app } = created.body;
   assert.deepEqual({ ...app, createdAt: undefined }, { name, port: 3000, access: "owner", url: `https://${name}.kws.app/`, createdAt: undefined });
   assert.ok(!Number.isNaN(Date.parse(app.createdAt)));
 
-  assert.deepEqual((await ada.call("GET", "/apps")).body.apps.map((a: AppJson) => a.name), [name]);
+  assert.deepEqual(bodyAt(await ada.call("GET", "/apps"), 200).apps.map((a) => a.name), [name]);
   const changed = await ada.call("PATCH", `/apps/${name}`, { port: 8080, access: "public" });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
   assert.equal(changed.body.app.port, 8080);
@@ -53,7 +49,7 @@ test("publishing answers the app with its URL under the apps base; list, change 
   const removed = await ada.call("DELETE", `/apps/${name}`);
   assert.equal(removed.status, 204);
   assert.equal((await ada.call("DELETE", `/apps/${name}`)).status, 404);
-  assert.deepEqual((await ada.call("GET", "/apps")).body.apps, []);
+  assert.deepEqual(bodyAt(await ada.call("GET", "/apps"), 200).apps, []);
 });
 
 test("bad input is a 400 naming the field and the rule", async () => {
@@ -75,14 +71,14 @@ test("bad input is a 400 naming the field and the rule", async () => {
     const res = await ada.call("POST", "/apps", body);
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.equal(res.body.error.code, "invalid");
-    const issue = res.body.error.issues.find((i: { path: string }) => i.path === field);
+    const issue = res.body.error.issues?.find((i) => i.path === field);
     assert.ok(issue, `${JSON.stringify(body)}: an issue for ${field} in ${JSON.stringify(res.body.error.issues)}`);
     assert.match(issue.message, rule);
   }
   const patch = await ada.call("PATCH", `/apps/${unique()}`, {});
   assert.equal(patch.status, 400, "a change must change something");
-  assert.equal((await ada.call("PATCH", `/apps/${unique()}`, { port: 99999 })).body.error.issues[0].path, "port");
-  assert.deepEqual((await ada.call("GET", "/apps")).body.apps, [], "nothing was created by any of them");
+  assert.equal(bodyAt(await ada.call("PATCH", `/apps/${unique()}`, { port: 99999 }), 400).error.issues?.[0]?.path, "port");
+  assert.deepEqual(bodyAt(await ada.call("GET", "/apps"), 200).apps, [], "nothing was created by any of them");
 });
 
 test("a name is taken once, across people, and no app may take an instance's label", async () => {
@@ -126,7 +122,7 @@ test("at most 10 apps per person, even when the creates arrive together", async 
   const results = await Promise.all(Array.from({ length: 14 }, () => ada.call("POST", "/apps", { name: unique(), port: 80 })));
   assert.equal(results.filter((r) => r.status === 201).length, 10, JSON.stringify(results.map((r) => r.status)));
   for (const r of results.filter((r) => r.status !== 201)) assert.equal(r.body.error.code, "limit");
-  assert.equal((await ada.call("GET", "/apps")).body.apps.length, 10);
+  assert.equal(bodyAt(await ada.call("GET", "/apps"), 200).apps.length, 10);
 });
 
 test("only the owner changes or removes an app; anonymous calls are refused", async () => {
@@ -136,7 +132,7 @@ test("only the owner changes or removes an app; anonymous calls are refused", as
   await ada.call("POST", "/apps", { name, port: 80 });
   assert.equal((await bob.call("PATCH", `/apps/${name}`, { access: "public" })).status, 404);
   assert.equal((await bob.call("DELETE", `/apps/${name}`)).status, 404);
-  assert.equal((await ada.call("GET", "/apps")).body.apps[0].access, "owner");
+  assert.equal(bodyAt(await ada.call("GET", "/apps"), 200).apps[0]?.access, "owner");
   assert.equal((await h.call("GET", "/api/v1/apps")).status, 401);
   assert.equal((await h.call("POST", "/api/v1/apps", { body: { name: unique(), port: 80 } })).status, 401);
 });
@@ -151,5 +147,5 @@ test("a successful kill removes the instance's apps in the same transaction", as
   await db.update(jobs).set({ status: "succeeded" }).where(eq(jobs.id, job.id));
   await db.transaction((tx) => applyInstanceOutcome(tx, { ...job, status: "succeeded" }));
   assert.deepEqual(await db.select().from(apps).where(eq(apps.name, name)), []);
-  assert.deepEqual((await ada.call("GET", "/apps")).body.apps, []);
+  assert.deepEqual(bodyAt(await ada.call("GET", "/apps"), 200).apps, []);
 });

@@ -23,7 +23,7 @@ const run = Math.random().toString(36).slice(2, 7);
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
   app = await AppServer.start();
-  cp = await startControlPlane({ queue: "memory" });
+  cp = await startControlPlane();
   port = new URL(cp.appsUrl).port;
   ada = await signedInUser(cp.h);
   await seedInstance(cp.h.services.db, ada.userId);

@@ -26,7 +26,7 @@ const name = `tls-${Math.random().toString(36).slice(2, 7)}`;
 before(async () => {
   if (spawnSync("which", ["caddy"]).status !== 0) throw new Error("caddy is missing: run scripts/test-setup.sh (installs Debian's caddy)");
   app = await AppServer.start();
-  cp = await startControlPlane({ queue: "memory", config: { trustProxy: { hops: 1 } } });
+  cp = await startControlPlane({ config: { trustProxy: { hops: 1 } } });
   const { cookie, userId } = await signedInUser(cp.h);
   await seedInstance(cp.h.services.db, userId);
   const res = await cp.h.call("POST", "/api/v1/apps", { body: { name, port: app.port, access: "public" }, headers: { cookie } });

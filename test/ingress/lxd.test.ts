@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { hostRequest } from "../support/ingress";
+import { bodyAt, resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 let p: Pipeline;
@@ -25,7 +26,7 @@ before(async () => {
   assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
   const job = await p.waitFinal(deploy.body.job.id, 120_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  instanceName = job.result.name as string;
+  instanceName = resultOf(job, "instance.deploy").name;
   // A web server in the container: fixed arguments, nothing of the test's input in a shell string.
   const started = await p.lxd.exec(instanceName, { command: ["/bin/sh", "-c", "mkdir -p /www && echo hello-from-the-container > /www/index.html && httpd -p 8080 -h /www"] });
   assert.equal(started.exitCode, 0);
@@ -71,5 +72,5 @@ test("a server in the container answers at its app's URL with the access chosen;
   instanceName = undefined;
   const gone = await hostRequest(url, host, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(gone.status, 404, "the kill removed the app");
-  assert.deepEqual((await p.api("GET", "/apps", undefined, token)).body.apps, []);
+  assert.deepEqual(bodyAt(await p.api("GET", "/apps", undefined, token), 200).apps, []);
 });

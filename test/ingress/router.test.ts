@@ -14,6 +14,7 @@ import { DialError, type StreamDialer } from "../../functions/ingress/stream-dia
 import { instances, jobs } from "../../shared/db/schema";
 import { type RunningControlPlane, startControlPlane } from "../support/control-plane";
 import { DirectDialer } from "../support/direct-dialer";
+import { bodyAt, replyOf } from "../support/api";
 import { signedInUser } from "../support/harness";
 import { AppServer, pattern } from "../support/app-server";
 import { hostRequest, seedInstance, setInstanceState, type HostResponse } from "../support/ingress";
@@ -59,7 +60,7 @@ const run = Math.random().toString(36).slice(2, 7);
 async function person(): Promise<Person> {
   const { cookie, userId, account } = await signedInUser(cp.h);
   const res = await cp.h.call("POST", "/api/v1/tokens", { body: { name: "ingress test" }, headers: { cookie } });
-  const { secret } = (await res.json()) as { secret: string };
+  const { secret } = bodyAt(await replyOf(res), 201);
   const instance = await seedInstance(cp.h.services.db, userId, { label: `ide-${run}-${userId.slice(0, 6)}` });
   return { userId, cookie, token: secret, username: account.username, password: account.password, instance };
 }
@@ -105,7 +106,7 @@ async function grant(p: Person, label: string, path = "/"): Promise<string> {
 
 before(async () => {
   app = await AppServer.start();
-  cp = await startControlPlane({ queue: "memory", dialer, config: { ingressAskSecret: "ask-secret-for-tests" } });
+  cp = await startControlPlane({ dialer, config: { ingressAskSecret: "ask-secret-for-tests" } });
   port = new URL(cp.appsUrl).port;
   ada = await person();
   bob = await person();
@@ -126,7 +127,7 @@ describe("access", () => {
 
   test("the matrix: owner, another account, anonymous browser, anonymous client, revoked token × owner, authenticated, public", async () => {
     const revoked = await cp.h.call("POST", "/api/v1/tokens", { body: { name: "to revoke" }, headers: { cookie: bob.cookie } });
-    const { secret, token } = (await revoked.json()) as { secret: string; token: { id: string } };
+    const { secret, token } = bodyAt(await replyOf(revoked), 201);
     assert.equal((await cp.h.call("DELETE", `/api/v1/tokens/${token.id}`, { headers: { cookie: bob.cookie } })).status, 204);
 
     const table: Record<string, Record<Access, number>> = {

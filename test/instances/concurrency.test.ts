@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { totalmem } from "node:os";
 import { after, before, test } from "node:test";
+import { bodyAt, resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 const USERS = 20;
@@ -34,37 +35,38 @@ after(async () => {
 test(`${USERS} users deploying at once on one host get ${USERS} distinct addresses and ${USERS} running containers`, async () => {
   const deploys = await Promise.all(tokens.slice(0, USERS).map((t, i) => p.api("POST", "/instance", { username: `dev${i}`, password: "Busy-Box-123" }, t)));
   assert.deepEqual(deploys.map((d) => d.status), Array(USERS).fill(202), JSON.stringify(deploys.find((d) => d.status !== 202)?.body));
-  const jobs = await Promise.all(deploys.map((d, i) => p.waitFinal(d.body.job.id, 180_000, tokens[i])));
+  const jobs = await Promise.all(deploys.map((d, i) => p.waitFinal(bodyAt(d, 202).job.id, 180_000, tokens[i])));
   assert.deepEqual(jobs.map((j) => j.status), Array(USERS).fill("succeeded"), JSON.stringify(jobs.find((j) => j.status !== "succeeded")?.error));
 
   const views = await Promise.all(tokens.slice(0, USERS).map((t) => p.api("GET", "/instance", undefined, t)));
-  const addresses = views.map((v) => v.body.ip as string);
+  const addresses = views.map((v) => bodyAt(v, 200).ip);
   assert.equal(new Set(addresses).size, USERS, "no address given twice");
-  assert.ok(views.every((v) => v.body.state === "running"));
+  assert.ok(views.every((v) => bodyAt(v, 200).state === "running"));
 
   // In LXD: each container runs and has its address.
-  for (const job of jobs) {
-    const state = await p.lxd.getInstanceState(job.result.name);
+  const results = jobs.map((j) => resultOf(j, "instance.deploy"));
+  for (const { name, ipv4 } of results) {
+    const state = await p.lxd.getInstanceState(name);
     assert.equal(state.status, "Running");
-    assert.ok(state.ipv4.includes(job.result.ipv4), `${job.result.name} has ${job.result.ipv4}`);
+    assert.ok(ipv4 && state.ipv4.includes(ipv4), `${name} has ${ipv4}`);
   }
-  assert.equal(new Set(jobs.map((j) => j.result.ipv4)).size, USERS);
+  assert.equal(new Set(results.map((r) => r.ipv4)).size, USERS);
 
   // The host is full now: the next deploy is refused at once, with no job and no row.
   const full = await p.api("POST", "/instance", { username: "late", password: "Busy-Box-123" }, tokens[USERS]);
   assert.equal(full.status, 503);
   assert.equal(full.body.error.code, "no_capacity");
-  assert.equal((await p.api("GET", "/instance", undefined, tokens[USERS])).body.state, "none");
+  assert.equal(bodyAt(await p.api("GET", "/instance", undefined, tokens[USERS]), 200).state, "none");
 
   // Kill them all at once: every container and address goes.
   const kills = await Promise.all(tokens.slice(0, USERS).map((t) => p.api("DELETE", "/instance", undefined, t)));
-  const killed = await Promise.all(kills.map((k, i) => p.waitFinal(k.body.job.id, 180_000, tokens[i])));
+  const killed = await Promise.all(kills.map((k, i) => p.waitFinal(bodyAt(k, 202).job.id, 180_000, tokens[i])));
   assert.ok(killed.every((k) => k.status === "succeeded"));
-  for (const job of jobs) assert.equal(await p.lxd.getInstance(job.result.name), undefined);
+  for (const { name } of results) assert.equal(await p.lxd.getInstance(name), undefined);
 
   // Room again: the late user deploys and gets the lowest address of the range.
   const late = await p.api("POST", "/instance", { username: "late", password: "Busy-Box-123" }, tokens[USERS]);
   assert.equal(late.status, 202, JSON.stringify(late.body));
   const lateJob = await p.waitFinal(late.body.job.id, 120_000, tokens[USERS]);
-  assert.equal(lateJob.result.ipv4, "172.30.0.40");
+  assert.equal(resultOf(lateJob, "instance.deploy").ipv4, "172.30.0.40");
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { bodyAt, type ApiMethod } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 import { answers, ideLogin, sshRun } from "../support/instance-checks";
 import { instanceNameFor } from "../../shared/instances/rules";
@@ -18,7 +19,7 @@ before(async () => {
   p = await Pipeline.start({ env: { KWS_BRIDGE_RANGE: "172.30.0.100-172.30.0.109", KWS_INSTANCE_IMAGE: "kws/debian-12", KWS_HOST_MEMORY_RESERVE_MB: "512" } });
   await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
   token = await p.userToken();
-  name = instanceNameFor((await p.api("GET", "/me", undefined, token)).body.user.id);
+  name = instanceNameFor(bodyAt(await p.api("GET", "/me", undefined, token), 200).user.id);
 });
 after(async () => {
   const kill = await p?.api("DELETE", "/instance", undefined, token).catch(() => undefined);
@@ -26,7 +27,7 @@ after(async () => {
   await p?.close();
 });
 
-const api = (method: string, path: string, body?: unknown) => p.api(method, path, body, token);
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => p.api(method, path, body, token);
 
 /** Running and usable: code-server takes the password, SSH too. */
 async function assertUsable(ip: string) {
@@ -41,13 +42,14 @@ for (const step of ["start", "user", "ide"]) {
     const deploy = await api("POST", "/instance", { username: "ada", password: PASSWORD });
     assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
     const jobId = deploy.body.job.id;
-    await p.waitJob(jobId, (j) => j.steps.some((s: any) => s.step === step) || j.status === "succeeded" || j.status === "failed", 120_000, `step ${step}`, token);
+    await p.waitJob(jobId, (j) => j.steps.some((s) => s.step === step) || j.status === "succeeded" || j.status === "failed", 120_000, `step ${step}`, token);
     await p.agent.stop("SIGKILL");
-    assert.equal((await api("GET", "/instance")).body.state, "provisioning", "not reported running while the agent is dead");
+    assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "provisioning", "not reported running while the agent is dead");
     p.startAgent();
 
     const job = await p.waitFinal(jobId, 240_000, token);
-    const inst = (await api("GET", "/instance")).body;
+    const inst = bodyAt(await api("GET", "/instance"), 200);
+    assert.ok(inst.ip, "the instance keeps its address");
     if (job.status === "succeeded") {
       assert.equal(inst.state, "running");
       await assertUsable(inst.ip);
@@ -56,13 +58,13 @@ for (const step of ["start", "user", "ide"]) {
       const again = await api("POST", "/instance", { username: "ada", password: PASSWORD });
       assert.equal(again.status, 202, "a failed instance can be deployed again");
       assert.equal((await p.waitFinal(again.body.job.id, 240_000, token)).status, "succeeded");
-      assert.equal((await api("GET", "/instance")).body.state, "running");
+      assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "running");
       await assertUsable(inst.ip);
     }
     const ours = (await p.lxd.listInstances()).filter((i) => i.name === name);
     assert.equal(ours.length, 1, "exactly one container");
 
-    const kill = await p.waitFinal((await api("DELETE", "/instance")).body.job.id, 120_000, token);
+    const kill = await p.waitFinal(bodyAt(await api("DELETE", "/instance"), 202).job.id, 120_000, token);
     assert.equal(kill.status, "succeeded");
     assert.equal(await p.lxd.getInstance(name), undefined);
   });

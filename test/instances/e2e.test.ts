@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { bodyAt, resultOf, type ApiMethod } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 import { answers, ideLogin, sshRun } from "../support/instance-checks";
 
@@ -18,23 +19,14 @@ before(async () => {
 after(async () => {
   // Whatever a failed assertion left: the user's container goes with the host's instances.
   const inst = await p?.api("GET", "/instance", undefined, token).catch(() => undefined);
-  if (inst?.body.state && inst.body.state !== "none") {
+  if (inst?.status === 200 && inst.body.state !== "none") {
     const kill = await p.api("DELETE", "/instance", undefined, token);
     if (kill.status === 202) await p.waitFinal(kill.body.job.id, 120_000, token).catch(() => undefined);
   }
   await p?.close();
 });
 
-const api = (method: string, path: string, body?: unknown) => p.api(method, path, body, token);
-
-async function events(jobId: string): Promise<{ event: string; data: any }[]> {
-  const res = await fetch(`${p.url}/api/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((b) => b.trim())
-    .map((b) => ({ event: b.match(/^event: (.*)$/m)?.[1] ?? "message", data: JSON.parse(b.match(/^data: (.*)$/m)?.[1] ?? "null") }));
-}
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => p.api(method, path, body, token);
 
 // Every character the issue names that a shell would act on; passwords may hold them (not newlines).
 const PASSWORD = `Pa ss'w"d;$(touch /tmp/pwned)\`touch /tmp/pwned2\`-1`;
@@ -55,9 +47,9 @@ test("bad logins are refused with the field and the rule, and nothing is created
     const res = await api("POST", "/instance", body);
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.equal(res.body.error.code, "invalid");
-    assert.equal(res.body.error.issues[0].path, field, JSON.stringify(res.body));
+    assert.equal(res.body.error.issues?.[0]?.path, field, JSON.stringify(res.body));
   }
-  assert.equal((await api("GET", "/instance")).body.state, "none");
+  assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "none");
   assert.equal((await api("POST", "/instance/stop")).status, 404);
 });
 
@@ -72,25 +64,25 @@ test("deploy → steps stream → SSH with the password and sudo, no root login,
   assert.equal(refused.length, 1, "the other gets 409");
   const jobId = accepted[0]!.body.job.id;
   assert.equal(refused[0]!.body.error.jobId, jobId, "the 409 names the running job");
-  assert.equal((await api("POST", "/instance/stop")).body.error.jobId, jobId, "any other request while it runs: 409 too");
+  assert.equal(bodyAt(await api("POST", "/instance/stop"), 409).error.jobId, jobId, "any other request while it runs: 409 too");
 
-  const stream = await events(jobId);
+  const stream = await p.jobEvents(jobId, token);
   const job = await p.waitFinal(jobId, 180_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
   const steps = ["create", "start", "network", "dns", "user", "ssh", "ide"];
   assert.deepEqual([...new Set(stream.filter((e) => e.event === "step").map((e) => e.data.step))], steps);
   assert.equal(stream.at(-1)?.event, "end");
 
-  const inst = (await api("GET", "/instance")).body;
+  const inst = bodyAt(await api("GET", "/instance"), 200);
   assert.equal(inst.state, "running");
   assert.equal(inst.ip, RANGE.first);
   assert.equal(inst.username, "ada");
-  assert.match(inst.urls.ide, new RegExp(`^http://[a-z0-9-]+\\.localhost:${new URL(p.url).port}/$`), "the IDE at its app host, not the bridge address");
+  assert.match(inst.urls?.ide ?? "", new RegExp(`^http://[a-z0-9-]+\\.localhost:${new URL(p.url).port}/$`), "the IDE at its app host, not the bridge address");
   assert.equal(inst.password, undefined, "the password only when asked for");
-  assert.equal((await api("GET", "/instance?reveal=password")).body.password, PASSWORD);
+  assert.equal(bodyAt(await api("GET", "/instance?reveal=password"), 200).password, PASSWORD);
 
   // In LXD itself: nesting and the memory limit.
-  const name = job.result.name as string;
+  const name = resultOf(job, "instance.deploy").name;
   const lxdInstance = await p.lxd.getInstance(name);
   assert.equal(lxdInstance?.config["security.nesting"], "true");
   assert.equal(lxdInstance?.config["limits.memory"], "1500MB");
@@ -122,29 +114,30 @@ test("deploy → steps stream → SSH with the password and sudo, no root login,
 });
 
 test("stop → code-server gone; start → it answers again without provisioning; stop twice is a no-op", async () => {
-  const ip = (await api("GET", "/instance")).body.ip;
-  const stop = await p.waitFinal((await api("POST", "/instance/stop")).body.job.id, 120_000, token);
+  const { ip } = bodyAt(await api("GET", "/instance"), 200);
+  assert.ok(ip, "a running instance has its address");
+  const stop = await p.waitFinal(bodyAt(await api("POST", "/instance/stop"), 202).job.id, 120_000, token);
   assert.equal(stop.status, "succeeded", JSON.stringify(stop.error));
-  assert.equal((await api("GET", "/instance")).body.state, "stopped");
+  assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "stopped");
   assert.equal(await answers(ip), false);
-  const again = await p.waitFinal((await api("POST", "/instance/stop")).body.job.id, 60_000, token);
+  const again = await p.waitFinal(bodyAt(await api("POST", "/instance/stop"), 202).job.id, 60_000, token);
   assert.equal(again.status, "succeeded", "stopping a stopped instance succeeds");
-  assert.deepEqual(again.steps.map((s: any) => s.message), [`${again.result.name} is already stopped`]);
+  assert.deepEqual(again.steps.map((s) => s.message), [`${resultOf(again, "instance.stop").name} is already stopped`]);
 
-  const start = await p.waitFinal((await api("POST", "/instance/start")).body.job.id, 120_000, token);
+  const start = await p.waitFinal(bodyAt(await api("POST", "/instance/start"), 202).job.id, 120_000, token);
   assert.equal(start.status, "succeeded", JSON.stringify(start.error));
-  assert.ok(!start.steps.some((s: any) => ["user", "ssh", "ide"].includes(s.step)), "no provisioning step on start");
-  assert.equal((await api("GET", "/instance")).body.state, "running");
+  assert.ok(!start.steps.some((s) => ["user", "ssh", "ide"].includes(s.step)), "no provisioning step on start");
+  assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "running");
   assert.equal(await answers(ip), true, "code-server came back by itself");
   assert.equal(await ideLogin(ip, PASSWORD), 302);
 });
 
 test("kill removes the container and frees the address, which the next deploy gets", async () => {
-  const before = (await api("GET", "/instance")).body;
-  const kill = await p.waitFinal((await api("DELETE", "/instance")).body.job.id, 120_000, token);
+  const before = bodyAt(await api("GET", "/instance"), 200);
+  const kill = await p.waitFinal(bodyAt(await api("DELETE", "/instance"), 202).job.id, 120_000, token);
   assert.equal(kill.status, "succeeded", JSON.stringify(kill.error));
-  assert.equal(await p.lxd.getInstance(kill.result.name), undefined, "gone from LXD");
-  assert.equal((await api("GET", "/instance")).body.state, "none");
+  assert.equal(await p.lxd.getInstance(resultOf(kill, "instance.delete").name), undefined, "gone from LXD");
+  assert.equal(bodyAt(await api("GET", "/instance"), 200).state, "none");
   assert.equal((await api("DELETE", "/instance")).status, 404);
 
   const other = await p.userToken();
@@ -152,7 +145,7 @@ test("kill removes the container and frees the address, which the next deploy ge
   assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
   const job = await p.waitFinal(deploy.body.job.id, 180_000, other);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  assert.equal(job.result.ipv4, before.ip, "the freed address is the lowest free one again");
-  const killed = await p.waitFinal((await p.api("DELETE", "/instance", undefined, other)).body.job.id, 120_000, other);
+  assert.equal(resultOf(job, "instance.deploy").ipv4, before.ip, "the freed address is the lowest free one again");
+  const killed = await p.waitFinal(bodyAt(await p.api("DELETE", "/instance", undefined, other), 202).job.id, 120_000, other);
   assert.equal(killed.status, "succeeded");
 });

@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from "node:net";
 import { after, before, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Namespace, sh } from "../support/netns";
+import { resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 /**
@@ -82,9 +83,10 @@ async function deploy(token: string): Promise<Tenant> {
   assert.equal(res.status, 202, JSON.stringify(res.body));
   const job = await p.waitFinal(res.body.job.id, 120_000, token);
   assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  const name = job.result.name as string;
+  const { name, ipv4 } = resultOf(job, "instance.deploy");
+  assert.ok(ipv4, "the instance has its address");
   const mac = (await p.lxd.getInstance(name))!.config["volatile.eth0.hwaddr"]!;
-  const t = { token, name, ip: job.result.ipv4 as string, mac };
+  const t = { token, name, ip: ipv4, mac };
   // Each answers HTTP with its own name.
   const started = await run(t, 'mkdir -p /www && echo "$NAME" > /www/index.html && httpd -p 8080 -h /www', { NAME: name });
   assert.equal(started.exitCode, 0, started.stderr);

@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
-import { EMBEDDED_SERVICES, freePort, Program } from "../support/processes";
+import { bodyAt, fetchApi, resultOf, type ApiMethod } from "../support/api";
+import { accountThroughLog } from "../support/log-accounts";
+import { embeddedKws, type Program } from "../support/processes";
 
 const dir = mkdtempSync(join(tmpdir(), "kws-local-"));
 let kws: Program;
@@ -20,21 +22,14 @@ let token: string;
 const lxd = new LxdClient({ socketPath: findLxdSocket() ?? "/var/lib/lxd/unix.socket" });
 
 before(async () => {
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  kws = new Program("kws", "main/embedded.ts", [], {
-    NODE_ENV: "test",
-    PORT: String(port),
-    PUBLIC_URL: url,
-    KWS_DATA_DIR: join(dir, "data"),
-    ...EMBEDDED_SERVICES,
+  ({ kws, url } = await embeddedKws(join(dir, "data"), {
     KWS_LOCAL_WIREGUARD: "off",
     KWS_INSTANCE_IMAGE: "kws/busybox",
     KWS_INSTANCE_PROVISION: "false",
     KWS_INSTANCE_MEMORY_MB: "64",
     KWS_BRIDGE_RANGE: "172.30.0.160-172.30.0.169",
     GATEWAY_HEARTBEAT_MS: "1000",
-  });
+  }));
   kws.start();
   await kws.waitFor((l) => l.msg === "listening", 60_000);
 });
@@ -42,20 +37,14 @@ before(async () => {
 after(async () => {
   if (token) {
     const kill = await api("DELETE", "/instance");
-    if (kill.status === 202) await until(async () => (await api("GET", "/instance")).body.state === "none", 60_000).catch(() => undefined);
+    if (kill.status === 202) await until(async () => (await instance()).state === "none", 60_000).catch(() => undefined);
   }
   await kws?.stop("SIGTERM").catch(() => kws.stop("SIGKILL"));
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: (await res.json().catch(() => ({}))) as Record<string, any> };
-}
+const api = <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => fetchApi(url, method, `/api/v1${path}`, { body, token });
+const instance = async () => bodyAt(await api("GET", "/instance"), 200);
 
 async function until(check: () => Promise<boolean>, ms: number) {
   const deadline = Date.now() + ms;
@@ -69,27 +58,17 @@ test("sign up, then deploy an instance on this machine's LXD through npm start's
   await kws.waitFor((l) => l.msg === "enrolled this machine as a host", 30_000);
   assert.equal(statSync(join(dir, "data", "agent", "credential.json")).mode & 0o777, 0o600, "its credential is kept 0600");
 
-  const account = { email: `local.${Date.now()}@example.org`, username: `local_${Date.now().toString(36)}`, password: "Local-Pass-123", firstName: "Lo", lastName: "Cal" };
-  assert.equal((await api("POST", "/auth/register", account)).status, 201);
-  const mail = await kws.waitFor((l) => l.msg === "mail" && l.to === account.email);
-  const link = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]);
-  assert.equal((await api("POST", "/auth/verify", { token: link.searchParams.get("token") })).status, 200);
-  const login = await api("POST", "/auth/login", { username: account.username, password: account.password });
-  const created = await fetch(`${url}/api/v1/tokens`, {
-    method: "POST",
-    headers: { "content-type": "application/json", cookie: login.headers.get("set-cookie")!.split(";")[0]! },
-    body: JSON.stringify({ name: "local test" }),
-  });
-  token = ((await created.json()) as { secret: string }).secret;
+  ({ token } = await accountThroughLog(kws, url));
 
   const deploy = await api("POST", "/instance", { username: "dev", password: "Local-Box-123" });
   assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
-  let inst: Record<string, any> = {};
-  await until(async () => ["running", "failed"].includes((inst = (await api("GET", "/instance")).body).state), 120_000);
+  let inst = await instance();
+  await until(async () => ["running", "failed"].includes((inst = await instance()).state), 120_000);
   assert.equal(inst.state, "running", JSON.stringify(inst.job));
   assert.equal(inst.host, "local");
-  const job = (await api("GET", `/jobs/${inst.job.id}`)).body.job;
-  const state = await lxd.getInstanceState(job.result.name);
+  assert.ok(inst.job && inst.ip);
+  const job = bodyAt(await api("GET", `/jobs/${inst.job.id}`), 200).job;
+  const state = await lxd.getInstanceState(resultOf(job, "instance.deploy").name);
   assert.equal(state.status, "Running", "the container runs in this machine's LXD");
   assert.ok(state.ipv4.includes(inst.ip));
 });
@@ -101,7 +80,7 @@ test("restarted, npm start's agent comes back as the same host, with no second e
   await kws.waitFor((l) => l.msg === "listening", 60_000, from);
   const stop = await api("POST", "/instance/stop");
   assert.equal(stop.status, 202, JSON.stringify(stop.body));
-  await until(async () => (await api("GET", "/instance")).body.state === "stopped", 60_000);
+  await until(async () => (await instance()).state === "stopped", 60_000);
   assert.ok(!kws.lines.slice(from).some((l) => l.msg === "enrolled this machine as a host"), "no new enrollment");
-  assert.equal((await api("GET", "/instance")).body.host, "local");
+  assert.equal((await instance()).host, "local");
 });

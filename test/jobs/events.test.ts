@@ -4,19 +4,14 @@ import { after, before, test } from "node:test";
 import { serve, type ServerType } from "@hono/node-server";
 import { createControlPlane } from "../../functions/control-plane";
 import { MAX_OPEN_STREAMS, SLOT_TTL_SECONDS, takeStreamSlot } from "../../functions/jobs/stream-slots";
-import { MemoryKV } from "../../shared/kv/memory";
-import type { KV } from "../../shared/kv/port";
-import { UpstashKV } from "../../shared/kv/upstash";
+import { bodyAt, replyOf } from "../support/api";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
+import { environmentKV } from "../support/kv";
 import { insertOnlineHost } from "../support/online-host";
 
-// Two clients of one store, as two control-plane processes have: Redis (through the Upstash
-// bridge) when the environment has it, else one in-memory KV shared in this process.
+// Two clients of one store, as two control-plane processes have.
 const prefix = `t-events-${Date.now().toString(36)}:`;
-const url = process.env.UPSTASH_REDIS_REST_URL;
-const token = process.env.UPSTASH_REDIS_REST_TOKEN;
-const memory = new MemoryKV();
-const kvClient = (): KV => (url && token ? new UpstashKV({ url, token, prefix }) : memory);
+const kvClient = () => environmentKV(prefix);
 
 let h: Harness;
 let servers: ServerType[] = [];
@@ -44,7 +39,6 @@ after(async () => {
     s.close();
   }
   await h.close();
-  await memory.close();
 });
 
 /** A signed-in person with a queued job (no agent behind the host, so it stays open). */
@@ -52,7 +46,7 @@ async function personWithJob() {
   const person = await signedInUser(h);
   const res = await h.call("POST", "/api/v1/instance", { body: { username: "ada", password: "Stream-Check-123" }, headers: { cookie: person.cookie } });
   assert.equal(res.status, 202, await res.clone().text());
-  const { job } = (await res.json()) as { job: { id: string } };
+  const { job } = await res.json();
   return { ...person, jobId: job.id };
 }
 
@@ -110,7 +104,7 @@ test("a job's event stream ends within 5 s of logout", async () => {
 test("a job's event stream read with an API token ends within 5 s of the token's DELETE", async () => {
   const { cookie, jobId } = await personWithJob();
   const made = await h.call("POST", "/api/v1/tokens", { body: { name: "watcher", scope: "read" }, headers: { cookie } });
-  const { token: row, secret } = (await made.json()) as { token: { id: string }; secret: string };
+  const { token: row, secret } = bodyAt(await replyOf(made), 201);
   const stream = await openStream(first, jobId, { authorization: `Bearer ${secret}` });
   assert.equal(stream.status, 200, stream.body);
   await until(async () => stream.body.includes("event: status"), 5_000, "first events");

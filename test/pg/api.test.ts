@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type postgres from "postgres";
 import { pgDatabases, pgUsers } from "../../shared/db/schema";
+import { bodyAt, type ApiMethod } from "../support/api";
 import { signedInUser, type Harness } from "../support/harness";
 import type { PgTestCluster } from "../support/pg-cluster";
 import { clusterState, Connections, psqlLogin, sqlError, startPgService, type PgService } from "./support";
@@ -29,13 +30,8 @@ before(async () => {
 
 after(() => service?.close());
 
-type Json = Record<string, any>;
-
-async function call(cookie: string | undefined, method: string, path: string, body?: unknown) {
-  const res = await h.call(method, path, { body, headers: cookie ? { cookie } : {} });
-  const text = await res.text();
-  const json = (text ? JSON.parse(text) : undefined) as Json;
-  return { status: res.status, body: json };
+function call<M extends ApiMethod, P extends string>(cookie: string | undefined, method: M, path: P, body?: unknown) {
+  return h.api(method, path, { body, headers: cookie ? { cookie } : {} });
 }
 
 async function createUser(cookie: string, name: string, password?: string) {
@@ -87,12 +83,13 @@ describe("a created user", () => {
     assert.equal(list.status, 200);
     assert.equal(list.body.host, "postgres.kws.services");
     assert.deepEqual(
-      list.body.users.map((u: Json) => [u.name, u.databases]),
+      list.body.users.map((u) => [u.name, u.databases]),
       [["alice_app", ["alice_db"]]],
     );
     const dbs = await call(alice.cookie, "GET", "/api/v1/pg/databases");
+    assert.equal(dbs.status, 200);
     assert.deepEqual(
-      dbs.body.databases.map((d: Json) => [d.name, d.owner]),
+      dbs.body.databases.map((d) => [d.name, d.owner]),
       [["alice_db", "alice_app"]],
     );
 
@@ -118,8 +115,8 @@ describe("a created user", () => {
   test("cannot reach another person's database nor raise its privileges; nor can the other reach its (2)", async () => {
     const alice = await signedInUser(h);
     const bob = await signedInUser(h);
-    const a = (await createUser(alice.cookie, "alice_two")).body.password as string;
-    const b = (await createUser(bob.cookie, "bob_app")).body.password as string;
+    const a = bodyAt(await createUser(alice.cookie, "alice_two"), 201).password;
+    const b = bodyAt(await createUser(bob.cookie, "bob_app"), 201).password;
     assert.equal((await createDatabase(alice.cookie, "alice_two_db", "alice_two")).status, 201);
     assert.equal((await createDatabase(bob.cookie, "bob_db", "bob_app")).status, 201);
 
@@ -158,7 +155,7 @@ describe("a created user", () => {
 describe("the cluster's maintenance databases", () => {
   test("a managed user cannot connect to postgres nor template1 (where every role and its owner is listed); its own database works", async () => {
     const carol = await signedInUser(h);
-    const password = (await createUser(carol.cookie, "carol_app")).body.password as string;
+    const password = bodyAt(await createUser(carol.cookie, "carol_app"), 201).password;
     assert.equal((await createDatabase(carol.cookie, "carol_db", "carol_app")).status, 201);
     assert.equal(await conns.loginResult("carol_app", password, "postgres"), "42501", "postgres");
     assert.equal(await conns.loginResult("carol_app", password, "template1"), "42501", "template1");
@@ -208,7 +205,7 @@ describe("hostile input", () => {
     for (const name of badNames) {
       const user = await createUser(u.cookie, name, "a-fine-password-1");
       assert.equal(user.status, 400, `user ${JSON.stringify(name.slice(0, 40))}: ${JSON.stringify(user.body)}`);
-      assert.ok(user.body.error.issues.some((i: Json) => i.path === "name"), JSON.stringify(user.body));
+      assert.ok(user.body.error.issues?.some((i) => i.path === "name"), JSON.stringify(user.body));
       const db = await createDatabase(u.cookie, name, "hostile_owner");
       assert.equal(db.status, 400, `database ${JSON.stringify(name.slice(0, 40))}`);
       const asOwner = await createDatabase(u.cookie, "hostile_db", name);
@@ -243,7 +240,7 @@ describe("hostile input", () => {
       assert.equal(r.status, 201, `${JSON.stringify(password)}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.password, password, "answered exactly");
       const again = await call(u.cookie, "GET", `/api/v1/pg/users/${names[i]}/password`);
-      assert.equal(again.body.password, password, "stored exactly");
+      assert.equal(bodyAt(again, 200).password, password, "stored exactly");
       assert.equal(await conns.passwordAccepted(names[i]!, password), true, `postgres.js login with ${JSON.stringify(password)}`);
       assert.equal(await conns.passwordAccepted(names[i]!, password.slice(0, -1)), false);
     }
@@ -256,7 +253,7 @@ describe("hostile input", () => {
       passwords.add(password);
       const r = await call(u.cookie, "POST", "/api/v1/pg/users", { name: "pw_bad", password });
       assert.equal(r.status, 400, JSON.stringify(password.slice(0, 30)));
-      assert.ok(r.body.error.issues.some((i: Json) => i.path === "password"));
+      assert.ok(r.body.error.issues?.some((i) => i.path === "password"));
     }
     for (const body of [{ name: "pw_bad", password: 123456789012 }, { name: ["pw_bad"] }, { name: null }, "not json", { name: "pw_bad", extra: "x".repeat(70_000) }]) {
       const r = await call(u.cookie, "POST", "/api/v1/pg/users", body);
@@ -307,23 +304,23 @@ describe("limits and ownership (4)", () => {
     const dave = await signedInUser(h);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => createUser(dave.cookie, `dave_${i}`)));
     assert.deepEqual(results.map((r) => r.status).sort(), [201, 201, 201, 201, 201, 409, 409, 409]);
-    const list = await call(dave.cookie, "GET", "/api/v1/pg/users");
-    assert.equal(list.body.users.length, 5);
+    const list = bodyAt(await call(dave.cookie, "GET", "/api/v1/pg/users"), 200);
+    assert.equal(list.users.length, 5);
     const roles = (await clusterState(admin)).roles.filter((r) => r.startsWith("dave_"));
-    assert.deepEqual(roles.sort(), list.body.users.map((u: Json) => u.name).sort(), "cluster and rows agree");
+    assert.deepEqual(roles.sort(), list.users.map((u) => u.name).sort(), "cluster and rows agree");
   });
 
   test("another person's user as owner, or their user or database in a DELETE, is refused and changes nothing", async () => {
     const erin = await signedInUser(h);
     const frank = await signedInUser(h);
-    const pw = (await createUser(erin.cookie, "erin_app")).body.password as string;
+    const pw = bodyAt(await createUser(erin.cookie, "erin_app"), 201).password;
     assert.equal((await createDatabase(erin.cookie, "erin_db", "erin_app")).status, 201);
     assert.equal((await createUser(frank.cookie, "frank_app")).status, 201);
     const before = await clusterState(admin);
 
     const asOwner = await createDatabase(frank.cookie, "frank_db", "erin_app");
     assert.equal(asOwner.status, 400);
-    assert.ok(asOwner.body.error.issues.some((i: Json) => i.path === "owner"));
+    assert.ok(asOwner.body.error.issues?.some((i) => i.path === "owner"));
     assert.equal((await createDatabase(frank.cookie, "frank_db", "nobody_here")).status, 400);
     assert.equal((await call(frank.cookie, "DELETE", "/api/v1/pg/users/erin_app")).status, 404);
     assert.equal((await call(frank.cookie, "DELETE", "/api/v1/pg/databases/erin_db")).status, 404);
@@ -332,7 +329,7 @@ describe("limits and ownership (4)", () => {
     const takenUser = await createUser(frank.cookie, "erin_app");
     assert.equal(takenUser.status, 409);
     assert.equal(takenUser.body.error.code, "conflict");
-    assert.ok(takenUser.body.error.issues.some((i: Json) => i.path === "name"));
+    assert.ok(takenUser.body.error.issues?.some((i) => i.path === "name"));
     assert.equal((await createDatabase(frank.cookie, "erin_db", "frank_app")).status, 409);
     const mine = await createUser(erin.cookie, "erin_app");
     assert.equal(mine.status, 409, "one's own existing name is taken too");
@@ -358,7 +355,7 @@ describe("limits and ownership (4)", () => {
 
 test("deleting a user with live sessions and two databases leaves no role, no database, no row (5)", async () => {
   const gina = await signedInUser(h);
-  const pw = (await createUser(gina.cookie, "gina_app")).body.password as string;
+  const pw = bodyAt(await createUser(gina.cookie, "gina_app"), 201).password;
   assert.equal((await createDatabase(gina.cookie, "gina_one", "gina_app")).status, 201);
   assert.equal((await createDatabase(gina.cookie, "gina_two", "gina_app")).status, 201);
   const one = await conns.as("gina_app", pw, "gina_one");
@@ -386,12 +383,12 @@ test("deleting a user with live sessions and two databases leaves no role, no da
   assert.equal(n, 0, "no session of the role is left");
   assert.equal(await conns.loginResult("gina_app", pw, "postgres"), "28P01", "the role cannot log in");
   assert.equal((await call(gina.cookie, "DELETE", "/api/v1/pg/users/gina_app")).status, 404, "a second delete finds nothing");
-  assert.equal((await call(gina.cookie, "GET", "/api/v1/pg/users")).body.users.length, 0);
+  assert.equal(bodyAt(await call(gina.cookie, "GET", "/api/v1/pg/users"), 200).users.length, 0);
 });
 
 test("deleting a database ends its sessions; the user stays", async () => {
   const hana = await signedInUser(h);
-  const pw = (await createUser(hana.cookie, "hana_app")).body.password as string;
+  const pw = bodyAt(await createUser(hana.cookie, "hana_app"), 201).password;
   assert.equal((await createDatabase(hana.cookie, "hana_db", "hana_app")).status, 201);
   const s = await conns.as("hana_app", pw, "hana_db");
   assert.equal((await call(hana.cookie, "DELETE", "/api/v1/pg/databases/hana_db")).status, 204);
@@ -399,7 +396,7 @@ test("deleting a database ends its sessions; the user stays", async () => {
   assert.ok(!(await clusterState(admin)).databases.includes("hana_db"));
   assert.equal(await rowsNamed("hana_db"), 0);
   assert.equal(await conns.passwordAccepted("hana_app", pw), true);
-  assert.deepEqual((await call(hana.cookie, "GET", "/api/v1/pg/users")).body.users[0].databases, []);
+  assert.deepEqual(bodyAt(await call(hana.cookie, "GET", "/api/v1/pg/users"), 200).users[0]?.databases, []);
 });
 
 test("the drift route is for administrators and lists nothing while both sides agree", async () => {

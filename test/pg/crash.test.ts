@@ -18,6 +18,7 @@ import { parseConfig } from "../../shared/config";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { apiTokens, pgDatabases, pgUsers, users } from "../../shared/db/schema";
 import { createLogger } from "../../shared/logger";
+import { bodyAt, replyOf, type ApiMethod } from "../support/api";
 import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
 import { adminSql, clusterState, Connections, TEST_SECRET_KEY } from "./support";
 
@@ -66,14 +67,13 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function call(who: "pat" | "quinn", method: string, path: string, body?: unknown) {
+async function call<M extends ApiMethod, P extends string>(who: "pat" | "quinn", method: M, path: P, body?: unknown) {
   const res = await app.request(path, {
     method,
     headers: { authorization: `Bearer ${people[who].token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> };
+  return replyOf<M, P>(res);
 }
 
 function run(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
@@ -203,7 +203,7 @@ test("databases: a leftover on the cluster is dropped by its person's next delet
   assert.deepEqual((await cliDrift()).map((d) => [d.name, d.side]), [["pat_f_db", "kws"]]);
   const again = await call("pat", "POST", "/api/v1/pg/databases", { name: "pat_f_db", owner: "pat_e" });
   assert.equal(again.status, 201, JSON.stringify(again.body));
-  const pw = (await call("pat", "GET", "/api/v1/pg/users/pat_e/password")).body.password as string;
+  const pw = bodyAt(await call("pat", "GET", "/api/v1/pg/users/pat_e/password"), 200).password;
   assert.equal(await conns.loginResult("pat_e", pw, "pat_f_db"), "ok");
   assert.deepEqual(await cliDrift(), []);
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type postgres from "postgres";
 import { Browser } from "../support/form-browser";
+import type { ErrorBody } from "../support/api";
 import { signedInUser, startHarness, type Harness } from "../support/harness";
 import type { PgTestCluster } from "../support/pg-cluster";
 import { clusterState, Connections, startPgService, TEST_SECRET_KEY, type PgService } from "./support";
@@ -146,7 +147,8 @@ describe("without PG_SERVICE_URL", () => {
     ] as const) {
       const res = await h.call(method, path, { body, headers: { cookie } });
       assert.equal(res.status, 503, `${method} ${path}`);
-      const json = (await res.json()) as { error: { code: string; message: string } };
+      // Routes of every kind: the body asserted is the one error body they all answer.
+      const json = (await res.json()) as ErrorBody;
       assert.equal(json.error.code, "not_configured");
       assert.match(json.error.message, /PG_SERVICE_URL/);
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 let p: Pipeline;
@@ -8,21 +9,6 @@ before(async () => {
 });
 after(() => p?.close());
 
-/** Reads a job's server-sent events until the stream ends. */
-async function streamEvents(jobId: string): Promise<{ event: string; data: any }[]> {
-  const res = await fetch(`${p.url}/api/v1/jobs/${jobId}/events`, { headers: { authorization: `Bearer ${p.token}` } });
-  assert.equal(res.headers.get("content-type")?.split(";")[0], "text/event-stream");
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter((block) => block.trim())
-    .map((block) => {
-      const event = block.match(/^event: (.*)$/m)?.[1] ?? "message";
-      const data = block.match(/^data: (.*)$/m)?.[1];
-      return { event, data: data ? JSON.parse(data) : undefined };
-    });
-}
-
 test("the host reports its agent, LXD version and facts", async () => {
   await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
   const host = await p.hostRow();
@@ -30,7 +16,7 @@ test("the host reports its agent, LXD version and facts", async () => {
   assert.ok(host.agentVersion);
   assert.match(host.lxdVersion ?? "", /^\d+\./);
   assert.equal(host.degradedReason, null);
-  assert.ok(host.facts.cpus >= 1);
+  assert.ok(host.facts && host.facts.cpus >= 1);
   assert.ok(host.facts.memoryBytes > 0);
 });
 
@@ -40,22 +26,23 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
 
   const create = await p.submit("instance.create", { name, image: "kws/busybox", ipv4Address: ipv4 });
   assert.equal(create.status, "queued");
-  const createEvents = await streamEvents(create.id);
+  const createEvents = await p.jobEvents(create.id);
   const created = await p.waitFinal(create.id);
   assert.equal(created.status, "succeeded", JSON.stringify(created.error));
   assert.deepEqual(
-    created.steps.map((s: any) => s.step),
+    created.steps.map((s) => s.step),
     ["create", "start", "network"],
   );
-  assert.equal(created.result.name, name);
-  assert.equal(created.result.ipv4, ipv4);
+  assert.equal(resultOf(created, "instance.create").name, name);
+  assert.equal(resultOf(created, "instance.create").ipv4, ipv4);
   // The SSE stream delivered each step, then the end with the final job.
   assert.deepEqual(
     createEvents.filter((e) => e.event === "step").map((e) => e.data.step),
     ["create", "start", "network"],
   );
-  assert.equal(createEvents.at(-1)?.event, "end");
-  assert.equal(createEvents.at(-1)?.data.status, "succeeded");
+  const last = createEvents.at(-1);
+  assert.equal(last?.event, "end");
+  assert.equal(last.data.status, "succeeded");
 
   // Checked on the LXD socket directly: it exists, runs, and has the address.
   const instance = await p.lxd.getInstance(name);
@@ -74,10 +61,10 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
   assert.equal((await p.lxd.getInstanceState(name)).status, "Stopped");
 
   const del = await p.submit("instance.delete", { name });
-  const delEvents = await streamEvents(del.id);
+  const delEvents = await p.jobEvents(del.id);
   const deleted = await p.waitFinal(del.id);
   assert.equal(deleted.status, "succeeded");
-  assert.equal(deleted.result.deleted, true);
+  assert.equal(resultOf(deleted, "instance.delete").deleted, true);
   assert.equal(await p.lxd.getInstance(name), undefined, "gone from LXD");
   assert.equal(delEvents.at(-1)?.event, "end");
 });
@@ -85,8 +72,8 @@ test("create, stop and delete a container through API → RabbitMQ → gateway �
 test("an LXD error becomes the job's error with LXD's own message", async () => {
   const job = await p.waitFinal((await p.submit("instance.create", { name: `kws-e2e-noimg-${Date.now().toString(36)}`, image: "kws/no-such-image" })).id);
   assert.equal(job.status, "failed");
-  assert.equal(job.error.code, "lxd_error");
-  assert.match(job.error.message, /^LXD: /);
+  assert.equal(job.error?.code, "lxd_error");
+  assert.match(job.error?.message ?? "", /^LXD: /);
 });
 
 test("exec runs argv with environment values verbatim", async () => {
@@ -97,8 +84,8 @@ test("exec runs argv with environment values verbatim", async () => {
     const value = `it's "quoted"; $(reboot) \`id\` && rm -rf /`;
     const exec = await p.waitFinal((await p.submit("instance.exec", { name, command: ["/bin/sh", "-c", 'echo "$V"'], env: { V: value } })).id);
     assert.equal(exec.status, "succeeded");
-    assert.equal(exec.result.exitCode, 0);
-    assert.equal(exec.result.stdout.trim(), value);
+    assert.equal(resultOf(exec, "instance.exec").exitCode, 0);
+    assert.equal(resultOf(exec, "instance.exec").stdout.trim(), value);
   } finally {
     await p.waitFinal((await p.submit("instance.delete", { name })).id);
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 import { freePort, Program } from "../support/processes";
 
@@ -27,7 +28,7 @@ test("an agent on a separate gateway process gets the jobs submitted to the cont
   assert.equal(job.status, "succeeded");
   const facts = await p.waitFinal((await p.submit("host.facts", {})).id);
   assert.equal(facts.status, "succeeded");
-  assert.ok(facts.result.cpus >= 1);
+  assert.ok(resultOf(facts, "host.facts").cpus >= 1);
 });
 
 test("without DATABASE_URL and AMQP_URL the separate gateway refuses to start, naming them", async () => {

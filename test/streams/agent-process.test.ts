@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { jobs } from "../../shared/db/schema";
+import { fetchApi } from "../support/api";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import type { Program } from "../support/processes";
 import { agentProcess, closed, idleStreamMemory, newHost, tcpServer, until } from "../support/streams";
@@ -17,7 +18,7 @@ const connected = () => cp.streams.connectedHosts().includes(hostId) && cp.gatew
 const dial = (port: number) => cp.streams.dial({ hostId, address: "127.0.0.1", port });
 
 before(async () => {
-  cp = await startControlPlane({ queue: "amqp", heartbeatMs: 500 });
+  cp = await startControlPlane({ heartbeatMs: 500 });
   const host = await newHost(cp, "streams-proc");
   hostId = host.hostId;
   agent = agentProcess(cp, host.token);
@@ -40,13 +41,9 @@ after(async () => {
 /** A noop job from submit to its stored success, polling its row. */
 async function jobRoundTrip(): Promise<number> {
   const started = performance.now();
-  const res = await fetch(`${cp.url}/api/v1/hosts/${hostId}/jobs`, {
-    method: "POST",
-    headers: { cookie: cp.adminCookie, "content-type": "application/json" },
-    body: JSON.stringify({ kind: "noop", payload: {} }),
-  });
+  const res = await fetchApi(cp.url, "POST", `/api/v1/hosts/${hostId}/jobs`, { body: { kind: "noop", payload: {} }, headers: { cookie: cp.adminCookie } });
   assert.equal(res.status, 202);
-  const { job } = (await res.json()) as { job: { id: string } };
+  const { job } = res.body;
   for (;;) {
     const [row] = await cp.h.services.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, job.id));
     if (row?.status === "succeeded") return performance.now() - started;

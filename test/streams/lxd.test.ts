@@ -33,7 +33,7 @@ before(async () => {
   // busybox httpd forks into the background.
   const served = await lxd.exec(name, { command: ["sh", "-c", "mkdir -p /www && echo hello-from-the-container > /www/index.html && httpd -p 8080 -h /www"] });
   assert.equal(served.exitCode, 0, served.stderr);
-  cp = await startControlPlane({ queue: "amqp" });
+  cp = await startControlPlane();
   const host = await newHost(cp, "streams-lxd");
   hostId = host.hostId;
   agent = await agentInProcess(cp, host.token, {});

@@ -8,6 +8,7 @@ import WebSocket from "ws";
 import type { Agent } from "../../agent/agent";
 import { DialError } from "../../functions/ingress/stream-dialer";
 import { STREAM_WINDOW } from "../../shared/streams/mux";
+import { bodyAt, fetchApi } from "../support/api";
 import { startControlPlane, type RunningControlPlane } from "../support/control-plane";
 import { agentInProcess, closed, echo, newHost, pong, pseudoRandom, readAll, sha256, tcpServer, until } from "../support/streams";
 
@@ -48,7 +49,7 @@ async function silentListener(): Promise<{ port: number; close(): void }> {
 }
 
 before(async () => {
-  cp = await startControlPlane({ queue: "amqp" });
+  cp = await startControlPlane();
   const host = await newHost(cp);
   hostId = host.hostId;
   agent = await agentInProcess(cp, host.token, { targets: ["127.0.0.0/8"], connectTimeoutMs: 3000 });
@@ -252,8 +253,7 @@ describe("the stream endpoint", () => {
 
   test("a frame that breaks the protocol closes that data connection with 1002", async () => {
     const host = await newHost(cp, "garbage");
-    const res = await fetch(`${cp.url}/api/v1/agent/enroll`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: host.token }) });
-    const { credential } = (await res.json()) as { credential: string };
+    const { credential } = bodyAt(await fetchApi(cp.url, "POST", "/api/v1/agent/enroll", { body: { token: host.token } }), 201);
     const ws = new WebSocket(`${cp.url.replace("http", "ws")}/agent/v1/streams`, { headers: { authorization: `Bearer ${credential}` } });
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
     await until(() => cp.streams.connectedHosts().includes(host.hostId), 2000, "the raw data connection");

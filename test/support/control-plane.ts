@@ -6,13 +6,8 @@ import type { StreamDialer } from "../../functions/ingress/stream-dialer";
 import { StreamHub } from "../../functions/streams/hub";
 import { routeUpgrades } from "../../functions/upgrades";
 import { defaultRateLimits, type Config } from "../../shared/config";
-import { hosts } from "../../shared/db/schema";
-import { hostQueue } from "../../functions/core/jobs/queue-names";
-import { AmqpQueue } from "../../shared/queue/amqp";
-import { MemoryQueue } from "../../shared/queue/memory";
 import { signedInUser, startHarness, type Harness } from "./harness";
 import { DirectDialer } from "./direct-dialer";
-import { AMQP_URL } from "./local-services";
 import { freePort } from "./processes";
 
 export interface RunningControlPlane {
@@ -30,28 +25,21 @@ export interface RunningControlPlane {
 
 /**
  * The control plane, the gateway and the agents' stream hub on a real HTTP server in this process,
- * over RabbitMQ (default) or the in-process queue, with an admin account signed in. App hosts go
+ * over the harness's services (`queue: "memory"` only for benches), with an admin account signed in. App hosts go
  * to the ingress router, which reaches containers with `dialer` (default: directly over TCP; pass
  * "streams" for the hub, through the agents, as `npm start` does).
  */
 export async function startControlPlane(
   options: { queue?: "amqp" | "memory"; config?: Partial<Config>; heartbeatMs?: number; dialer?: StreamDialer | "streams" } = {},
 ): Promise<RunningControlPlane> {
-  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const deadLetterQueue = `kws.test.dead.${run}`;
-  const queue =
-    options.queue === "memory"
-      ? new MemoryQueue({ deadLetterQueue })
-      : await AmqpQueue.connect({ url: AMQP_URL, deadLetterQueue });
-  const adminEmail = `admin.${run}@example.org`;
+  const adminEmail = `admin.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`;
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const port = await freePort();
   const h = await startHarness({
-    queue,
+    queue: options.queue,
     config: {
       admins: [adminEmail],
       heartbeatMs,
-      deadLetterQueue,
       // Every agent of a test enrolls from 127.0.0.1.
       rateLimits: { ...defaultRateLimits, enroll: { burst: 10_000, intervalMs: 1 } },
       publicUrl: `http://localhost:${port}`,
@@ -59,7 +47,7 @@ export async function startControlPlane(
       ...options.config,
     },
   });
-  const gateway = new Gateway({ db: h.services.db, queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
+  const gateway = new Gateway({ db: h.services.db, queue: h.services.queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
   await gateway.start();
   const streams = new StreamHub({ db: h.services.db, logger: h.services.logger });
   const dialer = options.dialer === "streams" ? streams : (options.dialer ?? new DirectDialer());
@@ -80,14 +68,8 @@ export async function startControlPlane(
     close: async () => {
       await streams.stop();
       await gateway.stop();
-      // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
-      // (about 300 quorum queues fit its file handles here) fills up run after run.
-      for (const host of await h.services.db.select({ id: hosts.id }).from(hosts)) {
-        await queue.remove(hostQueue(host.id)).catch(() => undefined);
-      }
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await queue.remove(deadLetterQueue).catch(() => {});
       await h.close();
     },
   };

@@ -4,8 +4,9 @@ import { openPglite } from "../../shared/db/pglite";
 import { connectPostgres } from "../../shared/db/postgres";
 
 /**
- * A fresh, empty database for one test file: a new database on the PostgreSQL of
- * DATABASE_URL when it is set (dropped afterwards), otherwise an in-memory PGlite.
+ * A fresh, empty database for one test file: a new database on the PostgreSQL of DATABASE_URL
+ * (test/run.ts always sets it; dropped afterwards). Outside the suite (a bench) without it: an
+ * in-memory PGlite.
  */
 export async function freshDatabase(): Promise<{ handle: DatabaseHandle; url?: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;

@@ -1,10 +1,13 @@
 import { parseConfig, type Config } from "../../shared/config";
+import { hosts } from "../../shared/db/schema";
+import { hostQueue } from "../../functions/core/jobs/queue-names";
 import type { KV } from "../../shared/kv/port";
-import type { QueuePort } from "../../shared/queue/port";
 import { createControlPlane } from "../../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../../functions/node-services";
+import { replyOf, type ApiMethod, type ApiResponse, type Reply } from "./api";
 import { freshDatabase } from "./database";
 import { environmentKV } from "./kv";
+import { AMQP_URL } from "./local-services";
 import { Mailbox } from "./mailbox";
 
 export interface Harness {
@@ -12,49 +15,70 @@ export interface Harness {
   services: NodeServices;
   mailbox: Mailbox;
   config: Config;
-  /** A JSON request through the app, from client address `ip`. */
-  call(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; ip?: string }): Promise<Response>;
+  /** A JSON request through the app, from client address `ip`; the response is typed by the route `path` matches. */
+  call<M extends ApiMethod, P extends string>(
+    method: M,
+    path: P,
+    options?: CallOptions,
+  ): Promise<ApiResponse<M, P>>;
+  /** `call` with the reply read: its status and parsed body, typed by the route. */
+  api<M extends ApiMethod, P extends string>(method: M, path: P, options?: CallOptions): Promise<Reply<M, P>>;
   close(): Promise<void>;
 }
 
+type CallOptions = { body?: unknown; headers?: Record<string, string>; ip?: string };
+
 /**
- * The control plane in-process over real ports: a fresh database, the environment's KV,
- * and a mailbox behind a real mail adapter.
+ * The control plane in-process over the real services (test/run.ts points the environment at
+ * them): a fresh database, the environment's KV, RabbitMQ with a dead-letter queue of its own, and a
+ * mailbox behind the SMTP adapter. `queue: "memory"` is for benches that measure without a broker.
  */
 export async function startHarness(
-  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: QueuePort } = {},
+  options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: "amqp" | "memory" } = {},
 ): Promise<Harness> {
   const db = await freshDatabase();
   const mailbox = await Mailbox.open();
+  const deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const config: Config = {
-    ...parseConfig({ NODE_ENV: "test", PUBLIC_URL: "http://kws.test", ...options.env }),
+    ...parseConfig({
+      NODE_ENV: "test",
+      PUBLIC_URL: "http://kws.test",
+      AMQP_URL: options.queue === "memory" ? "" : AMQP_URL,
+      KWS_DEAD_LETTER_QUEUE: deadLetterQueue,
+      ...options.env,
+    }),
     ...options.config,
   };
   const services = await createNodeServices(config, mailbox.logger, {
     database: db.handle,
     kv: options.kv ?? environmentKV(),
     mailer: mailbox.mailer,
-    queue: options.queue,
   });
   const app = createControlPlane(async () => ({ services }));
+  const call = async <M extends ApiMethod, P extends string>(method: M, path: P, { body, headers = {}, ip = nextAddress() }: CallOptions = {}) =>
+    (await app.request(
+      path,
+      {
+        method,
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      },
+      { incoming: { socket: { remoteAddress: ip } } },
+    )) as ApiResponse<M, P>;
   return {
     app,
     services,
     mailbox,
     config,
-    call: (method, path, { body, headers = {}, ip = nextAddress() } = {}) =>
-      Promise.resolve(
-        app.request(
-          path,
-          {
-            method,
-            headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-            body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-          },
-          { incoming: { socket: { remoteAddress: ip } } },
-        ),
-      ),
+    call,
+    api: async (method, path, options) => replyOf(await call(method, path, options)),
     close: async () => {
+      // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
+      // (about 300 quorum queues fit its file handles here) fills up run after run.
+      for (const host of await services.db.select({ id: hosts.id }).from(hosts)) {
+        await services.queue.remove(hostQueue(host.id)).catch(() => undefined);
+      }
+      await services.queue.remove(config.deadLetterQueue).catch(() => undefined);
       await services.queue.close();
       await services.pgCluster?.close();
       await services.kv.close?.();
@@ -98,6 +122,6 @@ export async function signedInUser(h: Harness, overrides: Record<string, string>
   const login = await h.call("POST", "/api/v1/auth/login", { body: { username: account.username, password: account.password } });
   if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
   const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-  const { user } = (await login.json()) as { user: { id: string } };
+  const { user } = await login.json();
   return { account, cookie, userId: user.id };
 }

@@ -1,6 +1,6 @@
 /**
- * The machine's own services, for tests that need a real broker or a multi-process database
- * whatever the environment configures (the pipeline tests: issue "real RabbitMQ").
+ * The machine's own services, which the suite runs on (test/run.ts sets these variables; the
+ * defaults serve the benches, which use the test support too).
  */
 export const AMQP_URL = process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
 export const POSTGRES_ADMIN_URL = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";

@@ -3,7 +3,6 @@ import { SMTPServer } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger";
 import { createLogger } from "../../shared/logger";
-import { LogMailer } from "../../shared/mail/log";
 import type { Mailer } from "../../shared/mail/port";
 import { SmtpMailer } from "../../shared/mail/smtp";
 
@@ -14,9 +13,8 @@ export interface ReceivedMail {
 }
 
 /**
- * Where the tests read the mails KWS sends, through a real adapter: with KWS_TEST_MAIL=smtp a real
- * SMTP server (smtp-server) receives them from the SMTP adapter; otherwise the log adapter writes
- * them as JSON lines, which are read back.
+ * Where the tests read the mails KWS sends, through the real adapter: a real SMTP server
+ * (smtp-server) receives them from the SMTP adapter.
  */
 export class Mailbox {
   readonly mails: ReceivedMail[] = [];
@@ -25,27 +23,19 @@ export class Mailbox {
     readonly mailer: Mailer,
     readonly logger: Logger,
     readonly logLines: string[],
-    private readonly server?: SMTPServer,
+    private readonly server: SMTPServer,
   ) {}
 
   static async open(): Promise<Mailbox> {
     const logLines: string[] = [];
-    let box: Mailbox | undefined;
     const logger = createLogger({ service: "kws-test" }, {
       level: "debug",
       write: (line) => {
         logLines.push(line);
-        const record = JSON.parse(line) as Record<string, unknown>;
-        if (record.msg === "mail" && box && !box.server) {
-          box.receive({ to: String(record.to), subject: String(record.subject), text: String(record.text) });
-        }
         if (process.env.KWS_TEST_LOG) console.log(line);
       },
     });
-    if (process.env.KWS_TEST_MAIL !== "smtp") {
-      box = new Mailbox(new LogMailer(logger), logger, logLines);
-      return box;
-    }
+    let box: Mailbox | undefined;
     const server = new SMTPServer({
       authOptional: true,
       disabledCommands: ["STARTTLS"],
@@ -111,6 +101,6 @@ export class Mailbox {
 
   async close() {
     await this.mailer.close?.();
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

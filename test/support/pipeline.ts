@@ -4,12 +4,21 @@ import { join } from "node:path";
 import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
 import { AmqpQueue } from "../../shared/queue/amqp";
+import { fetchApi, type ApiMethod, type BodyOf } from "./api";
 import { freshPostgresDatabase } from "./database";
 import { AMQP_URL, POSTGRES_ADMIN_URL, POSTGRES_SOCKET_DIR } from "./local-services";
+import { accountThroughLog, type SignedInAccount } from "./log-accounts";
 import type { Namespace } from "./netns";
 import { freePort, Program } from "./processes";
 
-type Json = Record<string, any>;
+type Host = BodyOf<"POST", "/api/v1/hosts", 201>["host"];
+type Job = BodyOf<"GET", "/api/v1/jobs/:id", 200>["job"];
+/** What GET /jobs/{id}/events sends (functions/jobs/routes.ts), one server-sent event each. */
+export type JobEvent =
+  | { event: "step"; data: Job["steps"][number] }
+  | { event: "status"; data: { status: Job["status"] } }
+  | { event: "end"; data: Job }
+  | { event: "revoked"; data: { message: string } };
 
 export interface PipelineOptions {
   heartbeatMs?: number;
@@ -37,7 +46,7 @@ export class Pipeline {
   url!: string;
   /** The control plane's own database (a fresh one), for tests that check its rows and components run beside it. */
   databaseUrl!: string;
-  host!: Json;
+  host!: Host;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
   token!: string;
   private dropDatabase!: () => Promise<void>;
@@ -136,78 +145,64 @@ export class Pipeline {
   }
 
   /** A verified, signed-in account: its session cookie and an API token. */
-  async account(email = `user.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.org`): Promise<{ username: string; password: string; cookie: string; token: string }> {
-    const password = "User-Pass-123";
-    const username = `u_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    // A client address of its own (TRUST_PROXY is on here): tests make more accounts than the sign-up limit allows one address.
-    const reg = await fetch(`${this.url}/api/v1/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-forwarded-for": `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250)).join(".")}` },
-      body: JSON.stringify({ email, username, password, firstName: "Ada", lastName: "Lovelace" }),
-    });
-    if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
-    const mail = await this.controlPlane.waitFor((l) => l.msg === "mail" && l.to === email);
-    const verifyToken = new URL(String(mail.text).match(/https?:\/\/\S+/)![0]).searchParams.get("token");
-    const verified = await fetch(`${this.url}/api/v1/auth/verify`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token: verifyToken }),
-    });
-    if (verified.status !== 200) throw new Error(`verify: ${verified.status} ${await verified.text()}`);
-    const login = await fetch(`${this.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    const token = await fetch(`${this.url}/api/v1/tokens`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie },
-      body: JSON.stringify({ name: "pipeline test" }),
-    });
-    return { username, password, cookie, token: ((await token.json()) as Json).secret };
+  account(email?: string): Promise<SignedInAccount> {
+    return accountThroughLog(this.controlPlane, this.url, email);
   }
 
-  async api(method: string, path: string, body?: unknown, token = this.token): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${this.url}/api/v1${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : {} };
+  /** A request to the API (`/api/v1` + `path`) with the admin's token or `token`; the reply is typed by its route. */
+  api<M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown, token = this.token) {
+    return fetchApi(this.url, method, `/api/v1${path}`, { body, token });
   }
 
-  async hostRow(): Promise<Json> {
-    const { body } = await this.api("GET", "/hosts");
-    return body.hosts.find((h: Json) => h.id === this.host.id);
+  /** `api` with `token`, for a test that acts as one account. */
+  apiAs(token: string) {
+    return <M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown) => this.api(method, path, body, token);
+  }
+
+  /** This pipeline's host as the host list shows it. */
+  async hostRow(): Promise<Host> {
+    const res = await this.api("GET", "/hosts");
+    if (res.status !== 200) throw new Error(`hosts: ${res.status} ${JSON.stringify(res.body)}`);
+    const host = res.body.hosts.find((h) => h.id === this.host.id);
+    if (!host) throw new Error(`host ${this.host.id} is not in the list`);
+    return host;
   }
 
   async waitHostOnline(timeoutMs = 30_000) {
-    await this.until(async () => (await this.hostRow())?.state === "online", timeoutMs, "host online");
+    await this.until(async () => (await this.hostRow()).state === "online", timeoutMs, "host online");
   }
 
-  async submit(kind: string, payload: Json, deadlineSeconds?: number): Promise<Json> {
+  async submit(kind: string, payload: Record<string, unknown>, deadlineSeconds?: number): Promise<Job> {
     const res = await this.api("POST", `/hosts/${this.host.id}/jobs`, { kind, payload, ...(deadlineSeconds ? { deadlineSeconds } : {}) });
     if (res.status !== 202) throw new Error(`submit ${kind}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.job;
   }
 
-  async job(id: string, token = this.token): Promise<Json> {
-    return (await this.api("GET", `/jobs/${id}`, undefined, token)).body.job;
+  async job(id: string, token = this.token): Promise<Job> {
+    const res = await this.api("GET", `/jobs/${id}`, undefined, token);
+    if (res.status !== 200) throw new Error(`job ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.job;
   }
 
-  async waitJob(id: string, predicate: (job: Json) => boolean, timeoutMs = 60_000, what = "job state", token = this.token): Promise<Json> {
-    let last: Json | undefined;
+  async waitJob(id: string, predicate: (job: Job) => boolean, timeoutMs = 60_000, what = "job state", token = this.token): Promise<Job> {
+    let last: Job | undefined;
     await this.until(async () => predicate((last = await this.job(id, token))), timeoutMs, `${what} (last: ${JSON.stringify(last)})`);
     return last!;
   }
 
   waitFinal(id: string, timeoutMs = 90_000, token = this.token) {
     return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final", token);
+  }
+
+  /** A job's server-sent events, read until the stream ends. */
+  async jobEvents(id: string, token = this.token): Promise<JobEvent[]> {
+    const res = await fetch(`${this.url}/api/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const type = res.headers.get("content-type")?.split(";")[0];
+    if (type !== "text/event-stream") throw new Error(`job events: ${res.status} ${type}`);
+    return (await res.text())
+      .split("\n\n")
+      .filter((block) => block.trim())
+      .map((block) => ({ event: block.match(/^event: (.*)$/m)?.[1], data: JSON.parse(block.match(/^data: (.*)$/m)?.[1] ?? "null") }) as JobEvent);
   }
 
   async until(check: () => Promise<boolean>, timeoutMs: number, what: string) {

@@ -101,7 +101,7 @@ export class Program {
 }
 
 /** `npm start` with its embedded defaults: whatever the suite's environment points at is switched off. */
-export const EMBEDDED_SERVICES = {
+const EMBEDDED_SERVICES = {
   DATABASE_URL: "",
   REDIS_URL: "",
   UPSTASH_REDIS_REST_URL: "",
@@ -109,6 +109,16 @@ export const EMBEDDED_SERVICES = {
   AMQP_URL: "",
   SMTP_URL: "",
 } as const;
+
+/**
+ * `npm start` (main/embedded.ts) on its embedded defaults and a free port, its state in `dataDir`,
+ * with `env` on top; not started yet.
+ */
+export async function embeddedKws(dataDir: string, env: Record<string, string> = {}): Promise<{ kws: Program; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  return { kws: new Program("kws", "main/embedded.ts", [], { NODE_ENV: "test", PORT: String(port), PUBLIC_URL: url, KWS_DATA_DIR: dataDir, ...EMBEDDED_SERVICES, ...env }), url };
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

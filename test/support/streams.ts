@@ -13,18 +13,14 @@ import { enroll } from "../../agent/enroll";
 import { StateDir } from "../../agent/state";
 import type { StreamHub } from "../../functions/streams/hub";
 import { createLogger } from "../../shared/logger";
+import { bodyAt, fetchApi } from "./api";
 import type { RunningControlPlane } from "./control-plane";
 import { Program } from "./processes";
 
 /** A host created and enrolled through the admin API; the token is for `kws-agent --enroll`. */
 export async function newHost(cp: RunningControlPlane, prefix = "streams"): Promise<{ hostId: string; token: string }> {
-  const res = await fetch(`${cp.url}/api/v1/hosts`, {
-    method: "POST",
-    headers: { cookie: cp.adminCookie, "content-type": "application/json" },
-    body: JSON.stringify({ name: `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}` }),
-  });
-  const body = (await res.json()) as { host: { id: string }; enrollmentToken: string };
-  if (res.status !== 201) throw new Error(`create host: ${res.status} ${JSON.stringify(body)}`);
+  const name = `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
+  const body = bodyAt(await fetchApi(cp.url, "POST", "/api/v1/hosts", { body: { name }, headers: { cookie: cp.adminCookie } }), 201);
   return { hostId: body.host.id, token: body.enrollmentToken };
 }
 

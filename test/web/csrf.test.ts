@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { jobs } from "../../shared/db/schema";
+import { bodyAt, replyOf } from "../support/api";
 import { newAccount, signedInUser, startHarness, type Harness } from "../support/harness";
 
 let h: Harness;
@@ -21,19 +22,19 @@ const OWN_HOST = "http://localhost";
 async function newHost(): Promise<string> {
   const res = await h.call("POST", "/api/v1/hosts", { body: { name: `h-${Math.random().toString(36).slice(2, 8)}` }, headers: { cookie: admin.cookie } });
   assert.equal(res.status, 201, await res.clone().text());
-  return ((await res.json()) as any).host.id;
+  return (await res.json()).host.id;
 }
 
 async function draining(id: string): Promise<boolean> {
-  const list = (await (await h.call("GET", "/api/v1/hosts", { headers: { cookie: admin.cookie } })).json()) as any;
-  return list.hosts.find((x: any) => x.id === id).draining;
+  const list = bodyAt(await h.api("GET", "/api/v1/hosts", { headers: { cookie: admin.cookie } }), 200);
+  return list.hosts.find((x) => x.id === id)!.draining;
 }
 
 test("a body-less cross-origin POST with the admin's cookie does not drain a host: 403 in the error envelope", async () => {
   const id = await newHost();
   const res = await h.call("POST", `/api/v1/hosts/${id}/drain`, { headers: { cookie: admin.cookie, origin: EVIL } });
   assert.equal(res.status, 403);
-  const body = (await res.json()) as any;
+  const body = await res.json();
   assert.equal(body.error.code, "forbidden");
   assert.match(body.error.message, /cross-site/);
   assert.ok(body.error.requestId);
@@ -85,7 +86,7 @@ test("the control plane's own origins, curl (neither header) and API tokens keep
   assert.equal(curl.status, 200, "no Origin, no Sec-Fetch-Site");
 
   const created = await h.call("POST", "/api/v1/tokens", { body: { name: "ops" }, headers: { cookie: admin.cookie } });
-  const { secret } = (await created.json()) as any;
+  const { secret } = bodyAt(await replyOf(created), 201);
   const viaToken = await h.call("POST", `/api/v1/hosts/${id}/undrain`, { headers: { authorization: `Bearer ${secret}`, origin: EVIL } });
   assert.equal(viaToken.status, 200, "a Bearer request is exempt");
   assert.equal(await draining(id), false);
