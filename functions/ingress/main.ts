@@ -23,7 +23,8 @@ runMain("kws ingress", async () => {
   const streams = new StreamHub({ db: services.db, logger });
   const router = new IngressRouter({ services, dialer: streams });
   const server = createServer((req, res) => {
-    if (router.label(req) !== undefined) return router.handle(req, res);
+    const label = router.label(req);
+    if (label !== undefined) return router.handle(req, res, label);
     const healthy = req.url === "/healthz";
     res.writeHead(healthy ? 200 : 404, { "content-type": "application/json" });
     res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} only` } }));

@@ -56,9 +56,9 @@ export class IngressRouter {
     return true;
   };
 
-  /** A request listener for app hosts. */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    void this.serve(req, res).catch((err: unknown) => this.failed(req, res, err));
+  /** Serves a request for app host `label` (what label() found for it). */
+  handle(req: IncomingMessage, res: ServerResponse, label: string): void {
+    void this.serve(req, res, label).catch((err: unknown) => this.failed(req, res, err));
   }
 
   private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -67,8 +67,7 @@ export class IngressRouter {
     else res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, fresh = false): Promise<void> {
-    const label = this.label(req)!;
+  private async serve(req: IncomingMessage, res: ServerResponse, label: string, fresh = false): Promise<void> {
     if (req.url?.startsWith("/.kws/")) return this.pages(req, res);
     const decision = await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return this.page(req, res, decision);
@@ -77,7 +76,7 @@ export class IngressRouter {
     proxyHttp(req, res, this.upstreams.agentFor(dest.target), forwardHeaders(req, this.forwardOptions(req)), (err) => {
       // What was resolved a moment ago may have stopped or gone since: read it again before saying so.
       if (reused && err instanceof DialError && !hasBody(req)) {
-        return void this.serve(req, res, true).catch((e: unknown) => this.failed(req, res, e));
+        return void this.serve(req, res, label, true).catch((e: unknown) => this.failed(req, res, e));
       }
       if (err instanceof DialError) this.log.info("dial failed", { label, reason: err.reason, message: err.message });
       else this.log.warn("app broke off before answering", { label, err: err.message });

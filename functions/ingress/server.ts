@@ -12,8 +12,9 @@ type Fetch = Parameters<typeof getRequestListener>[0];
 export function createHttpServer(fetch: Fetch, router: IngressRouter): Server {
   const api = getRequestListener(fetch);
   const server = createServer((req, res) => {
-    if (router.label(req) === undefined) void api(req, res);
-    else router.handle(req, res);
+    const label = router.label(req);
+    if (label === undefined) void api(req, res);
+    else router.handle(req, res, label);
   });
   return server;
 }

@@ -88,7 +88,7 @@ export class Upstreams {
     o: UpstreamsOptions = {},
   ) {
     this.idleMs = o.idleMs ?? 4000;
-    this.maxIdle = o.maxIdle ?? 32;
+    this.maxIdle = o.maxIdle ?? 128;
   }
 
   /** The Agent for requests to `target`. */

@@ -37,7 +37,7 @@ export async function startHarness(
   options: { config?: Partial<Config>; env?: Record<string, string>; kv?: KV; queue?: "amqp" | "memory" } = {},
 ): Promise<Harness> {
   const db = await freshDatabase();
-  const mailbox = await Mailbox.open();
+  const mailbox = await Mailbox.open(options.config?.logLevel);
   const deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const config: Config = {
     ...parseConfig({

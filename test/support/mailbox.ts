@@ -1,7 +1,7 @@
 import { simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "../../shared/logger";
+import type { Logger, LogLevel } from "../../shared/logger";
 import { createLogger } from "../../shared/logger";
 import type { Mailer } from "../../shared/mail/port";
 import { SmtpMailer } from "../../shared/mail/smtp";
@@ -26,10 +26,11 @@ export class Mailbox {
     private readonly server: SMTPServer,
   ) {}
 
-  static async open(): Promise<Mailbox> {
+  /** `level`: what the logger keeps (tests read debug lines; a bench logs as production does). */
+  static async open(level: LogLevel = "debug"): Promise<Mailbox> {
     const logLines: string[] = [];
     const logger = createLogger({ service: "kws-test" }, {
-      level: "debug",
+      level,
       write: (line) => {
         logLines.push(line);
         if (process.env.KWS_TEST_LOG) console.log(line);
