@@ -2,7 +2,6 @@ import { asc, count, eq } from "drizzle-orm";
 import type { Db } from "../../shared/db";
 import { pgDatabases, pgUsers, type PgDatabaseRow, type PgUserRow } from "../../shared/db/schema";
 
-
 export async function findPgUser(db: Db, name: string): Promise<PgUserRow | undefined> {
   const [row] = await db.select().from(pgUsers).where(eq(pgUsers.name, name));
   return row;
@@ -16,19 +15,36 @@ async function countOwned(db: Db, table: typeof pgUsers | typeof pgDatabases, us
 
 export const countPgUsers = (db: Db, userId: string) => countOwned(db, pgUsers, userId);
 
-export async function insertPgUser(db: Db, values: Pick<PgUserRow, "userId" | "name" | "passwordEncrypted">): Promise<PgUserRow> {
-  const [row] = await db.insert(pgUsers).values(values).returning();
-  return row!;
+/**
+ * Insert, change and delete by id: what the service does to the rows of both tables. Drizzle's
+ * builders do not take a union of tables, so the calls name one of them; the callers' values stay
+ * typed by their own table.
+ */
+function rows<T extends typeof pgUsers | typeof pgDatabases>(table: T) {
+  return {
+    async insert(db: Db, values: T["$inferInsert"]): Promise<T["$inferSelect"]> {
+      const [row] = await db.insert(table as typeof pgUsers).values(values as typeof pgUsers.$inferInsert).returning();
+      return row as T["$inferSelect"];
+    },
+    async set(db: Db, id: string, values: Partial<T["$inferInsert"]>): Promise<void> {
+      await db.update(table as typeof pgUsers).set(values as Partial<typeof pgUsers.$inferInsert>).where(eq(table.id, id));
+    },
+    async remove(db: Db, id: string): Promise<void> {
+      await db.delete(table).where(eq(table.id, id));
+    },
+  };
 }
 
-export async function setPgUserPassword(db: Db, id: string, passwordEncrypted: string): Promise<void> {
-  await db.update(pgUsers).set({ passwordEncrypted }).where(eq(pgUsers.id, id));
-}
+const userRows = rows(pgUsers);
+const databaseRows = rows(pgDatabases);
+
+export const insertPgUser = (db: Db, values: Pick<PgUserRow, "userId" | "name" | "passwordEncrypted">): Promise<PgUserRow> => userRows.insert(db, values);
+export const setPgUserPassword = (db: Db, id: string, passwordEncrypted: string) => userRows.set(db, id, { passwordEncrypted });
 
 /** The pg user's row and (by cascade) its databases' rows. */
 export async function deletePgUserRow(db: Db, id: string): Promise<void> {
   await db.delete(pgDatabases).where(eq(pgDatabases.pgUserId, id));
-  await db.delete(pgUsers).where(eq(pgUsers.id, id));
+  await userRows.remove(db, id);
 }
 
 export interface PgUserListing {
@@ -86,18 +102,9 @@ export async function findPgDatabase(db: Db, name: string): Promise<(PgDatabaseR
 
 export const countPgDatabases = (db: Db, userId: string) => countOwned(db, pgDatabases, userId);
 
-export async function insertPgDatabase(db: Db, values: Pick<PgDatabaseRow, "userId" | "pgUserId" | "name">): Promise<PgDatabaseRow> {
-  const [row] = await db.insert(pgDatabases).values(values).returning();
-  return row!;
-}
-
-export async function setPgDatabaseOwner(db: Db, id: string, pgUserId: string): Promise<void> {
-  await db.update(pgDatabases).set({ pgUserId }).where(eq(pgDatabases.id, id));
-}
-
-export async function deletePgDatabaseRow(db: Db, id: string): Promise<void> {
-  await db.delete(pgDatabases).where(eq(pgDatabases.id, id));
-}
+export const insertPgDatabase = (db: Db, values: Pick<PgDatabaseRow, "userId" | "pgUserId" | "name">): Promise<PgDatabaseRow> => databaseRows.insert(db, values);
+export const setPgDatabaseOwner = (db: Db, id: string, pgUserId: string) => databaseRows.set(db, id, { pgUserId });
+export const deletePgDatabaseRow = (db: Db, id: string) => databaseRows.remove(db, id);
 
 /** Rows of a pg user's databases (for repairs). */
 export function pgUserDatabaseRows(db: Db, pgUserId: string): Promise<PgDatabaseRow[]> {
