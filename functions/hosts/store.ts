@@ -32,6 +32,13 @@ export async function deleteHost(db: Database, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/** Which of `ids` are still hosts. */
+export async function existingHosts(db: Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.select({ id: hosts.id }).from(hosts).where(inArray(hosts.id, ids));
+  return new Set(rows.map((r) => r.id));
+}
+
 /**
  * Trades a live enrollment token for a credential, once: the UPDATE matches only an unused,
  * unexpired token, so two agents racing with one token cannot both enroll.

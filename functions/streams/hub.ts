@@ -8,6 +8,7 @@ import { STREAM_PING_MS } from "../../shared/streams/keepalive";
 import { OpenRejectedError, type Mux } from "../../shared/streams/mux";
 import { muxOverWebSocket } from "../../shared/streams/ws-mux";
 import { agentEndpoint } from "../gateway/authenticate";
+import { existingHosts } from "../hosts/store";
 import { DialError, type StreamDialer, type StreamTarget } from "../ingress/stream-dialer";
 import type { UpgradeHandler } from "../upgrades";
 
@@ -21,6 +22,8 @@ export interface StreamHubOptions {
   openTimeoutMs?: number;
   /** Receive window per stream (bytes). */
   window?: number;
+  /** How often the hub drops the data connections of hosts deleted since they connected. */
+  sweepMs?: number;
 }
 
 interface DataConnection {
@@ -36,9 +39,13 @@ export class StreamHub implements StreamDialer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
   private readonly connections = new Map<string, DataConnection>();
   private readonly log: Logger;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly o: StreamHubOptions) {
     this.log = o.logger.child({ component: "stream-hub" });
+    // A deleted host's agent keeps its socket open and redials; the control channel drops it at a
+    // heartbeat (gateway), this does the same for the data connection.
+    this.sweeper = setInterval(() => void this.dropDeletedHosts(), o.sweepMs ?? 30_000).unref();
     this.handleUpgrade = agentEndpoint(STREAMS_PATH, o.db, this.log, (host, req, socket, head) =>
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(host.id, ws, socket)),
     );
@@ -83,7 +90,23 @@ export class StreamHub implements StreamDialer {
     return n;
   }
 
+  /** Closes the data connections of hosts that no longer exist. */
+  async dropDeletedHosts(): Promise<void> {
+    const connected = this.connectedHosts();
+    try {
+      const present = await existingHosts(this.o.db, connected);
+      for (const hostId of connected) {
+        if (present.has(hostId)) continue;
+        this.log.info("dropping the data connection of a deleted host", { hostId });
+        this.connections.get(hostId)?.ws.close(CloseCodes.hostDeleted, "this host was removed");
+      }
+    } catch (err) {
+      this.log.error("checking the connected hosts failed", { err });
+    }
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
     for (const { ws } of this.connections.values()) ws.close(1001, "shutting down");
     this.connections.clear();
     this.wss.close();

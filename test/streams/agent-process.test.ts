@@ -119,3 +119,15 @@ test("the agent SIGKILLed mid-download: the client's stream ends within seconds,
   again.destroy();
   await until(() => cp.streams.streamCount === 0, 5000, "the hub forgot the stream");
 });
+
+test("a deleted host's data connection is dropped, and its agent cannot open another", async () => {
+  const deleted = await fetchApi(cp.url, "DELETE", `/api/v1/hosts/${hostId}`, { headers: { cookie: cp.adminCookie } });
+  assert.equal(deleted.status, 204);
+  assert.ok(cp.streams.connectedHosts().includes(hostId), "the agent's socket outlives its host row until the sweep");
+  await cp.streams.dropDeletedHosts();
+  await until(() => !cp.streams.connectedHosts().includes(hostId), 5000, "the data connection dropped");
+  // The agent redials (backoff from 1 s): its credential names no host any more.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.ok(!cp.streams.connectedHosts().includes(hostId), "no data connection again");
+  await assert.rejects(dial(source.port), /no data connection/);
+});
