@@ -22,7 +22,7 @@ import { startControlPlane } from "../test/support/control-plane";
 import { signedInUser } from "../test/support/harness";
 import { seedInstance } from "../test/support/ingress";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
-import { agentProcess, heldMemory, newHost, rssOf, until } from "../test/support/streams";
+import { agentProcess, heldMemory, newHost, restartAgent, rssOf, until } from "../test/support/streams";
 import { Child, envInt, p50, p99, percentile, progress, round, sample } from "./support/common";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
@@ -154,10 +154,7 @@ export async function run() {
     // Memory last: a forced full collection leaves this process slower for a while (a 256 MB
     // download through the plain relay ran at 430 MB/s after one, 1,000 MB/s without), and the
     // agent starts again so that its RSS has not grown (and may later shrink) with the transfers.
-    await agent.stop("SIGTERM");
-    await until(() => !cp.streams.connectedHosts().includes(host.hostId), 10_000, "the agent's data connection to close");
-    agent.start();
-    await until(() => cp.streams.connectedHosts().includes(host.hostId), 30_000, "the agent's data connection, again");
+    await restartAgent(cp, agent, host.hostId);
     const clientsOnly = await heldMemory();
     const clientsHeld = await holdingWebSockets(paths.direct, IDLE_WEBSOCKETS, heldMemory);
     const clientShare = (clientsHeld - clientsOnly) / IDLE_WEBSOCKETS;

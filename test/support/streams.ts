@@ -51,6 +51,14 @@ export async function agentInProcess(cp: RunningControlPlane, token: string, str
   return agent;
 }
 
+/** Stops the agent process and starts it again (same state), until its data connection is back. */
+export async function restartAgent(cp: RunningControlPlane, agent: Program, hostId: string): Promise<void> {
+  await agent.stop("SIGTERM");
+  await until(() => !cp.streams.connectedHosts().includes(hostId), 10_000, "the agent's data connection to close");
+  agent.start();
+  await until(() => cp.streams.connectedHosts().includes(hostId), 30_000, "the agent's data connection, again");
+}
+
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
