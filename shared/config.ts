@@ -19,6 +19,8 @@ const intInRange = (min: number, max: number, fallback: number) =>
     .max(max, `must be at most ${max}`)
     .default(fallback);
 
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
 /** Every variable KWS reads. Nothing else in the codebase reads the environment. */
 export const configSchema = z
   .object({
@@ -162,6 +164,20 @@ export const configSchema = z
       .enum(["on", "off"])
       .default("on")
       .transform((v) => v === "on"),
+    // The resolvers custom domains are checked with (ip[:port],...; IPv6 as [ip]:port); empty: the system's.
+    KWS_DNS_SERVERS: z
+      .string()
+      .trim()
+      .default("")
+      .transform((v, ctx) => {
+        const servers = v.split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = servers.find((s) => !ipAddress.safeParse(s.replace(/^\[(.*)\](?::\d{1,5})?$/, "$1").replace(/^([^:]+):\d{1,5}$/, "$1")).success);
+        if (bad) {
+          ctx.addIssue({ code: "custom", message: `must be ip[:port],... (${bad} is not)` });
+          return z.NEVER;
+        }
+        return servers.length ? servers : undefined;
+      }),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -219,6 +235,8 @@ export const configSchema = z
       provision: e.KWS_INSTANCE_PROVISION,
     },
     deviceDns: e.KWS_DEVICE_DNS,
+    /** Resolvers for custom-domain checks (node:dns setServers form); undefined: the system's. */
+    dnsServers: e.KWS_DNS_SERVERS,
     localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD },
   }));
 

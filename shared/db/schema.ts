@@ -340,3 +340,43 @@ export const apps = pgTable(
 );
 
 export type App = typeof apps.$inferSelect;
+
+export const domainStates = ["pending", "verified", "expired", "lost"] as const;
+export type DomainState = (typeof domainStates)[number];
+
+/**
+ * A person's claim of their own domain for one of their apps. Several people may claim one name
+ * while it is pending; whoever shows the TXT record first holds it (`verified`, unique by name) and
+ * the other claims become `lost`. A claim nobody proves within 72 h becomes `expired`.
+ */
+export const domains = pgTable(
+  "domains",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    appId: uuid("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    // Lower-case ASCII (IDNA), without the trailing dot.
+    name: text("name").notNull(),
+    status: text("status").$type<DomainState>().notNull().default("pending"),
+    // The value of the TXT record at _kws-challenge.<name> that proves the claim: kws-verify=<token>.
+    token: text("token").notNull(),
+    verifiedAt: timestamp("verified_at", { withTimezone: true }),
+    // The background check's next look at a pending claim, and how many it made (its backoff).
+    nextCheckAt: timestamp("next_check_at", { withTimezone: true }).notNull().defaultNow(),
+    checkAttempts: integer("check_attempts").notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex("domains_verified_name_key").on(t.name).where(sql`${t.status} = 'verified'`),
+    uniqueIndex("domains_user_name_key").on(t.userId, t.name),
+    index("domains_name_idx").on(t.name),
+    index("domains_app_idx").on(t.appId),
+    index("domains_check_idx").on(t.nextCheckAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+export type Domain = typeof domains.$inferSelect;
