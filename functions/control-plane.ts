@@ -9,6 +9,8 @@ import { verifyPages } from "./auth/verify-page";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
 import { devicePages } from "./devices/pages";
+import { domainPages } from "./domains/pages";
+import { domainRoutes } from "./domains/routes";
 import { deviceRoutes } from "./devices/routes";
 import { healthRoutes } from "./health/routes";
 import { enrollRoutes } from "./hosts/enroll";
@@ -36,6 +38,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/api/v1", appRoutes)
+    .route("/api/v1", domainRoutes)
     .route("/api/v1", ingressRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
@@ -46,6 +49,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", instancePages)
     .route("/", devicePages)
     .route("/", appPages)
+    .route("/", domainPages)
     .route("/", ingressPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {

@@ -5,6 +5,7 @@ import type { Logger } from "../shared/logger";
 import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
+import { DomainChecker } from "./domains/checker";
 import { Gateway } from "./gateway/gateway";
 import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
@@ -35,6 +36,8 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   await gateway.start();
   const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
   sweeper.start();
+  const domainChecker = new DomainChecker({ services, logger });
+  domainChecker.start();
   const app = createControlPlane(async () => ({ services }));
   // The agents' data connections: the ingress reaches containers through them.
   const streams = new StreamHub({ db: services.db, logger });
@@ -52,6 +55,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
       await streams.stop();
       await gateway.stop();
       await sweeper.stop();
+      await domainChecker.stop();
       server.close();
       await services.close();
     },

@@ -9,6 +9,8 @@ export const errorStatus = {
   not_found: 404,
   conflict: 409,
   limit: 409,
+  // A custom domain whose TXT record is not (yet) in DNS.
+  unproven: 409,
   gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,

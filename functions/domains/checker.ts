@@ -1,0 +1,69 @@
+import type { Logger } from "../../shared/logger";
+import type { Services } from "../services";
+import { dueClaims, setDomain } from "./queries";
+import { backoffMs, checkClaim, CLAIM_LIFETIME_MS } from "./service";
+
+export interface DomainCheckerOptions {
+  services: Services;
+  logger: Logger;
+  /** How often due claims are looked for (each claim has its own backoff on top). */
+  intervalMs?: number;
+  /** The clock: tests move it on to reach backoffs and the 72 h lifetime. */
+  now?: () => number;
+}
+
+// Claims checked in one pass: a DNS lookup each, so a pass stays short; the rest wait for the next.
+const BATCH = 50;
+
+/**
+ * The control plane's background check of pending domains: each due claim's TXT record is looked
+ * up (waits from 1 min, doubling to 1 h); a claim still unproven 72 h after it was made expires.
+ */
+export class DomainChecker {
+  private timer?: ReturnType<typeof setInterval>;
+  private running?: Promise<void>;
+  private readonly now: () => number;
+
+  constructor(private readonly o: DomainCheckerOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start() {
+    this.timer = setInterval(() => void this.pass(), this.o.intervalMs ?? 30_000);
+    this.timer.unref?.();
+  }
+
+  /** One pass; a pass already running is waited for instead of started again. */
+  pass(): Promise<void> {
+    this.running ??= this.checkDue()
+      .catch((err: unknown) => this.o.logger.error("domain check failed", { err }))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async checkDue() {
+    const { services: s, logger } = this.o;
+    const now = this.now();
+    for (const claim of await dueClaims(s.db, new Date(now), BATCH)) {
+      if (claim.createdAt.getTime() + CLAIM_LIFETIME_MS <= now) {
+        await setDomain(s.db, claim.id, { status: "expired" });
+        logger.info("domain claim expired", { domain: claim.name, userId: claim.userId });
+        continue;
+      }
+      const result = await checkClaim(s, claim, logger).catch((err: unknown) => {
+        logger.warn("domain check of one claim failed", { domain: claim.name, err });
+        return undefined;
+      });
+      if (result && "missing" in result) {
+        const attempts = claim.checkAttempts + 1;
+        await setDomain(s.db, claim.id, { checkAttempts: attempts, nextCheckAt: new Date(now + backoffMs(attempts)) });
+        logger.debug("domain not proven yet", { domain: claim.name, attempts });
+      }
+    }
+  }
+
+  async stop() {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

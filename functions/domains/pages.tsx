@@ -1,0 +1,118 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { createRouter } from "../app";
+import { appsOfUser } from "../apps/queries";
+import type { AuthUser } from "../env";
+import { csrfToken } from "../web/csrf";
+import { namesOne, type FieldErrors } from "../web/forms";
+import { FORM_BEHAVIOURS } from "../web/behaviours";
+import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton, Select } from "../web/layout";
+import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
+import { Script } from "../web/script";
+import { presentDomain } from "./present";
+import { CreateDomainBody, type DomainJson, MAX_DOMAINS } from "./schemas";
+import { createDomain, listDomains, removeDomain, verifyDomain } from "./service";
+
+const PAGE = "/kws_domains";
+
+interface View {
+  user: AuthUser;
+  csrf: string;
+  domains: DomainJson[];
+  apps: string[];
+  values?: Record<string, string>;
+  errors?: FieldErrors;
+  message?: string;
+}
+
+/** The TXT record to create, each part in a field of its own with a copy button. */
+function Record({ d, i }: { d: DomainJson; i: number }) {
+  const part = (what: "name" | "value") => (
+    <div>
+      <input id={`txt-${what}-${i}`} readonly value={d.verification[what]} data-select data-testid={`txt-${what}-${d.name}`} />
+      <button type="button" data-copy={`txt-${what}-${i}`}>
+        Copy
+      </button>
+    </div>
+  );
+  return (
+    <>
+      TXT {part("name")}
+      {part("value")}
+    </>
+  );
+}
+
+function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, message }: View) {
+  return (
+    <Layout title="Domains" user={user} csrf={csrf} wide>
+      <div class="card">
+        <h1>Custom domains</h1>
+        <p>
+          Serve one of your apps at your own domain (up to {MAX_DOMAINS}). Create the TXT record shown, then verify: the domain is yours on KWS once the record is
+          found (KWS also looks for it by itself for 72 hours).
+        </p>
+        {message ? <Notice kind="error">{message}</Notice> : null}
+        <ItemTable
+          items={domains}
+          testId="domain-list"
+          head={["Domain", "App", "Status", "Record to create", ""]}
+          empty={<p data-testid="no-domains">No domains yet.</p>}
+          row={(d) => (
+            <tr data-domain={d.name}>
+              <td>{d.name}</td>
+              <td>{d.app}</td>
+              <td data-cell="status">{d.status}</td>
+              <td>{d.status === "verified" ? "found" : <Record d={d} i={domains.indexOf(d)} />}</td>
+              <td>
+                {d.status === "verified" ? null : (
+                  <form method="post" action={`${PAGE}/verify`} class="inline">
+                    <CsrfField token={csrf} />
+                    <input type="hidden" name="name" value={d.name} />
+                    <button type="submit" data-testid={`verify-${d.name}`}>
+                      Verify
+                    </button>
+                  </form>
+                )}{" "}
+                <RemoveButton action={`${PAGE}/remove`} csrf={csrf} field="name" value={d.name} label={d.name} testId={`remove-${d.name}`} />
+              </td>
+            </tr>
+          )}
+        />
+        {apps.length === 0 ? (
+          <p>
+            Publish an app first (<a href="/kws_apps">Apps</a>): a domain points at one of them.
+          </p>
+        ) : (
+          <BelowLimit count={domains.length} max={MAX_DOMAINS} what="domains">
+            <form method="post" action={PAGE}>
+              <CsrfField token={csrf} />
+              <Field name="domain" label="Domain (e.g. shop.example.org)" value={values.domain} error={errors.domain} autocomplete="off" />
+              <label for="app">App</label>
+              <Select name="app" options={apps} selected={values.app} />{" "}
+              <button type="submit" data-testid="domain-create">
+                Add
+              </button>
+              {errors.app ? <p class="error">{errors.app}</p> : null}
+            </form>
+          </BelowLimit>
+        )}
+      </div>
+      <Script code={FORM_BEHAVIOURS} />
+    </Layout>
+  );
+}
+
+async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
+  const s = c.get("services");
+  const [domains, apps] = await Promise.all([listDomains(s, user.id), appsOfUser(s.db, user.id)]);
+  return html(c, <DomainsPage user={user} csrf={csrfToken(c)} domains={domains.map(presentDomain)} apps={apps.map((a) => a.name)} {...extra} />, status);
+}
+
+const named = namesOne("name", z.string().min(1), "no domain of yours with that name");
+
+export const domainPages = createRouter()
+  .get(PAGE, signedInPage(render))
+  .post(PAGE, fieldsForm(render, CreateDomainBody, thenGo(PAGE, createDomain)))
+  .post(`${PAGE}/verify`, buttonForm(render, named, thenGo(PAGE, verifyDomain)))
+  .post(`${PAGE}/remove`, buttonForm(render, named, thenGo(PAGE, removeDomain)));

@@ -1,0 +1,134 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { uniqueViolation } from "../../shared/db/errors";
+import type { Domain } from "../../shared/db/schema";
+import type { Logger } from "../../shared/logger";
+import { AppError, invalid } from "../core/errors";
+import { lockUser } from "../core/locks";
+import type { Services } from "../services";
+import { txtLookup } from "./dns";
+import { lostMail } from "./mails";
+import { challengeName, challengeValue } from "./present";
+import {
+  appIdOfUser,
+  claimStatus,
+  countDomains,
+  deleteDomain,
+  type DomainRow,
+  domainOfUser,
+  domainsOfUser,
+  insertDomain,
+  loseOtherClaims,
+  setDomain,
+  verifiedHolder,
+} from "./queries";
+import { MAX_DOMAINS, normalizeDomain } from "./schemas";
+
+/** How long a claim may wait for its record before it expires. */
+export const CLAIM_LIFETIME_MS = 72 * 60 * 60 * 1000;
+/** The background check's first wait; each miss doubles it, up to MAX_BACKOFF_MS. */
+export const FIRST_BACKOFF_MS = 60 * 1000;
+export const MAX_BACKOFF_MS = 60 * 60 * 1000;
+
+export const backoffMs = (attempts: number) => Math.min(FIRST_BACKOFF_MS * 2 ** Math.min(attempts, 30), MAX_BACKOFF_MS);
+
+const taken = (name: string) =>
+  new AppError("conflict", `domain: ${name} is held by another KWS account that proved it`, { issues: [{ path: "domain", message: "is taken" }] });
+const noSuchDomain = (name: string) => new AppError("not_found", `you have no domain named ${name}`);
+const noSuchApp = (name: string) => new AppError("not_found", `app: you have no app named ${name}`, { issues: [{ path: "app", message: "is not one of your apps" }] });
+
+export function listDomains(s: Services, userId: string): Promise<DomainRow[]> {
+  return domainsOfUser(s.db, userId);
+}
+
+/** The hosts a custom domain may not be (or be under): KWS's own and its apps'. */
+function kwsHost(s: Services, name: string): string | undefined {
+  return [new URL(s.config.appsUrl).hostname, new URL(s.config.publicUrl).hostname].find((h) => name === h || name.endsWith(`.${h}`));
+}
+
+async function appId(s: Services, userId: string, app: string): Promise<string> {
+  const id = await appIdOfUser(s.db, userId, app);
+  if (!id) throw noSuchApp(app);
+  return id;
+}
+
+/**
+ * Claims `domain` for one of the person's apps: pending until its TXT record is found. Someone
+ * else's pending claim does not stop it (the one who proves the name wins); a held one does.
+ */
+export async function createDomain(s: Services, userId: string, body: { domain: string; app: string }): Promise<DomainRow> {
+  const name = body.domain;
+  const base = kwsHost(s, name);
+  if (base) throw invalid("domain", `must not be ${base} or under it: those names are KWS's own`);
+  try {
+    const row = await s.db.transaction(async (tx) => {
+      await lockUser(tx, userId);
+      if ((await countDomains(tx, userId)) >= MAX_DOMAINS) throw new AppError("limit", `you have ${MAX_DOMAINS} domains, the most allowed; remove one first`);
+      const id = await appIdOfUser(tx, userId, body.app);
+      if (!id) throw noSuchApp(body.app);
+      if (await domainOfUser(tx, userId, name)) throw new AppError("conflict", `domain: you have already added ${name}`, { issues: [{ path: "domain", message: "is already yours" }] });
+      const holder = await verifiedHolder(tx, name);
+      if (holder) throw taken(name);
+      const token = randomBytes(18).toString("base64url");
+      return insertDomain(tx, { userId, appId: id, name, token, nextCheckAt: new Date(Date.now() + FIRST_BACKOFF_MS) });
+    });
+    return { ...row, app: body.app };
+  } catch (err) {
+    if (uniqueViolation(err) === "domains_user_name_key") throw new AppError("conflict", `domain: you have already added ${name}`);
+    throw err;
+  }
+}
+
+/** The person's claim of `raw` (any spelling of the name); 404 when they have none. */
+async function ownDomain(s: Services, userId: string, raw: string): Promise<DomainRow> {
+  const name = normalizeDomain(raw);
+  const row = typeof name === "string" ? await domainOfUser(s.db, userId, name) : undefined;
+  if (!row) throw noSuchDomain(raw);
+  return row;
+}
+
+export async function changeDomain(s: Services, userId: string, raw: string, body: { app: string }): Promise<DomainRow> {
+  const row = await ownDomain(s, userId, raw);
+  const updated = await setDomain(s.db, row.id, { appId: await appId(s, userId, body.app) });
+  return { ...updated, app: body.app };
+}
+
+export async function removeDomain(s: Services, userId: string, raw: string): Promise<void> {
+  await deleteDomain(s.db, (await ownDomain(s, userId, raw)).id);
+}
+
+/**
+ * Looks the claim's TXT record up: found, the claim holds the name from now on (other claims of it
+ * are lost, and their people told); not found, answers what DNS had instead (the message of a 409).
+ */
+export async function checkClaim(s: Services, claim: Domain, log: Logger): Promise<{ verified: Domain } | { missing: string }> {
+  const record = challengeName(claim.name);
+  const wanted = challengeValue(claim.token);
+  const answer = await txtLookup(s.config)(record);
+  if (!answer.values.includes(wanted)) {
+    const found = answer.failure ?? (answer.values.length ? `found ${answer.values.map((v) => JSON.stringify(v)).join(", ")}` : "found no TXT record");
+    return { missing: `${claim.name} is not verified yet: the TXT record ${record} must hold "${wanted}"; ${found}` };
+  }
+  const { verified, lost } = await s.db.transaction(async (tx) => {
+    // One check of a name at a time: two found records must not each mark the other claim lost.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`domain:${claim.name}`}))`);
+    if ((await claimStatus(tx, claim.id)) === "lost") throw taken(claim.name);
+    const lost = await loseOtherClaims(tx, claim.name, claim.id);
+    const verified = await setDomain(tx, claim.id, { status: "verified", verifiedAt: new Date() });
+    return { verified, lost };
+  });
+  log.info("domain verified", { domain: claim.name, userId: claim.userId, lostClaims: lost.length });
+  for (const person of lost) {
+    await s.mailer.send(lostMail(person, claim.name)).catch((err: unknown) => log.error("lost-domain mail failed", { err, domain: claim.name }));
+  }
+  return { verified };
+}
+
+/** The person asks to check their claim now: 200 verified, or 409 `unproven` with what DNS had. */
+export async function verifyDomain(s: Services, userId: string, raw: string, log: Logger): Promise<DomainRow> {
+  const row = await ownDomain(s, userId, raw);
+  if (row.status === "verified") return row;
+  const result = await checkClaim(s, row, log);
+  if ("missing" in result) throw new AppError("unproven", result.missing);
+  return { ...result.verified, app: row.app };
+}
