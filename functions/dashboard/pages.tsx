@@ -8,6 +8,7 @@ const SERVICES = [
   ["/kws_instances", "Your instance (Linux container with SSH and VS Code)"],
   ["/kws_devices", "WireGuard devices"],
   ["/kws_apps", "Published apps"],
+  ["/kws_domains", "Custom domains for your apps"],
   ["/kws_services/postgres/users", "PostgreSQL users"],
   ["/kws_services/postgres/db", "PostgreSQL databases"],
 ] as const;

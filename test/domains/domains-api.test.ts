@@ -212,6 +212,7 @@ test("two people claim one domain: the one whose record is in DNS gets it, the o
 test("/kws_domains adds a domain, shows the record to create, verifies and removes it", async () => {
   const ada = await personWithApp(h);
   const browser = new Browser(h, ada.cookie);
+  assert.match((await browser.get("/")).html, /href="\/kws_domains"/, "the dashboard links the page");
   const name = newDomain();
   const bad = await browser.post("/kws_domains", "/kws_domains", { domain: "not a domain", app: ada.app });
   assert.equal(bad.status, 400);
