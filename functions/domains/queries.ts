@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, lte, ne } from "drizzle-orm";
+import { and, asc, count, eq, inArray, lte, ne, sql } from "drizzle-orm";
 import type { Db } from "../../shared/db";
 import { apps, domains, users, type Domain } from "../../shared/db/schema";
 
@@ -21,10 +21,18 @@ export async function countDomains(db: Db, userId: string): Promise<number> {
   return row?.n ?? 0;
 }
 
-/** Whether someone holds `name` (a verified claim). */
-export async function verifiedHolder(db: Db, name: string): Promise<string | undefined> {
-  const [row] = await db.select({ userId: domains.userId }).from(domains).where(and(eq(domains.name, name), eq(domains.status, "verified")));
-  return row?.userId;
+/**
+ * Serializes what decides who holds `name` (a claim, a verification) until the transaction ends:
+ * two records found at once must not each mark the other claim lost.
+ */
+export async function lockDomainName(tx: Db, name: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`domain:${name}`}))`);
+}
+
+/** Who holds `name` (their verified claim), if anyone. */
+export async function verifiedHolder(db: Db, name: string): Promise<{ id: string; userId: string } | undefined> {
+  const [row] = await db.select({ id: domains.id, userId: domains.userId }).from(domains).where(and(eq(domains.name, name), eq(domains.status, "verified")));
+  return row;
 }
 
 export async function appIdOfUser(db: Db, userId: string, name: string): Promise<string | undefined> {
@@ -75,9 +83,4 @@ export function dueClaims(db: Db, now: Date, limit: number): Promise<Domain[]> {
     .where(and(eq(domains.status, "pending"), lte(domains.nextCheckAt, now)))
     .orderBy(asc(domains.nextCheckAt))
     .limit(limit);
-}
-
-export async function claimStatus(db: Db, id: string): Promise<Domain["status"] | undefined> {
-  const [row] = await db.select({ status: domains.status }).from(domains).where(eq(domains.id, id));
-  return row?.status;
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { sql } from "drizzle-orm";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { Domain } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
@@ -11,13 +10,13 @@ import { lostMail } from "./mails";
 import { challengeName, challengeValue } from "./present";
 import {
   appIdOfUser,
-  claimStatus,
   countDomains,
   deleteDomain,
   type DomainRow,
   domainOfUser,
   domainsOfUser,
   insertDomain,
+  lockDomainName,
   loseOtherClaims,
   setDomain,
   verifiedHolder,
@@ -67,8 +66,8 @@ export async function createDomain(s: Services, userId: string, body: { domain: 
       const id = await appIdOfUser(tx, userId, body.app);
       if (!id) throw noSuchApp(body.app);
       if (await domainOfUser(tx, userId, name)) throw new AppError("conflict", `domain: you have already added ${name}`, { issues: [{ path: "domain", message: "is already yours" }] });
-      const holder = await verifiedHolder(tx, name);
-      if (holder) throw taken(name);
+      await lockDomainName(tx, name);
+      if (await verifiedHolder(tx, name)) throw taken(name);
       const token = randomBytes(18).toString("base64url");
       return insertDomain(tx, { userId, appId: id, name, token, nextCheckAt: new Date(Date.now() + FIRST_BACKOFF_MS) });
     });
@@ -100,8 +99,9 @@ export async function removeDomain(s: Services, userId: string, raw: string): Pr
 /**
  * Looks the claim's TXT record up: found, the claim holds the name from now on (other claims of it
  * are lost, and their people told); not found, answers what DNS had instead (the message of a 409).
+ * `taken`: someone else proved the name while this claim was open; the claim is lost.
  */
-export async function checkClaim(s: Services, claim: Domain, log: Logger): Promise<{ verified: Domain } | { missing: string }> {
+export async function checkClaim(s: Services, claim: Domain, log: Logger): Promise<{ verified: Domain } | { missing: string } | { taken: true }> {
   const record = challengeName(claim.name);
   const wanted = challengeValue(claim.token);
   const answer = await txtLookup(s.config)(record);
@@ -109,14 +109,21 @@ export async function checkClaim(s: Services, claim: Domain, log: Logger): Promi
     const found = answer.failure ?? (answer.values.length ? `found ${answer.values.map((v) => JSON.stringify(v)).join(", ")}` : "found no TXT record");
     return { missing: `${claim.name} is not verified yet: the TXT record ${record} must hold "${wanted}"; ${found}` };
   }
-  const { verified, lost } = await s.db.transaction(async (tx) => {
-    // One check of a name at a time: two found records must not each mark the other claim lost.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`domain:${claim.name}`}))`);
-    if ((await claimStatus(tx, claim.id)) === "lost") throw taken(claim.name);
+  const outcome = await s.db.transaction(async (tx) => {
+    await lockDomainName(tx, claim.name);
+    // Someone proved it since this claim was made (both records in DNS): theirs it stays, as a
+    // held name is unique.
+    const holder = await verifiedHolder(tx, claim.name);
+    if (holder && holder.id !== claim.id) {
+      await setDomain(tx, claim.id, { status: "lost" });
+      return undefined;
+    }
     const lost = await loseOtherClaims(tx, claim.name, claim.id);
     const verified = await setDomain(tx, claim.id, { status: "verified", verifiedAt: new Date() });
     return { verified, lost };
   });
+  if (!outcome) return { taken: true };
+  const { verified, lost } = outcome;
   log.info("domain verified", { domain: claim.name, userId: claim.userId, lostClaims: lost.length });
   for (const person of lost) {
     await s.mailer.send(lostMail(person, claim.name)).catch((err: unknown) => log.error("lost-domain mail failed", { err, domain: claim.name }));
@@ -130,5 +137,6 @@ export async function verifyDomain(s: Services, userId: string, raw: string, log
   if (row.status === "verified") return row;
   const result = await checkClaim(s, row, log);
   if ("missing" in result) throw new AppError("unproven", result.missing);
+  if ("taken" in result) throw taken(row.name);
   return { ...result.verified, app: row.app };
 }

@@ -206,7 +206,12 @@ test("two people claim one domain: the one whose record is in DNS gets it, the o
   const held = bodyAt(await carol.call("POST", "/domains", { domain: name, app: carol.app }), 409);
   assert.equal(held.error.code, "conflict");
   assert.match(held.error.message, /held by another/);
+  // Ada's record appears too: the name stays Bob's while he holds it, and is Ada's once he lets go.
+  dns.txt.set(adaClaim.verification.name, [bobClaim.verification.value, adaClaim.verification.value]);
+  assert.equal(bodyAt(await ada.call("POST", `/domains/${name}/verify`), 409).error.code, "conflict");
   assert.deepEqual(bodyAt(await bob.call("GET", "/domains"), 200).domains.map((d) => d.status), ["verified"]);
+  assert.equal((await bob.call("DELETE", `/domains/${name}`)).status, 204);
+  assert.equal(bodyAt(await ada.call("POST", `/domains/${name}/verify`), 200).domain.status, "verified");
 });
 
 test("/kws_domains adds a domain, shows the record to create, verifies and removes it", async () => {
