@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DomainChecker } from "../../functions/domains/checker";
+import { txtLookup } from "../../functions/domains/dns";
 import { backoffMs, CLAIM_LIFETIME_MS } from "../../functions/domains/service";
 import { bodyAt } from "../support/api";
 import type { TestDns } from "../support/dns-server";
@@ -30,6 +31,13 @@ after(async () => {
 
 test("the wait between checks starts at a minute, doubles, and stops growing at an hour", () => {
   assert.deepEqual([0, 1, 2, 3, 6, 7, 50].map((n) => backoffMs(n) / MINUTE), [1, 2, 4, 8, 60, 60, 60]);
+});
+
+test("a lookup tells an empty answer from resolvers that did not answer", async () => {
+  assert.deepEqual(await txtLookup({ dnsServers: [dns.server] })("_kws-challenge.nothing.example.org"), { values: [] });
+  const down = await txtLookup({ dnsServers: ["127.0.0.1:9"] })("_kws-challenge.nothing.example.org");
+  assert.deepEqual(down.values, []);
+  assert.match(down.failure ?? "", /the lookup failed \(E[A-Z]+\)/);
 });
 
 test("a pending claim is checked with backoff and verified once its record appears", async () => {

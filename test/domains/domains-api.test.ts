@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { domainToASCII } from "node:url";
 import { after, before, test } from "node:test";
+import { parseConfig } from "../../shared/config";
 import { bodyAt } from "../support/api";
 import type { TestDns } from "../support/dns-server";
 import { Browser } from "../support/form-browser";
@@ -22,6 +23,13 @@ before(async () => {
 after(async () => {
   await h?.close();
   await dns?.close();
+});
+
+test("KWS_DNS_SERVERS takes ip[:port],... and refuses anything else; empty is the system's resolvers", () => {
+  assert.deepEqual(parseConfig({ KWS_DNS_SERVERS: "127.0.0.1:5353, 1.1.1.1,[::1]:53,2001:db8::1" }).dnsServers, ["127.0.0.1:5353", "1.1.1.1", "[::1]:53", "2001:db8::1"]);
+  assert.equal(parseConfig({}).dnsServers, undefined);
+  assert.equal(parseConfig({ KWS_DNS_SERVERS: " " }).dnsServers, undefined);
+  for (const bad of ["dns.example", "1.1.1.1:x", "300.1.1.1"]) assert.throws(() => parseConfig({ KWS_DNS_SERVERS: bad }), /KWS_DNS_SERVERS/, bad);
 });
 
 test("a claim is pending with the record to create; verify succeeds only once the record holds its value", async () => {
