@@ -26,7 +26,7 @@ interface View {
 }
 
 /** The TXT record to create, each part in a field of its own with a copy button. */
-function Record({ d, i }: { d: DomainJson; i: number }) {
+function TxtRecord({ d, i }: { d: DomainJson; i: number }) {
   const part = (what: "name" | "value") => (
     <div>
       <input id={`txt-${what}-${i}`} readonly value={d.verification[what]} data-select data-testid={`txt-${what}-${d.name}`} />
@@ -63,7 +63,7 @@ function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, mess
               <td>{d.name}</td>
               <td>{d.app}</td>
               <td data-cell="status">{d.status}</td>
-              <td>{d.status === "verified" ? "found" : <Record d={d} i={domains.indexOf(d)} />}</td>
+              <td>{d.status === "verified" ? "found" : <TxtRecord d={d} i={domains.indexOf(d)} />}</td>
               <td>
                 {d.status === "verified" ? null : (
                   <form method="post" action={`${PAGE}/verify`} class="inline">

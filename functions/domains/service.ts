@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Db } from "../../shared/db";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { Domain } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
@@ -45,8 +46,8 @@ function kwsHost(s: Services, name: string): string | undefined {
   return [new URL(s.config.appsUrl).hostname, new URL(s.config.publicUrl).hostname].find((h) => name === h || name.endsWith(`.${h}`));
 }
 
-async function appId(s: Services, userId: string, app: string): Promise<string> {
-  const id = await appIdOfUser(s.db, userId, app);
+async function appId(db: Db, userId: string, app: string): Promise<string> {
+  const id = await appIdOfUser(db, userId, app);
   if (!id) throw noSuchApp(app);
   return id;
 }
@@ -63,8 +64,7 @@ export async function createDomain(s: Services, userId: string, body: { domain: 
     const row = await s.db.transaction(async (tx) => {
       await lockUser(tx, userId);
       if ((await countDomains(tx, userId)) >= MAX_DOMAINS) throw new AppError("limit", `you have ${MAX_DOMAINS} domains, the most allowed; remove one first`);
-      const id = await appIdOfUser(tx, userId, body.app);
-      if (!id) throw noSuchApp(body.app);
+      const id = await appId(tx, userId, body.app);
       if (await domainOfUser(tx, userId, name)) throw new AppError("conflict", `domain: you have already added ${name}`, { issues: [{ path: "domain", message: "is already yours" }] });
       await lockDomainName(tx, name);
       if (await verifiedHolder(tx, name)) throw taken(name);
@@ -88,7 +88,7 @@ async function ownDomain(s: Services, userId: string, raw: string): Promise<Doma
 
 export async function changeDomain(s: Services, userId: string, raw: string, body: { app: string }): Promise<DomainRow> {
   const row = await ownDomain(s, userId, raw);
-  const updated = await setDomain(s.db, row.id, { appId: await appId(s, userId, body.app) });
+  const updated = await setDomain(s.db, row.id, { appId: await appId(s.db, userId, body.app) });
   return { ...updated, app: body.app };
 }
 
