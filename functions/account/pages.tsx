@@ -4,9 +4,7 @@ import type { AuthUser } from "../env";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
-import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
-import { Script } from "../web/script";
 import { fieldsForm, html, mailLinkForm, signedInPage, type Rerender } from "../web/pages";
 import { changeOwnPassword, deleteOwnAccount, signOutEverywhere } from "./requests";
 import { ChangeEmailBody, ChangePasswordBody, ConfirmEmailBody, DeleteAccountBody, PasswordResetBody, PasswordResetConfirmBody } from "./schemas";
@@ -118,7 +116,7 @@ function AccountPage({ user, csrf, section, values = {}, errors = {}, message, n
   const em = here("email");
   const del = here("delete");
   return (
-    <Layout title="Account" user={user} csrf={csrf} wide>
+    <Layout title="Account" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Account</h1>
         {notice && notices[notice] ? <Notice kind="ok">{notices[notice]}</Notice> : null}
@@ -175,7 +173,6 @@ function AccountPage({ user, csrf, section, values = {}, errors = {}, message, n
           <button type="submit">Delete my account</button>
         </form>
       </div>
-      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }

@@ -1,13 +1,9 @@
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { appAccessLevels, type App } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
-import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
-import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { CsrfField, Field, Layout, Notice, BelowLimit, ItemTable, RemoveButton, Select } from "../web/layout";
-import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
-import { Script } from "../web/script";
+import { Field, Layout, Notice, BelowLimit, ItemTable, PostForm, RemoveButton, SelectField } from "../web/layout";
+import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pages";
 import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
 import { presentApp } from "./present";
 import { createApp, listApps, removeApp } from "./service";
@@ -26,7 +22,7 @@ interface View {
 
 function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message }: View) {
   return (
-    <Layout title="Apps" user={user} csrf={csrf} wide>
+    <Layout title="Apps" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Published apps</h1>
         <p>Publish a port of your instance at its own address (up to {MAX_APPS}). Access: only you, any KWS account, or anyone.</p>
@@ -52,27 +48,21 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
           )}
         />
         <BelowLimit count={apps.length} max={MAX_APPS} what="apps">
-          <form method="post" action={PAGE}>
-            <CsrfField token={csrf} />
+          <PostForm action={PAGE} csrf={csrf} submit="Publish" testId="app-create">
             <Field name="name" label="Name (the first label of its address)" value={values.name} error={errors.name} autocomplete="off" />
             <Field name="port" label="Port in your instance" type="number" value={values.port} error={errors.port} autocomplete="off" />
-            <label for="access">Access</label>
-            <Select name="access" options={appAccessLevels} selected={values.access} />{" "}
-            <button type="submit" data-testid="app-create">
-              Publish
-            </button>
-          </form>
+            <SelectField name="access" label="Access" options={appAccessLevels} selected={values.access} />
+          </PostForm>
         </BelowLimit>
       </div>
-      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }
 
-async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
-  const s = c.get("services");
-  return html(c, <AppsPage user={user} csrf={csrfToken(c)} apps={await listApps(s, user.id)} appsUrl={s.config.appsUrl} {...extra} />, status);
-}
+const render = pageOf<Pick<View, "apps" | "appsUrl">, View>(
+  async (c, user) => ({ apps: await listApps(c.get("services"), user.id), appsUrl: c.get("services").config.appsUrl }),
+  (view) => <AppsPage {...view} />,
+);
 
 export const appPages = createRouter()
   .get(PAGE, signedInPage(render))

@@ -1,14 +1,12 @@
 import { raw } from "hono/html";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { Device } from "../../shared/db/schema";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
-import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton } from "../web/layout";
-import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
+import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
@@ -167,10 +165,10 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
   );
 }
 
-async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
-  const devices = await listDevices(c.get("services"), user.id);
-  return html(c, <DevicesPage user={user} csrf={csrfToken(c)} devices={devices} {...extra} />, status);
-}
+const render = pageOf<Pick<View, "devices">, View>(
+  async (c, user) => ({ devices: await listDevices(c.get("services"), user.id) }),
+  (view) => <DevicesPage {...view} />,
+);
 
 // An empty public key asks for a key pair made on the server.
 const DeviceForm = z.preprocess((input) => {

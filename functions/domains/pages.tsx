@@ -1,14 +1,10 @@
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { createRouter } from "../app";
 import { appsOfUser } from "../apps/queries";
 import type { AuthUser } from "../env";
-import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
-import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, RemoveButton, Select } from "../web/layout";
-import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
-import { Script } from "../web/script";
+import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, PostForm, RemoveButton, SelectField } from "../web/layout";
+import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pages";
 import { presentDomain } from "./present";
 import { CreateDomainBody, type DomainJson, MAX_DOMAINS } from "./schemas";
 import { createDomain, listDomains, removeDomain, verifyDomain } from "./service";
@@ -45,7 +41,7 @@ function TxtRecord({ d, i }: { d: DomainJson; i: number }) {
 
 function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, message }: View) {
   return (
-    <Layout title="Domains" user={user} csrf={csrf} wide>
+    <Layout title="Domains" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Custom domains</h1>
         <p>
@@ -85,29 +81,26 @@ function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, mess
           </p>
         ) : (
           <BelowLimit count={domains.length} max={MAX_DOMAINS} what="domains">
-            <form method="post" action={PAGE}>
-              <CsrfField token={csrf} />
+            <PostForm action={PAGE} csrf={csrf} submit="Add" testId="domain-create">
               <Field name="domain" label="Domain (e.g. shop.example.org)" value={values.domain} error={errors.domain} autocomplete="off" />
-              <label for="app">App</label>
-              <Select name="app" options={apps} selected={values.app} />{" "}
-              <button type="submit" data-testid="domain-create">
-                Add
-              </button>
+              <SelectField name="app" label="App" options={apps} selected={values.app} />
               {errors.app ? <p class="error">{errors.app}</p> : null}
-            </form>
+            </PostForm>
           </BelowLimit>
         )}
       </div>
-      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }
 
-async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
-  const s = c.get("services");
-  const [domains, apps] = await Promise.all([listDomains(s, user.id), appsOfUser(s.db, user.id)]);
-  return html(c, <DomainsPage user={user} csrf={csrfToken(c)} domains={domains.map(presentDomain)} apps={apps.map((a) => a.name)} {...extra} />, status);
-}
+const render = pageOf<Pick<View, "domains" | "apps">, View>(
+  async (c, user) => {
+    const s = c.get("services");
+    const [domains, apps] = await Promise.all([listDomains(s, user.id), appsOfUser(s.db, user.id)]);
+    return { domains: domains.map(presentDomain), apps: apps.map((a) => a.name) };
+  },
+  (view) => <DomainsPage {...view} />,
+);
 
 const named = namesOne("name", z.string().min(1), "no domain of yours with that name");
 

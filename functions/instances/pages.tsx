@@ -5,7 +5,6 @@ import { createRouter } from "../app";
 import type { AuthUser } from "../env";
 import { csrfToken } from "../web/csrf";
 import type { FieldErrors } from "../web/forms";
-import { FORM_BEHAVIOURS } from "../web/behaviours";
 import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { buttonForm, fieldsForm, html, noFields, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
@@ -86,7 +85,7 @@ function Progress({ job }: { job: Job }) {
 function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, message }: View) {
   const busy = job !== undefined && !isFinal(job.status);
   return (
-    <Layout title="Instance" user={user} csrf={csrf} wide>
+    <Layout title="Instance" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Your instance</h1>
         {message ? <Notice kind="error">{message}</Notice> : null}
@@ -138,7 +137,6 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
         )}
         {job ? <Progress job={job} /> : null}
       </div>
-      <Script code={FORM_BEHAVIOURS} />
     </Layout>
   );
 }

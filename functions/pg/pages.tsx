@@ -10,8 +10,6 @@ import { csrfToken } from "../web/csrf";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { CsrfField, Field, Layout, Notice, Select } from "../web/layout";
-import { FORM_BEHAVIOURS } from "../web/behaviours";
-import { Script } from "../web/script";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
 import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgName } from "./schemas";
 import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
@@ -70,9 +68,8 @@ function SecretBox({ secret }: { secret: Secret }) {
 }
 
 const Page = ({ title, user, csrf, children }: { title: string; user: AuthUser; csrf: string; children?: Child }) => (
-  <Layout title={title} user={user} csrf={csrf} wide>
+  <Layout title={title} user={user} csrf={csrf} wide forms>
     <div class="card">{children}</div>
-    <Script code={FORM_BEHAVIOURS} />
   </Layout>
 );
 

@@ -1,17 +1,21 @@
 import type { Child } from "hono/jsx";
 import type { AuthUser } from "../env";
+import { FORM_BEHAVIOURS } from "./behaviours";
 import { CSRF_FIELD } from "./csrf";
+import { Script } from "./script";
 
 export interface LayoutProps {
   title: string;
   user?: AuthUser;
   csrf?: string;
   wide?: boolean;
+  /** The page has forms: their shared behaviours (confirm, copy, select) come with it. */
+  forms?: boolean;
   children?: Child;
 }
 
 /** The shared page frame: header with the signed-in user, one stylesheet, readable on a phone. */
-export function Layout({ title, user, csrf, wide, children }: LayoutProps) {
+export function Layout({ title, user, csrf, wide, forms, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -31,7 +35,10 @@ export function Layout({ title, user, csrf, wide, children }: LayoutProps) {
             </form>
           ) : null}
         </header>
-        <main class={wide ? "wide" : undefined}>{children}</main>
+        <main class={wide ? "wide" : undefined}>
+          {children}
+          {forms ? <Script code={FORM_BEHAVIOURS} /> : null}
+        </main>
       </body>
     </html>
   );
@@ -94,6 +101,29 @@ export function RemoveButton({ action, csrf, field, value, label, testId }: { ac
         Remove
       </button>
     </form>
+  );
+}
+
+/** A form that posts to `action` with the form token: `children` (its fields), then its submit button. */
+export function PostForm({ action, csrf, submit, testId, children }: { action: string; csrf: string; submit: string; testId: string; children: Child }) {
+  return (
+    <form method="post" action={action}>
+      <CsrfField token={csrf} />
+      {children}
+      <button type="submit" data-testid={testId}>
+        {submit}
+      </button>
+    </form>
+  );
+}
+
+/** A labelled choice among `options` (see Select). */
+export function SelectField({ name, label, options, selected }: { name: string; label: string; options: readonly string[]; selected?: string }) {
+  return (
+    <>
+      <label for={name}>{label}</label>
+      <Select name={name} options={options} selected={selected} />{" "}
+    </>
   );
 }
 

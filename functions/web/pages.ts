@@ -21,6 +21,15 @@ export const signedInPage =
     return user ? page(c, user) : c.redirect("/kws_signin?notice=signin-required", 303);
   };
 
+/**
+ * The render of a signed-in page of the person's things: `load` reads them, `draw` makes the page
+ * of them with who is signed in, the form token and what a form hands back (`extra`).
+ */
+export const pageOf =
+  <D, E>(load: (c: PageContext, user: AuthUser) => Promise<D>, draw: (view: D & { user: AuthUser; csrf: string } & Partial<E>) => unknown) =>
+  async (c: PageContext, user: AuthUser, extra: Partial<E> = {}, status: ContentfulStatusCode = 200): Promise<Response> =>
+    html(c, draw({ ...(await load(c, user)), user, csrf: csrfToken(c), ...extra }), status);
+
 /** How a signed-in page renders itself again with a form's feedback. */
 export type Rerender = (
   c: PageContext,
