@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { generateKeyPair } from "../../shared/crypto/x25519";
 import { Namespace, sh } from "../support/netns";
-import { bodyAt, resultOf, type BodyOf } from "../support/api";
+import { bodyAt, type BodyOf } from "../support/api";
+import { launchChromium } from "../support/chromium";
 import { Pipeline } from "../support/pipeline";
 
 /**
@@ -26,12 +27,8 @@ let hostKey: string;
 const peers = () => sh("wg", ["show", IF, "peers"]).split("\n").filter(Boolean);
 
 async function deploy(token: string) {
-  const res = await p.api("POST", "/instance", { username: "dev", password: "Busy-Box-123" }, token);
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  const job = await p.waitFinal(res.body.job.id, 120_000, token);
-  assert.equal(job.status, "succeeded", JSON.stringify(job.error));
+  const { name, ipv4 } = await p.deploy(token, { username: "dev", password: "Busy-Box-123" });
   // A TCP service in the container for devices to reach.
-  const { name, ipv4 } = resultOf(job, "instance.deploy");
   assert.ok(ipv4, "the instance has its address");
   await p.lxd.exec(name, { command: ["/bin/busybox", "httpd", "-p", "8080", "-h", "/"] });
   return { token, ip: ipv4, name };
@@ -190,11 +187,7 @@ test("removing a device removes its peer: it reaches nothing, and its address is
 
 test("the page: devices with their dots, a key pair made in the browser (the private key never sent), removal", async () => {
   const b = users[1]!;
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext();
     await context.setExtraHTTPHeaders({ authorization: `Bearer ${b.token}` });

@@ -4,15 +4,14 @@
  * /kws_apps page publishes and removes apps.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../support/chromium";
 import { type RunningControlPlane, startControlPlane } from "../support/control-plane";
 import { signedInUser } from "../support/harness";
 import { AppServer } from "../support/app-server";
 import { seedInstance } from "../support/ingress";
 
-const CHROMIUM = "/usr/bin/chromium";
 let cp: RunningControlPlane;
 let app: AppServer;
 let browser: Browser;
@@ -21,16 +20,12 @@ let port: string;
 const run = Math.random().toString(36).slice(2, 7);
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
   app = await AppServer.start();
   cp = await startControlPlane();
   port = new URL(cp.appsUrl).port;
   ada = await signedInUser(cp.h);
   await seedInstance(cp.h.services.db, ada.userId);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -16,7 +16,7 @@ import { after, before, test } from "node:test";
 import type { Browser, WebSocket } from "playwright-core";
 import { launchChromium } from "../support/chromium";
 import { Namespace, sh } from "../support/netns";
-import { bodyAt, resultOf } from "../support/api";
+import { bodyAt } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 import { freePort } from "../support/processes";
 
@@ -40,13 +40,10 @@ before(async () => {
   });
   await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
   account = await p.account();
-  const deploy = await p.api("POST", "/instance", { username: "ada", password: PASSWORD }, account.token);
-  assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
-  const job = await p.waitFinal(deploy.body.job.id, 300_000, account.token);
-  assert.equal(job.status, "succeeded", JSON.stringify(job.error));
+  const { name } = await p.deploy(account.token, { username: "ada", password: PASSWORD }, 300_000);
   const shown = bodyAt(await p.api("GET", "/instance", undefined, account.token), 200);
   assert.ok(shown.ip && shown.urls, "a running instance has its address and URLs");
-  instance = { name: resultOf(job, "instance.deploy").name, ip: shown.ip, ide: new URL(shown.urls.ide) };
+  instance = { name, ip: shown.ip, ide: new URL(shown.urls.ide) };
 });
 
 after(async () => {

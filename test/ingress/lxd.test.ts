@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { hostRequest } from "../support/ingress";
-import { bodyAt, resultOf } from "../support/api";
+import { bodyAt } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 let p: Pipeline;
@@ -22,11 +22,7 @@ before(async () => {
     env: { KWS_BRIDGE_RANGE: "172.30.0.230-172.30.0.239", KWS_INSTANCE_IMAGE: "kws/busybox", KWS_INSTANCE_PROVISION: "false", KWS_INSTANCE_MEMORY_MB: "64" },
   });
   token = await p.userToken();
-  const deploy = await p.api("POST", "/instance", { username: "dev", password: "Busy-Box-123" }, token);
-  assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
-  const job = await p.waitFinal(deploy.body.job.id, 120_000, token);
-  assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  instanceName = resultOf(job, "instance.deploy").name;
+  instanceName = (await p.deploy(token, { username: "dev", password: "Busy-Box-123" })).name;
   // A web server in the container: fixed arguments, nothing of the test's input in a shell string.
   const started = await p.lxd.exec(instanceName, { command: ["/bin/sh", "-c", "mkdir -p /www && echo hello-from-the-container > /www/index.html && httpd -p 8080 -h /www"] });
   assert.equal(started.exitCode, 0);

@@ -1,23 +1,18 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../support/chromium";
 import { Pipeline } from "../support/pipeline";
 
-const CHROMIUM = "/usr/bin/chromium";
 let p: Pipeline;
 let browser: Browser;
 let account: { username: string; cookie: string; token: string };
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/test-setup.sh (installs Debian's chromium)`);
   p = await Pipeline.start({ env: { KWS_BRIDGE_RANGE: "172.30.0.120-172.30.0.129", KWS_INSTANCE_IMAGE: "kws/debian-12", KWS_HOST_MEMORY_RESERVE_MB: "512" } });
   await p.until(async () => (await p.hostRow()).facts !== null, 20_000, "facts");
   account = await p.account();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

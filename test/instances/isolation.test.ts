@@ -6,7 +6,6 @@ import { connect, createServer, type Server } from "node:net";
 import { after, before, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { Namespace, sh } from "../support/netns";
-import { resultOf } from "../support/api";
 import { Pipeline } from "../support/pipeline";
 
 /**
@@ -79,11 +78,7 @@ function hostGreeting(address: string, port: number): Promise<string | undefined
 }
 
 async function deploy(token: string): Promise<Tenant> {
-  const res = await p.api("POST", "/instance", { username: "dev", password: "Busy-Box-123" }, token);
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  const job = await p.waitFinal(res.body.job.id, 120_000, token);
-  assert.equal(job.status, "succeeded", JSON.stringify(job.error));
-  const { name, ipv4 } = resultOf(job, "instance.deploy");
+  const { name, ipv4 } = await p.deploy(token, { username: "dev", password: "Busy-Box-123" });
   assert.ok(ipv4, "the instance has its address");
   const mac = (await p.lxd.getInstance(name))!.config["volatile.eth0.hwaddr"]!;
   const t = { token, name, ip: ipv4, mac };

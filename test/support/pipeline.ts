@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { LxdClient } from "../../agent/lxd/client";
 import { findLxdSocket } from "../../agent/lxd/socket";
 import { AmqpQueue } from "../../shared/queue/amqp";
-import { fetchApi, type ApiMethod, type BodyOf } from "./api";
+import { bodyAt, fetchApi, resultOf, type ApiMethod, type BodyOf } from "./api";
 import { freshPostgresDatabase } from "./database";
 import { AMQP_URL, POSTGRES_ADMIN_URL, POSTGRES_SOCKET_DIR } from "./local-services";
 import { accountThroughLog, type SignedInAccount } from "./log-accounts";
@@ -192,6 +192,14 @@ export class Pipeline {
 
   waitFinal(id: string, timeoutMs = 90_000, token = this.token) {
     return this.waitJob(id, (j) => j.status === "succeeded" || j.status === "failed", timeoutMs, "final", token);
+  }
+
+  /** Deploys the account's instance through the API and waits for it: the deploy's result (name, address...). */
+  async deploy(token: string, body: { username: string; password: string }, timeoutMs = 120_000) {
+    const res = await this.api("POST", "/instance", body, token);
+    const job = await this.waitFinal(bodyAt(res, 202).job.id, timeoutMs, token);
+    if (job.status !== "succeeded") throw new Error(`deploy: ${JSON.stringify(job.error)}`);
+    return resultOf(job, "instance.deploy");
   }
 
   /** A job's server-sent events, read until the stream ends. */
