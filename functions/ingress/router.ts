@@ -33,7 +33,7 @@ export class IngressRouter {
   private readonly pages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   private readonly log: Logger;
   /** Kept-alive HTTP connections to containers. */
-  readonly upstreams: Upstreams;
+  private readonly upstreams: Upstreams;
 
   constructor(private readonly o: IngressRouterOptions) {
     this.upstreams = new Upstreams(o.dialer);

@@ -120,14 +120,4 @@ export class Upstreams {
     }
     return agent;
   }
-
-  /** Destinations with an Agent (connections in use or idle, or requests waiting). */
-  get size(): number {
-    return this.agents.size;
-  }
-
-  close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
-  }
 }
