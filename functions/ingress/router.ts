@@ -48,8 +48,9 @@ export class IngressRouter {
 
   /** Takes the upgrades of app hosts (for routeUpgrades); other upgrades stay with their own handlers. */
   readonly handleUpgrade: UpgradeHandler = (req, socket, head) => {
-    if (this.label(req) === undefined) return false;
-    void this.upgrade(req, socket, head).catch((err: unknown) => {
+    const label = this.label(req);
+    if (label === undefined) return false;
+    void this.upgrade(req, socket, head, label).catch((err: unknown) => {
       this.log.error("upgrade failed", { err });
       socket.destroy();
     });
@@ -85,14 +86,13 @@ export class IngressRouter {
     res.on("close", () => this.log.debug("proxied", { label, method: req.method, path: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }));
   }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, fresh = false): Promise<void> {
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, label: string, fresh = false): Promise<void> {
     socket.on("error", () => socket.destroy());
-    const label = this.label(req)!;
     const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return refuse(socket, outcomeStatus(decision));
     const dialed = await this.dial(decision.dest);
     // As for requests: what was resolved a moment ago may have stopped or gone since.
-    if ("outcome" in dialed && decision.reused) return this.upgrade(req, socket, head, true);
+    if ("outcome" in dialed && decision.reused) return this.upgrade(req, socket, head, label, true);
     if ("outcome" in dialed) return refuse(socket, outcomeStatus(dialed.outcome));
     proxyUpgrade(req, socket, head, dialed.stream, forwardHeaders(req, this.forwardOptions(req)));
   }
