@@ -1,8 +1,11 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 
-/** Takes an HTTP upgrade it serves and answers true; false leaves it to the next handler. */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+/**
+ * Takes an HTTP upgrade it serves and answers true; false leaves it to the next handler. It may
+ * answer later (the ingress looks custom domains up): the client sends nothing before its 101.
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | Promise<boolean>;
 
 /**
  * The server's one "upgrade" listener: each handler (the gateway, the agents' stream endpoint,
@@ -10,8 +13,10 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
  */
 export function routeUpgrades(server: Server, handlers: readonly UpgradeHandler[]): void {
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (handlers.some((handle) => handle(req, socket, head))) return;
-    rejectUpgrade(socket, 404, "not_found", "no websocket endpoint at this path");
+    void (async () => {
+      for (const handle of handlers) if (await handle(req, socket, head)) return;
+      rejectUpgrade(socket, 404, "not_found", "no websocket endpoint at this path");
+    })().catch(() => socket.destroy());
   });
 }
 

@@ -3,11 +3,15 @@
 # caddy if missing, writes ONE static JSON config and starts `caddy run` in the background:
 #
 #   *.<apps host> (and --control-host, if given) → reverse proxy to KWS on 127.0.0.1:<kws port>
+#   any other name (people's custom domains) → the same, marked X-Kws-Site: custom-domain, so
+#     KWS answers it as a site only (its app, or a 404 page), never with the control plane's pages
 #   certificates on demand, each allowed first by KWS: GET /api/v1/ingress/ask?domain=NAME
+#     (an app host, a verified custom domain, or the control host)
 #
 # KWS never changes this config at runtime: in Caddy 2.6 (Debian 12) every admin-API change reloads
-# the whole config and closes every proxied websocket, i.e. every open IDE. New apps need no change
-# here: the wildcard route already sends them to KWS, and their certificate comes on first use.
+# the whole config and closes every proxied websocket, i.e. every open IDE. New apps and domains
+# need no change here: the wildcard and catch-all routes already send them to KWS, and their
+# certificate comes on first use.
 #
 #   bash scripts/ingress-setup.sh --apps-url https://kws.app [--control-host kws.example.org]
 #        [--kws-port 8080] [--http-port 80] [--https-port 443] [--admin localhost:2019]
@@ -83,6 +87,17 @@ cat >"$CONFIG.tmp" <<JSON
               "match": [{"host": [$HOSTS]}],
               "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:$KWS_PORT"}], "flush_interval": -1}],
               "terminal": true
+            },
+            {
+              "handle": [
+                {
+                  "handler": "reverse_proxy",
+                  "upstreams": [{"dial": "127.0.0.1:$KWS_PORT"}],
+                  "flush_interval": -1,
+                  "headers": {"request": {"set": {"X-Kws-Site": ["custom-domain"]}}}
+                }
+              ],
+              "terminal": true
             }
           ]
         }
@@ -100,7 +115,7 @@ cat >"$CONFIG.tmp" <<JSON
 JSON
 caddy validate --config "$CONFIG.tmp" >/dev/null 2>&1 || { caddy validate --config "$CONFIG.tmp" || true; die "caddy refused the config (above)"; }
 mv "$CONFIG.tmp" "$CONFIG"
-say "wrote $CONFIG: *.$APPS_HOST${CONTROL_HOST:+ and $CONTROL_HOST} on :$HTTPS_PORT → 127.0.0.1:$KWS_PORT, certificates on demand (ask $ASK)"
+say "wrote $CONFIG: *.$APPS_HOST${CONTROL_HOST:+ and $CONTROL_HOST} and custom domains on :$HTTPS_PORT → 127.0.0.1:$KWS_PORT, certificates on demand (ask $ASK)"
 
 [ "$START" = 1 ] || exit 0
 PIDFILE="$CONFIG.pid"

@@ -4,7 +4,7 @@ import type { App, AppAccess } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { labelTaken, lockNames } from "../ingress/names";
 import type { Services } from "../services";
-import { forgetLabel } from "../ingress/resolve";
+import { forgetSite } from "../ingress/resolve";
 import { instanceOfUser } from "../instances/queries";
 import { appsOfUser, countApps, deleteApp, insertApp, updateApp } from "./queries";
 import { MAX_APPS } from "./schemas";
@@ -43,11 +43,11 @@ export async function createApp(s: Services, userId: string, body: { name: strin
 export async function changeApp(s: Services, userId: string, name: string, body: { port?: number; access?: AppAccess }): Promise<App> {
   const app = await updateApp(s.db, userId, name, body);
   if (!app) throw noSuchApp(name);
-  forgetLabel(s.db, name);
+  forgetSite(s.db, name);
   return app;
 }
 
 export async function removeApp(s: Services, userId: string, name: string): Promise<void> {
   if (!(await deleteApp(s.db, userId, name))) throw noSuchApp(name);
-  forgetLabel(s.db, name);
+  forgetSite(s.db, name);
 }

@@ -6,6 +6,8 @@ import type { Logger } from "../../shared/logger";
 import { AppError, invalid } from "../core/errors";
 import { lockUser } from "../core/locks";
 import type { Services } from "../services";
+import { forgetSite } from "../ingress/resolve";
+import { ownHostOf } from "../ingress/names";
 import { txtLookup } from "./dns";
 import { lostMail } from "./mails";
 import { challengeName, challengeValue } from "./present";
@@ -41,11 +43,6 @@ export function listDomains(s: Services, userId: string): Promise<DomainRow[]> {
   return domainsOfUser(s.db, userId);
 }
 
-/** The hosts a custom domain may not be (or be under): KWS's own and its apps'. */
-function kwsHost(s: Services, name: string): string | undefined {
-  return [new URL(s.config.appsUrl).hostname, new URL(s.config.publicUrl).hostname].find((h) => name === h || name.endsWith(`.${h}`));
-}
-
 async function appId(db: Db, userId: string, app: string): Promise<string> {
   const id = await appIdOfUser(db, userId, app);
   if (!id) throw noSuchApp(app);
@@ -58,7 +55,7 @@ async function appId(db: Db, userId: string, app: string): Promise<string> {
  */
 export async function createDomain(s: Services, userId: string, body: { domain: string; app: string }): Promise<DomainRow> {
   const name = body.domain;
-  const base = kwsHost(s, name);
+  const base = ownHostOf(s.config, name);
   if (base) throw invalid("domain", `must not be ${base} or under it: those names are KWS's own`);
   try {
     const row = await s.db.transaction(async (tx) => {
@@ -89,11 +86,14 @@ async function ownDomain(s: Services, userId: string, raw: string): Promise<Doma
 export async function changeDomain(s: Services, userId: string, raw: string, body: { app: string }): Promise<DomainRow> {
   const row = await ownDomain(s, userId, raw);
   const updated = await setDomain(s.db, row.id, { appId: await appId(s.db, userId, body.app) });
+  forgetSite(s.db, row.name);
   return { ...updated, app: body.app };
 }
 
 export async function removeDomain(s: Services, userId: string, raw: string): Promise<void> {
-  await deleteDomain(s.db, (await ownDomain(s, userId, raw)).id);
+  const row = await ownDomain(s, userId, raw);
+  await deleteDomain(s.db, row.id);
+  forgetSite(s.db, row.name);
 }
 
 /**
@@ -124,6 +124,7 @@ export async function checkClaim(s: Services, claim: Domain, log: Logger): Promi
   });
   if (!outcome) return { taken: true };
   const { verified, lost } = outcome;
+  forgetSite(s.db, claim.name);
   log.info("domain verified", { domain: claim.name, userId: claim.userId, lostClaims: lost.length });
   for (const person of lost) {
     await s.mailer.send(lostMail(person, claim.name)).catch((err: unknown) => log.error("lost-domain mail failed", { err, domain: claim.name }));

@@ -3,7 +3,7 @@ import type { Child } from "hono/jsx";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError } from "../core/errors";
-import { labelOfHost } from "./names";
+import { customDomainOfHost, labelOfHost } from "./names";
 import { getJob, isFinal } from "../core/jobs/store";
 import { createApp, type ServiceProvider } from "../app";
 import { instanceAction } from "../instances/service";
@@ -16,7 +16,7 @@ import { identify } from "./access";
 import { randomToken } from "../../shared/crypto/tokens";
 import { APP_COOKIE, GRANT_TTL_SECONDS, issueGrant, STATE_COOKIE, takeCode } from "./grants";
 import { outcomes, outcomeStatus, type Outcome } from "./outcome";
-import { resolveLabel } from "./resolve";
+import { resolveSite } from "./resolve";
 
 // Inline: on an app host every other path belongs to the app, stylesheets included.
 const STYLE = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .2em}button{font:inherit;padding:.4em 1em}";
@@ -42,7 +42,12 @@ function HostPage({ title, refresh, children }: { title: string; refresh?: boole
 /** Host-only (no Domain), out of scripts' reach, sent on top-level navigations from elsewhere. */
 const hostCookie = (c: PageContext) => ({ httpOnly: true, sameSite: "Lax" as const, secure: c.get("services").config.appsUrl.startsWith("https:") });
 const incoming = (c: PageContext) => (c.env as { incoming: IncomingMessage }).incoming;
-const labelOf = (c: PageContext) => labelOfHost(c.get("services").config.appsUrl, c.req.header("host"));
+/** The site of the request's host: an app host's label or a custom domain. */
+const siteOf = (c: PageContext) => {
+  const { config } = c.get("services");
+  const host = c.req.header("host");
+  return labelOfHost(config.appsUrl, host) ?? customDomainOfHost(config, host);
+};
 const page = (c: PageContext, status: ContentfulStatusCode, title: string, body: Child, refresh = false) =>
   c.html((<HostPage title={title} refresh={refresh}>{body}</HostPage>) as never, status);
 
@@ -113,7 +118,7 @@ function renderOutcome(c: PageContext, o: Outcome) {
 export function hostPages(provide: ServiceProvider) {
   return createApp(provide)
     .get("/.kws/callback", async (c) => {
-      const label = labelOf(c);
+      const label = siteOf(c);
       const code = c.req.query("code");
       const { kv } = c.get("services");
       const taken = label && code ? await takeCode(kv, code, label, getCookie(c, STATE_COOKIE)) : undefined;
@@ -126,10 +131,10 @@ export function hostPages(provide: ServiceProvider) {
     })
     .post("/.kws/start", async (c) => {
       await readForm(c);
-      const label = labelOf(c);
+      const site = siteOf(c);
       const s = c.get("services");
-      const dest = label ? await resolveLabel(s.db, label) : undefined;
-      const visitor = dest ? await identify(s, incoming(c), dest.label) : "anonymous";
+      const dest = site ? await resolveSite(s.db, site) : undefined;
+      const visitor = site && dest ? await identify(s, incoming(c), site) : "anonymous";
       if (!dest || typeof visitor !== "object" || visitor.userId !== dest.ownerId) {
         return page(c, 403, "Not yours", <p>Only the instance's owner can start it.</p>);
       }

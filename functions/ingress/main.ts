@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
@@ -22,13 +22,12 @@ runMain("kws ingress", async () => {
   // Agents reach this process with --streams-url: the router dials containers through them.
   const streams = new StreamHub({ db: services.db, logger });
   const router = new IngressRouter({ services, dialer: streams });
-  const server = createServer((req, res) => {
-    const label = router.label(req);
-    if (label !== undefined) return router.handle(req, res, label);
+  const server = createServer((req, res) => router.route(req, res, notASite));
+  function notASite(req: IncomingMessage, res: ServerResponse) {
     const healthy = req.url === "/healthz";
     res.writeHead(healthy ? 200 : 404, { "content-type": "application/json" });
-    res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} only` } }));
-  });
+    res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} and verified custom domains only` } }));
+  }
   routeUpgrades(server, [router.handleUpgrade, streams.handleUpgrade]);
   server.listen(config.port, () => logger.info("ingress listening", { port: config.port, apps: config.appsUrl }));
   onShutdown(async (signal) => {

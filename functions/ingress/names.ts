@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "../../shared/db";
 import { apps, instances } from "../../shared/db/schema";
@@ -52,10 +53,45 @@ export function appUrl(appsUrl: string, label: string): string {
  * the port is not compared: behind a proxy the Host has none), else undefined.
  */
 export function labelOfHost(appsUrl: string, host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  const hostname = host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  const hostname = hostnameOf(host);
+  if (!hostname) return undefined;
   const suffix = `.${new URL(appsUrl).hostname}`;
   if (!hostname.endsWith(suffix)) return undefined;
   const label = hostname.slice(0, -suffix.length);
   return DNS_LABEL.test(label) ? label : undefined;
+}
+
+/** A Host header's name: lower case, without its port or a trailing dot. */
+function hostnameOf(host: string | undefined): string | undefined {
+  return host?.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+}
+
+const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A lower-case ASCII DNS name of two labels or more, not an IP address. */
+export const isDnsName = (name: string) => name.length <= 253 && !isIP(name) && DOMAIN.test(name);
+
+/**
+ * The name of a Host header that could be a person's custom domain: a DNS name of two labels or
+ * more that is not an IP address, nor KWS's own host, nor the apps base or under it. Whether it is
+ * one (verified) takes a lookup.
+ */
+export function customDomainOfHost(config: Hosts, host: string | undefined): string | undefined {
+  const hostname = hostnameOf(host);
+  if (!hostname || !isDnsName(hostname)) return undefined;
+  return ownHostOf(config, hostname) ? undefined : hostname;
+}
+
+type Hosts = { appsUrl: string; publicUrl: string };
+
+/** KWS's own host name (the apps base's or the control plane's) that `name` is or is under, if any. */
+export function ownHostOf(config: Hosts, name: string): string | undefined {
+  return [new URL(config.appsUrl).hostname, new URL(config.publicUrl).hostname].find((h) => name === h || name.endsWith(`.${h}`));
+}
+
+/** The address of a site: an app host under the apps base, or a custom domain on the same scheme and port. */
+export function siteUrl(appsUrl: string, site: string): string {
+  if (!site.includes(".")) return appUrl(appsUrl, site);
+  const base = new URL(appsUrl);
+  return `${base.protocol}//${site}${base.port ? `:${base.port}` : ""}/`;
 }

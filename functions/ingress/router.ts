@@ -1,14 +1,14 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import { labelOfHost } from "./names";
+import { customDomainOfHost, labelOfHost } from "./names";
 import type { Logger } from "../../shared/logger";
 import type { Services } from "../services";
 import { identify, isBrowser, verdict } from "./access";
 import { hostPages } from "./host-pages";
 import { outcomes, outcomeStatus, type Outcome } from "./outcome";
 import { forwardHeaders, hasBody, proxyHttp, proxyUpgrade } from "./proxy";
-import { resolveLabelCached, type Destination } from "./resolve";
+import { resolveSiteCached, type Destination } from "./resolve";
 import { DialError, type StreamDialer } from "./stream-dialer";
 import { Upstreams } from "./upstreams";
 import { trustsPeer } from "../middleware/client-ip";
@@ -20,14 +20,22 @@ export interface IngressRouterOptions {
   dialer: StreamDialer;
 }
 
-/** `reused`: the destination was resolved by an earlier request (resolveLabelCached). */
+/** `reused`: the destination was resolved by an earlier request (resolveSiteCached). */
 type Decision = { kind: "proxy"; dest: Destination; reused: boolean } | Outcome;
 
 /**
- * Serves app hosts (`<label>.<apps base>`): resolves the label, applies its access level, and
- * proxies HTTP and websockets to the container over a stream from the dialer. Everything that is
- * not proxied (sign-in, 403, 404, a stopped instance, an app that does not answer) is a page of
- * `hostPages`. It answers only requests for app hosts; others are left to their owners.
+ * Caddy's catch-all route (scripts/ingress-setup.sh) sets this on what it sends for names that are
+ * none of KWS's own: such a request is a custom domain's, served or answered 404 by the ingress,
+ * never by the control plane's pages (a removed domain whose certificate Caddy still holds).
+ */
+export const SITE_HEADER = "x-kws-site";
+
+/**
+ * Serves sites: app hosts (`<label>.<apps base>`) and people's verified custom domains. It
+ * resolves the site, applies its access level, and proxies HTTP and websockets to the container
+ * over a stream from the dialer. Everything that is not proxied (sign-in, 403, 404, a stopped
+ * instance, an app that does not answer) is a page of `hostPages`. It answers only requests for
+ * sites; others are left to their owners.
  */
 export class IngressRouter {
   private readonly pages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -41,25 +49,45 @@ export class IngressRouter {
     this.log = o.services.logger.child({ component: "ingress" });
   }
 
-  /** The app-host label a request is for; undefined: not an app host. */
-  label(req: IncomingMessage): string | undefined {
-    return labelOfHost(this.o.services.config.appsUrl, req.headers.host);
+  /**
+   * The site a request is for: an app host's label at once; a custom domain once a lookup found it
+   * verified (or at once, from Caddy's catch-all route); undefined: not a site, the request is the
+   * control plane's.
+   */
+  site(req: IncomingMessage): string | Promise<string | undefined> | undefined {
+    const { config, db } = this.o.services;
+    const label = labelOfHost(config.appsUrl, req.headers.host);
+    if (label !== undefined) return label;
+    const domain = customDomainOfHost(config, req.headers.host);
+    if (domain === undefined || req.headers[SITE_HEADER] === "custom-domain") return domain;
+    return resolveSiteCached(db, domain).then((found) => (found ? domain : undefined));
   }
 
-  /** Takes the upgrades of app hosts (for routeUpgrades); other upgrades stay with their own handlers. */
-  readonly handleUpgrade: UpgradeHandler = (req, socket, head) => {
-    const label = this.label(req);
-    if (label === undefined) return false;
-    void this.upgrade(req, socket, head, label).catch((err: unknown) => {
+  /** Takes the upgrades of sites (for routeUpgrades); other upgrades stay with their own handlers. */
+  readonly handleUpgrade: UpgradeHandler = async (req, socket, head) => {
+    const site = await this.site(req);
+    if (site === undefined) return false;
+    void this.upgrade(req, socket, head, site).catch((err: unknown) => {
       this.log.error("upgrade failed", { err });
       socket.destroy();
     });
     return true;
   };
 
-  /** Serves a request for app host `label` (what label() found for it). */
-  handle(req: IncomingMessage, res: ServerResponse, label: string): void {
-    void this.serve(req, res, label).catch((err: unknown) => this.failed(req, res, err));
+  /** Serves a request for `site` (what site() found for it). */
+  handle(req: IncomingMessage, res: ServerResponse, site: string): void {
+    void this.serve(req, res, site).catch((err: unknown) => this.failed(req, res, err));
+  }
+
+  /** Serves the request if it is a site's, else hands it to `other`. */
+  route(req: IncomingMessage, res: ServerResponse, other: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const site = this.site(req);
+    if (typeof site === "string") return this.handle(req, res, site);
+    if (site === undefined) return other(req, res);
+    site.then(
+      (found) => (found === undefined ? other(req, res) : this.handle(req, res, found)),
+      (err: unknown) => this.failed(req, res, err),
+    );
   }
 
   private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -99,7 +127,7 @@ export class IngressRouter {
 
   private async decide(req: IncomingMessage, label: string, fresh: boolean): Promise<Decision> {
     const s = this.o.services;
-    const resolved = await resolveLabelCached(s.db, label, fresh);
+    const resolved = await resolveSiteCached(s.db, label, fresh);
     if (!resolved) return { kind: "not_found", label };
     const { dest, reused } = resolved;
     const visitor = await identify(s, req, label);

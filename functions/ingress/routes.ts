@@ -1,13 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { constantTimeEqual } from "../../shared/crypto/encoding";
 import { AppError } from "../core/errors";
-import { appUrl, DNS_LABEL, DNS_LABEL_RULE, labelOfHost } from "./names";
+import { customDomainOfHost, DNS_LABEL, isDnsName, labelOfHost, siteUrl } from "./names";
 import { createRouter } from "../app";
 import type { PageContext } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
 import { errorResponse, jsonResponse } from "../schemas";
 import { issueCode } from "./grants";
-import { resolveLabel } from "./resolve";
+import { isDomainSite, resolveSite } from "./resolve";
 
 const AskQuery = z.object({
   domain: z.string({ message: "is required" }).min(1, "is required").max(253, "must be at most 253 characters"),
@@ -18,12 +18,12 @@ const askRoute = createRoute({
   method: "get",
   path: "/ingress/ask",
   tags: ["ingress"],
-  summary: "Caddy's on-demand TLS check: 200 when the name is an app host of KWS or its own host (loopback or the shared secret only)",
+  summary: "Caddy's on-demand TLS check: 200 when the name is an app host of KWS, a verified custom domain, or KWS's own host (loopback or the shared secret only)",
   request: { query: AskQuery },
   responses: {
     200: jsonResponse(z.object({ domain: z.string() }), "KWS serves this name: a certificate may be issued"),
     403: errorResponse("Not from loopback and without the shared secret"),
-    404: errorResponse("No instance or app has this name"),
+    404: errorResponse("No instance, app or verified custom domain has this name"),
   },
 });
 
@@ -45,7 +45,8 @@ function mayAsk(c: PageContext, secret: string | undefined): boolean {
 }
 
 const AuthorizeQuery = z.object({
-  label: z.string().regex(DNS_LABEL, DNS_LABEL_RULE),
+  // The site: an app host's label, or a custom domain (checked to be a verified one below).
+  label: z.string().refine((v) => DNS_LABEL.test(v) || isDnsName(v)),
   path: z.string().optional(),
   state: z.string().regex(/^[A-Za-z0-9_-]{20,100}$/),
 });
@@ -56,8 +57,8 @@ export const ingressRoutes = createRouter().openapi(askRoute, async (c) => {
   const { db, config } = c.get("services");
   // The control plane's own host too, for a Caddy that serves it beside the app hosts.
   if (domain.toLowerCase() === new URL(config.publicUrl).hostname) return c.json({ domain }, 200);
-  const label = labelOfHost(config.appsUrl, domain);
-  if (!label || !(await resolveLabel(db, label))) throw new AppError("not_found", `${domain} is not an app host of KWS`);
+  const site = labelOfHost(config.appsUrl, domain) ?? customDomainOfHost(config, domain);
+  if (!site || !(await resolveSite(db, site))) throw new AppError("not_found", `${domain} is not an app host of KWS nor a verified custom domain`);
   return c.json({ domain }, 200);
 });
 
@@ -72,7 +73,9 @@ export const ingressPages = createRouter().get("/kws_authorize_app", async (c) =
   const path = sameHostPath(parsed.data.path) ?? "/";
   const user = c.get("auth")?.user;
   if (!user) return c.redirect(`/kws_signin?next=${encodeURIComponent(`/kws_authorize_app?label=${label}&path=${encodeURIComponent(path)}&state=${state}`)}`, 303);
-  const { kv, config } = c.get("services");
+  const { kv, config, db } = c.get("services");
+  // Only to a custom domain that leads to an app: never a redirect to any name a link says.
+  if (isDomainSite(label) && !(await resolveSite(db, label))) throw new AppError("not_found", `${label} is not a verified custom domain`);
   const code = await issueCode(kv, { userId: user.id, label, path, state });
-  return c.redirect(`${appUrl(config.appsUrl, label)}.kws/callback?code=${encodeURIComponent(code)}`, 303);
+  return c.redirect(`${siteUrl(config.appsUrl, label)}.kws/callback?code=${encodeURIComponent(code)}`, 303);
 });

@@ -5,16 +5,11 @@ import type { IngressRouter } from "./router";
 type Fetch = Parameters<typeof getRequestListener>[0];
 
 /**
- * The control plane's one HTTP server: a request for an app host goes to the ingress router (raw
+ * The control plane's one HTTP server: a request for a site (an app host or a custom domain) goes to the ingress router (raw
  * node:http, so bodies and websockets stream), every other request to the Hono app as before. Upgrades go through routeUpgrades, with the
  * router's handleUpgrade among the handlers.
  */
 export function createHttpServer(fetch: Fetch, router: IngressRouter): Server {
   const api = getRequestListener(fetch);
-  const server = createServer((req, res) => {
-    const label = router.label(req);
-    if (label === undefined) void api(req, res);
-    else router.handle(req, res, label);
-  });
-  return server;
+  return createServer((req, res) => router.route(req, res, (r, s) => void api(r, s)));
 }
