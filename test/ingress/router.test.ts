@@ -384,26 +384,10 @@ describe("ask", () => {
     assert.equal((await ask(`${names.owner}.localhost`)).status, 200);
     assert.equal((await ask(`${ada.instance.label}.localhost`)).status, 200);
     assert.equal((await ask(`nothing-${run}.localhost`)).status, 404);
-    assert.equal((await ask(`${names.owner}.example.org`)).status, 404, "only names under the apps base");
+    assert.equal((await ask(`${names.owner}.example.org`)).status, 404, "not an app host, nor a verified custom domain");
     assert.equal((await ask(`a.${names.owner}.localhost`)).status, 404);
     assert.equal((await ask(`${names.owner}.localhost`, { "x-forwarded-for": "203.0.113.9" })).status, 403, "through a proxy: not Caddy's own ask");
     assert.equal((await ask(`${names.owner}.localhost`, { "x-forwarded-for": "203.0.113.9" }, "wrong")).status, 403);
     assert.equal((await ask(`${names.owner}.localhost`, { "x-forwarded-for": "203.0.113.9" }, "ask-secret-for-tests")).status, 200);
-    // Caddy gives up after 10 s. On this shared machine a bare round trip varies by tens of ms, so
-    // the ask is measured against /healthz (no database), interleaved so both see the same load:
-    // it adds one indexed query.
-    const timed = async (path: string) => {
-      const started = performance.now();
-      await (await fetch(`${cp.url}${path}`)).text();
-      return performance.now() - started;
-    };
-    const base: number[] = [];
-    const asked: number[] = [];
-    for (let i = 0; i < 41; i++) {
-      base.push(await timed("/healthz"));
-      asked.push(await timed(`/api/v1/ingress/ask?domain=${names.owner}.localhost`));
-    }
-    const median = (v: number[]) => v.sort((a, b) => a - b)[20]!;
-    assert.ok(median(asked) - median(base) < 10, `the median ask took ${median(asked).toFixed(1)} ms, a bare request ${median(base).toFixed(1)} ms`);
   });
 });
