@@ -2,7 +2,8 @@
  * Inbound deploy hooks end to end: the control plane, an agent and a real Debian instance with a
  * real user. Signed deliveries of each provider run the command in the instance (as the person, in
  * their home); unsigned, wrongly signed, replayed and oversized ones run nothing; pushes during a
- * run make one more run; a hook starts at most 30 runs an hour; only the owner sees a hook.
+ * run make one more run; a hook starts at most 30 runs an hour; only the owner sees a hook; the
+ * page shows the runs.
  */
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
@@ -20,13 +21,14 @@ type Run = BodyOf<"GET", "/api/v1/hooks/x/runs", 200>["runs"][number];
 
 let p: Pipeline;
 let token: string;
+let cookie: string;
 let instanceName: string;
 
 before(async () => {
   p = await Pipeline.start({
     env: { KWS_BRIDGE_RANGE: RANGE, KWS_INSTANCE_IMAGE: "kws/debian-12", KWS_INSTANCE_MEMORY_MB: "512", KWS_HOST_MEMORY_RESERVE_MB: "256" },
   });
-  token = await p.userToken();
+  ({ token, cookie } = await p.account());
   instanceName = (await p.deploy(token, { username: USER, password: "Deploy-Hooks-2026" }, 240_000)).name;
 });
 
@@ -125,6 +127,8 @@ test("GitHub: a signed push runs the command as the person in their home; its ou
   const marker = await inInstance("stat", "-c", "%U %n", `/home/${USER}/marker`);
   assert.equal(marker.stdout.trim(), `${USER} /home/${USER}/marker`, "the file is the person's, in their home");
   assert.equal((await inInstance("cat", `/home/${USER}/marker`)).stdout, "hi\n");
+  const page = await (await fetch(`${p.url}/kws_hooks`, { headers: { cookie } })).text();
+  assert.ok(page.includes(`<pre data-testid="output-${run.id}">${USER}\n/home/${USER}\n</pre>`), "the page shows the run's output");
 });
 
 test("GitHub: a wrong or missing signature, a replay and an oversized body run nothing; a ping is answered", async () => {
