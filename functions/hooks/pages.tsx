@@ -45,6 +45,17 @@ function Runs({ runs }: { runs: HookRunJson[] }) {
   );
 }
 
+function Copyable({ id, label, value }: { id: string; label: string; value: string }) {
+  return (
+    <p>
+      {label} <input id={id} readonly value={value} data-select data-testid={id} />{" "}
+      <button type="button" data-copy={id}>
+        Copy
+      </button>
+    </p>
+  );
+}
+
 function HooksPage({ user, csrf, hooks, created, values = {}, errors = {}, message }: View) {
   return (
     <Layout title="Deploy hooks" user={user} csrf={csrf} wide forms>
@@ -60,15 +71,8 @@ function HooksPage({ user, csrf, hooks, created, values = {}, errors = {}, messa
             <p>
               <strong>{created.name} is added.</strong> Give the provider this URL and secret. The secret is not shown again.
             </p>
-            <p>
-              URL <input id="hook-url" readonly value={created.url} data-select /> <button type="button" data-copy="hook-url">Copy</button>
-            </p>
-            <p>
-              Secret <input id="hook-secret" readonly value={created.secret} data-select data-testid="hook-secret" />{" "}
-              <button type="button" data-copy="hook-secret">
-                Copy
-              </button>
-            </p>
+            <Copyable id="hook-url" label="URL" value={created.url} />
+            <Copyable id="hook-secret" label="Secret" value={created.secret} />
           </div>
         ) : null}
         <ItemTable
