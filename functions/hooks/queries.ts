@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, lt, notInArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, gt, isNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../../shared/db";
 import { hookDeliveries, hookRuns, hooks, type Hook, type HookRun, type HookRunStatus } from "../../shared/db/schema";
 
@@ -114,4 +114,12 @@ export async function pruneHook(db: Db, hookId: string): Promise<void> {
         notInArray(hookRuns.id, newest),
       ),
     );
+}
+
+/** A run whose job is gone (its host was removed with its jobs) ends, so it does not hold the hook forever. */
+export async function endOrphanedRun(db: Db, hookId: string): Promise<void> {
+  await db
+    .update(hookRuns)
+    .set({ status: "failed", error: "its job is gone: the instance's host was removed", finishedAt: new Date() })
+    .where(and(eq(hookRuns.hookId, hookId), eq(hookRuns.status, "running"), isNull(hookRuns.jobId)));
 }

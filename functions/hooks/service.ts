@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SecretBox } from "../../shared/crypto/secret-box";
+import type { Db } from "../../shared/db";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { Hook, HookProvider, HookRun, Job } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
@@ -13,6 +14,7 @@ import {
   claimDelivery,
   countHooks,
   deleteHook,
+  endOrphanedRun,
   hookById,
   hookOfUser,
   hooksOfUser,
@@ -81,15 +83,27 @@ export interface IncomingDelivery {
   body: Buffer;
 }
 
+/** 429 when the hook started RUNS_PER_HOUR runs in the last hour, with when it may start one again. */
+async function refuseOverLimit(tx: Db, hookId: string): Promise<void> {
+  const { n, oldest } = await runsInLastHour(tx, hookId);
+  if (n < RUNS_PER_HOUR) return;
+  const seconds = oldest ? Math.max(1, Math.ceil((oldest.getTime() + 3_600_000 - Date.now()) / 1000)) : 60;
+  throw new AppError("rate_limited", `this hook started ${RUNS_PER_HOUR} runs in the last hour, the most allowed; try again in ${seconds} s`, {
+    headers: { "Retry-After": String(seconds) },
+  });
+}
+
 /** Thrown inside the delivery's transaction to undo its claim: the id was seen, this is a replay. */
 class Replay extends Error {}
 
 /**
  * A provider's delivery to a hook: verified (else 401, nothing recorded), then one of
  * - a ping or a replay of a delivery id seen in the last day: `status` 200, nothing runs;
- * - the hook has a run waiting: this delivery joins it (one run for any number of pushes);
+ * - a run is running and another waits: this delivery joins the waiting one (one run for any
+ *   number of pushes);
  * - a run is running: a run is queued behind it, started when it ends;
- * - nothing runs: the command starts now in the person's instance.
+ * - nothing runs: the command starts now in the person's instance (the waiting run, if one was
+ *   left behind a run whose job is gone).
  * At most RUNS_PER_HOUR runs start per hour (429 beyond).
  */
 export async function receiveDelivery(s: Services, hookId: string, incoming: IncomingDelivery, log: Logger): Promise<{ status: 200 | 202; answer: DeliveryAnswer }> {
@@ -103,23 +117,21 @@ export async function receiveDelivery(s: Services, hookId: string, incoming: Inc
     decided = await s.db.transaction(async (tx) => {
       if (!(await lockHook(tx, hook.id))) throw new AppError("not_found", `no hook ${hookId}`);
       await pruneHook(tx, hook.id);
+      await endOrphanedRun(tx, hook.id);
       if (!(await claimDelivery(tx, hook.id, signed.deliveryId))) throw new Replay();
       const done = async (run: HookRun, message: string, job?: Job) => {
         await setDeliveryRun(tx, hook.id, signed.deliveryId, run.id);
         return { run, job, message };
       };
-      const waiting = await runOfHook(tx, hook.id, "queued");
-      if (waiting) return done(waiting, "joined the run that waits for the running one to end");
-      const { n, oldest } = await runsInLastHour(tx, hook.id);
-      if (n >= RUNS_PER_HOUR) {
-        const seconds = oldest ? Math.max(1, Math.ceil((oldest.getTime() + 3_600_000 - Date.now()) / 1000)) : 60;
-        throw new AppError("rate_limited", `this hook started ${RUNS_PER_HOUR} runs in the last hour, the most allowed; try again in ${seconds} s`, {
-          headers: { "Retry-After": String(seconds) },
-        });
+      const running = await runOfHook(tx, hook.id, "running");
+      let waiting = await runOfHook(tx, hook.id, "queued");
+      if (waiting && running) return done(waiting, "joined the run that waits for the running one to end");
+      if (!waiting) {
+        await refuseOverLimit(tx, hook.id);
+        waiting = await insertRun(tx, { hookId: hook.id, status: "queued", event: signed.event });
+        if (running) return done(waiting, "queued: it starts when the running one ends");
       }
-      const run = await insertRun(tx, { hookId: hook.id, status: "queued", event: signed.event });
-      if (await runOfHook(tx, hook.id, "running")) return done(run, "queued: it starts when the running one ends");
-      const started = await startRun(tx, hook, run, s.config.jobDeadlineSeconds + RUN_TIMEOUT_SECONDS);
+      const started = await startRun(tx, hook, waiting, s.config.jobDeadlineSeconds + RUN_TIMEOUT_SECONDS);
       if (!started.ok) throw new AppError("conflict", `the command cannot run: ${started.reason}`);
       return done(started.run, "started", started.job);
     });
