@@ -150,6 +150,14 @@ test("GitHub: a wrong or missing signature, a replay and an oversized body run n
 
   const big = { ref: "refs/heads/main", padding: "x".repeat(70 * 1024) };
   assert.equal((await github(hook, big)).status, 413);
+  // The same without a Content-Length: counted as it arrives.
+  const chunked = await fetch(`${p.url}/hooks/v1/${hook.id}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": randomUUID(), "x-hub-signature-256": githubSignature(hook.secret, big) },
+    body: new Blob([JSON.stringify(big)]).stream(),
+    duplex: "half",
+  } as RequestInit);
+  assert.equal(chunked.status, 413);
 
   const ping = await github(hook, { zen: "Keep it logically awesome." }, { event: "ping" });
   assert.equal(ping.status, 200);
