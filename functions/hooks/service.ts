@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { SecretBox } from "../../shared/crypto/secret-box";
 import type { Db } from "../../shared/db";
 import { uniqueViolation } from "../../shared/db/errors";
 import type { Hook, HookProvider, HookRun, Job } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
-import type { QueuePort } from "../../shared/queue/port";
-import { configured } from "../configured";
+import { queueAndBox } from "../configured";
 import { AppError } from "../core/errors";
 import { publishJob } from "../core/jobs/submit";
 import { lockUser } from "../core/locks";
@@ -32,13 +30,7 @@ import { startRun } from "./runs";
 import { MAX_HOOKS, RUN_TIMEOUT_SECONDS, RUNS_PER_HOUR, type DeliveryAnswer } from "./schemas";
 import { newSecret, verifyDelivery } from "./verify";
 
-interface Ready {
-  queue: QueuePort;
-  box: SecretBox;
-}
-
-const NEEDS = "deploy hooks need the Node control plane (job queue and KWS_SECRET_KEY)";
-const ready = (s: Services): Ready => ({ queue: configured(s.queue, NEEDS), box: configured(s.secretBox, NEEDS) });
+const ready = (s: Services) => queueAndBox(s, "deploy hooks");
 
 const secretContext = (hook: Pick<Hook, "id">) => `hook:${hook.id}:secret`;
 const noSuchHook = (id: string) => new AppError("not_found", `you have no hook ${id}`);
