@@ -13,6 +13,8 @@ import { domainPages } from "./domains/pages";
 import { domainRoutes } from "./domains/routes";
 import { deviceRoutes } from "./devices/routes";
 import { healthRoutes } from "./health/routes";
+import { hookPages } from "./hooks/pages";
+import { hookDeliveryRoutes, hookRoutes } from "./hooks/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
 import { ingressPages, ingressRoutes } from "./ingress/routes";
@@ -40,6 +42,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", appRoutes)
     .route("/api/v1", domainRoutes)
     .route("/api/v1", ingressRoutes)
+    .route("/api/v1", hookRoutes)
+    .route("/", hookDeliveryRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", verifyPages)
@@ -50,6 +54,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", devicePages)
     .route("/", appPages)
     .route("/", domainPages)
+    .route("/", hookPages)
     .route("/", ingressPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {

@@ -11,7 +11,9 @@ import type { Logger } from "../shared/logger";
 import { LogMailer } from "../shared/mail/log";
 import type { Mailer } from "../shared/mail/port";
 import { SmtpMailer } from "../shared/mail/smtp";
+import { jobOutcomes } from "./core/jobs/outcomes";
 import { redriveOpenJobs } from "./core/jobs/redrive";
+import { publishJob } from "./core/jobs/submit";
 import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
 import { HashGate } from "./auth/hash-gate";
@@ -94,6 +96,8 @@ export async function createNodeServices(
   const mailer: Mailer =
     overrides.mailer ?? (config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger));
   const queue = overrides.queue ?? (await createQueue(config, logger));
+  // Jobs that an outcome starts (a deploy hook's next run) go to this queue.
+  jobOutcomes.publishThrough(database.db, (job) => publishJob(database.db, queue, logger, job));
   if (!config.amqpUrl && !overrides.queue) {
     // The in-process queue starts empty: open jobs of a previous run get their message again.
     await redriveOpenJobs(database.db, queue, logger);

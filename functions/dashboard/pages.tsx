@@ -9,6 +9,7 @@ const SERVICES = [
   ["/kws_devices", "WireGuard devices"],
   ["/kws_apps", "Published apps"],
   ["/kws_domains", "Custom domains for your apps"],
+  ["/kws_hooks", "Deploy hooks (GitHub, GitLab, Standard Webhooks)"],
   ["/kws_services/postgres/users", "PostgreSQL users"],
   ["/kws_services/postgres/db", "PostgreSQL databases"],
 ] as const;

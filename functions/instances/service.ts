@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { SecretBox } from "../../shared/crypto/secret-box";
 import { lockUser } from "../core/locks";
 import type { Host, Instance, Job } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
@@ -11,9 +10,8 @@ import { getHost } from "../hosts/store";
 import { publishJob } from "../core/jobs/submit";
 import type { CommandKind } from "../../shared/protocol/commands";
 import type { Database } from "../../shared/db";
-import type { QueuePort } from "../../shared/queue/port";
 import { allocateOrRefuse } from "../addresses";
-import { configured } from "../configured";
+import { queueAndBox } from "../configured";
 import type { Services } from "../services";
 import { queueOwnerChange } from "../devices/owner";
 import { homeHostFor } from "../hosts/home-host";
@@ -25,13 +23,7 @@ import { accountName, insertInstance, instanceOfUser, updateInstance } from "./q
 export const IDE_PORT = 8099;
 const STOP_TIMEOUT_SECONDS = 30;
 
-interface Ready {
-  queue: QueuePort;
-  box: SecretBox;
-}
-
-const NEEDS = "instances need the Node control plane (job queue and KWS_SECRET_KEY)";
-const ready = (s: Services): Ready => ({ queue: configured(s.queue, NEEDS), box: configured(s.secretBox, NEEDS) });
+const ready = (s: Services) => queueAndBox(s, "instances");
 
 const passwordContext = (instance: Pick<Instance, "name">) => `instance:${instance.name}:password`;
 

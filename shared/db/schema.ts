@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { type AnyPgColumn, bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { type AnyPgColumn, bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 const timestamps = {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -380,3 +380,86 @@ export const domains = pgTable(
 );
 
 export type Domain = typeof domains.$inferSelect;
+
+export const hookProviders = ["github", "gitlab", "standard"] as const;
+export type HookProvider = (typeof hookProviders)[number];
+
+/**
+ * A person's inbound deploy hook: a request to its URL signed with its secret (the provider's way)
+ * runs `command` in their instance, as their Linux user, in their home directory.
+ */
+export const hooks = pgTable(
+  "hooks",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    provider: text("provider").$type<HookProvider>().notNull(),
+    command: text("command").notNull(),
+    // Signatures are checked with the secret itself, so it is kept encrypted (AES-256-GCM under
+    // KWS_SECRET_KEY, bound to the hook id), not hashed.
+    secretEncrypted: text("secret_encrypted").notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("hooks_user_name_key").on(t.userId, t.name)],
+);
+
+export type Hook = typeof hooks.$inferSelect;
+
+export const hookRunStatuses = ["queued", "running", "succeeded", "failed"] as const;
+export type HookRunStatus = (typeof hookRunStatuses)[number];
+
+/**
+ * One run of a hook's command. At most one runs and at most one waits behind it per hook (the
+ * partial unique indexes): deliveries that come while one waits join it. `output` is the last
+ * 64 KB of what the command wrote (stdout and stderr together).
+ */
+export const hookRuns = pgTable(
+  "hook_runs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    hookId: uuid("hook_id")
+      .notNull()
+      .references(() => hooks.id, { onDelete: "cascade" }),
+    status: text("status").$type<HookRunStatus>().notNull(),
+    // The provider's event name of the delivery that made the run (push, Push Hook, ...), if it sent one.
+    event: text("event"),
+    jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    exitCode: integer("exit_code"),
+    output: text("output").notNull().default(""),
+    // Why it failed when the command could not run (no instance, the host away): job errors, not exit codes.
+    error: text("error"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("hook_runs_running_key").on(t.hookId).where(sql`${t.status} = 'running'`),
+    uniqueIndex("hook_runs_queued_key").on(t.hookId).where(sql`${t.status} = 'queued'`),
+    index("hook_runs_hook_created_idx").on(t.hookId, t.createdAt),
+    index("hook_runs_job_idx").on(t.jobId),
+  ],
+);
+
+export type HookRun = typeof hookRuns.$inferSelect;
+
+/**
+ * The deliveries a hook accepted, by the provider's delivery id (X-GitHub-Delivery,
+ * X-Gitlab-Event-UUID, webhook-id): the primary key is what makes a replay find the run the first
+ * one started instead of starting another. Kept 24 hours.
+ */
+export const hookDeliveries = pgTable(
+  "hook_deliveries",
+  {
+    hookId: uuid("hook_id")
+      .notNull()
+      .references(() => hooks.id, { onDelete: "cascade" }),
+    deliveryId: text("delivery_id").notNull(),
+    // Null only inside the transaction that claims the id, until it knows the run.
+    runId: uuid("run_id").references(() => hookRuns.id, { onDelete: "cascade" }),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.hookId, t.deliveryId] }), index("hook_deliveries_run_idx").on(t.runId)],
+);

@@ -143,6 +143,27 @@ describe("the jobs table, written in batches", () => {
     assert.deepEqual(seen, [{ id: effect.id, status: "failed", stored: "failed" }]);
   });
 
+  test("finishJob: the longest registered prefix of a kind takes its outcome; the jobs it starts are sent once that outcome is committed", async () => {
+    const calls: string[] = [];
+    const sent: { id: string; stored: string | undefined }[] = [];
+    jobOutcomes.register("test-chain.", async () => void calls.push("broad"));
+    jobOutcomes.register("test-chain.next", async (tx, job) => {
+      calls.push("narrow");
+      return [await insertJob(tx, { hostId: job.hostId, userId: null, kind: "noop", payload: {}, deadline: new Date(Date.now() + 60_000) })];
+    });
+    // The publisher reads the started job through another connection: it sees only what is committed.
+    jobOutcomes.publishThrough(db, async (job) => {
+      const [row] = await db.select().from(jobs).where(eq(jobs.id, job.id));
+      sent.push({ id: job.id, stored: row?.status });
+    });
+    await finishJob(db, (await newJob(h1.id, "test-chain.other")).id, { ok: true, data: null });
+    const done = await finishJob(db, (await newJob(h1.id, "test-chain.next")).id, { ok: true, data: null });
+    assert.equal(done?.status, "succeeded");
+    assert.deepEqual(calls, ["broad", "narrow"]);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]!.stored, "queued", "the started job was committed before it was sent");
+  });
+
   test("markRunning and finishJob: many concurrent calls, each stored exactly once", async () => {
     const created = await Promise.all(Array.from({ length: 40 }, (_, i) => newJob(i % 2 ? h1.id : h2.id)));
     const running = await Promise.all(created.map((j, i) => markRunning(db, { id: j.id, hostId: j.hostId, attempt: 1 + (i % 3) })));

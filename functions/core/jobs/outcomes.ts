@@ -1,8 +1,15 @@
 import type { Database } from "../../../shared/db";
 import type { Job } from "../../../shared/db/schema";
 
-/** What a finished job changes besides its own row, in the transaction that records its outcome. */
-export type OutcomeHandler = (tx: Database, job: Job) => Promise<void>;
+/**
+ * What a finished job changes besides its own row, in the transaction that records its outcome. It
+ * answers the jobs it inserted there that must be sent once that transaction commits (work that
+ * waited for this job to end), if any.
+ */
+export type OutcomeHandler = (tx: Database, job: Job) => Promise<Job[] | void>;
+
+/** Sends a job whose row is committed: its message to its host's queue. */
+export type JobPublisher = (job: Job) => Promise<void>;
 
 /**
  * The capabilities' outcome handlers by job kind prefix ("instance." → instances). The job store
@@ -11,6 +18,7 @@ export type OutcomeHandler = (tx: Database, job: Job) => Promise<void>;
  */
 export class JobOutcomes {
   private readonly handlers = new Map<string, OutcomeHandler>();
+  private readonly publishers = new WeakMap<Database, JobPublisher>();
 
   /** Registering a prefix again replaces its handler, so composing twice in a process is harmless. */
   register(prefix: string, handler: OutcomeHandler): void {
@@ -22,9 +30,23 @@ export class JobOutcomes {
     return [...this.handlers.keys()];
   }
 
+  /** The handler of the longest registered prefix of `kind`: "instance.exec" wins over "instance.". */
   handlerFor(kind: string): OutcomeHandler | undefined {
-    for (const [prefix, handler] of this.handlers) if (kind.startsWith(prefix)) return handler;
-    return undefined;
+    let best: string | undefined;
+    for (const prefix of this.handlers.keys()) if (kind.startsWith(prefix) && prefix.length > (best?.length ?? -1)) best = prefix;
+    return best === undefined ? undefined : this.handlers.get(best);
+  }
+
+  /**
+   * How the jobs that handlers start are sent for outcomes recorded through `db`: set where that
+   * database's queue is composed (per database, as test processes compose several).
+   */
+  publishThrough(db: Database, publish: JobPublisher): void {
+    this.publishers.set(db, publish);
+  }
+
+  publisherFor(db: Database): JobPublisher | undefined {
+    return this.publishers.get(db);
   }
 }
 

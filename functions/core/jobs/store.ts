@@ -171,17 +171,32 @@ export function finishJob(db: Database, id: string, outcome: Outcome, hostId?: s
   return finishBatches(db)({ id, outcome, hostId });
 }
 
-function finishWithEffects(db: Database, { id, outcome, hostId }: Finish): Promise<Job | undefined> {
+async function finishWithEffects(db: Database, { id, outcome, hostId }: Finish): Promise<Job | undefined> {
   const conditions = [eq(jobs.id, id), inArray(jobs.status, [...OPEN_STATUSES])];
   if (hostId) conditions.push(eq(jobs.hostId, hostId));
   const set = outcome.ok
     ? { status: "succeeded" as const, result: outcome.data ?? null, finishedAt: sql`now()`, updatedAt: sql`now()` }
     : { status: "failed" as const, error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` };
-  return db.transaction(async (tx) => {
+  const { row, next } = await db.transaction(async (tx) => {
     const [row] = await tx.update(jobs).set(set).where(and(...conditions)).returning();
-    if (row) await jobOutcomes.handlerFor(row.kind)?.(tx, row);
-    return row;
+    const next = row ? ((await jobOutcomes.handlerFor(row.kind)?.(tx, row)) ?? []) : [];
+    return { row, next };
   });
+  await sendNext(db, next);
+  return row;
+}
+
+/**
+ * Sends the jobs an outcome started, now that they are committed. A job that cannot be sent is
+ * failed (by the publisher, or here when this process composed no queue for `db`), so nothing
+ * waits for a message that never comes; the outcome itself stays recorded.
+ */
+async function sendNext(db: Database, next: Job[]): Promise<void> {
+  const publish = jobOutcomes.publisherFor(db);
+  for (const job of next) {
+    if (publish) await publish(job).catch(() => undefined);
+    else await finishJob(db, job.id, { ok: false, error: { code: "queue_unavailable", message: "this process has no job queue to send the job to" } });
+  }
 }
 
 /** The items of a batch as one JSON object keyed by job id (the first item of an id), for a statement to read per row. */
