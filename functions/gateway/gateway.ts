@@ -66,6 +66,7 @@ export class Gateway {
         heartbeatMs: this.o.heartbeatMs,
         secretBox: this.o.secretBox,
         prefetch: this.o.prefetch,
+        activity: this.o.activity,
         onEstablished: (s) => {
           const previous = this.sessions.get(s.hostId);
           this.sessions.set(s.hostId, s);

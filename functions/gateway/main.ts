@@ -3,6 +3,7 @@ import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
 import { routeUpgrades } from "../upgrades";
+import { activitySettings } from "../idle/rules";
 import { Gateway } from "./gateway";
 
 /**
@@ -17,7 +18,14 @@ runMain("kws gateway", async () => {
   ]);
   const logger = createLogger({ service: "kws-gateway" }, { level: config.logLevel });
   const services = await createNodeServices(config, logger);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
+  const gateway = new Gateway({
+    db: services.db,
+    queue: services.queue,
+    logger,
+    heartbeatMs: config.heartbeatMs,
+    secretBox: services.secretBox,
+    activity: activitySettings(config.idleStop),
+  });
   await gateway.start();
   const server = createServer((req, res) => {
     const healthy = req.url === "/healthz";

@@ -8,6 +8,7 @@ import type { StreamTarget } from "./stream-dialer";
 /** What an app host names: the IDE of an instance, or a published port of one. */
 export interface Destination {
   label: string;
+  instanceId: string;
   kind: "ide" | "app";
   ownerId: string;
   access: AppAccess;
@@ -18,6 +19,7 @@ export interface Destination {
 }
 
 const columns = {
+  instanceId: instances.id,
   ownerId: instances.userId,
   hostId: instances.hostId,
   address: instances.ipv4,
@@ -51,6 +53,7 @@ export async function resolveLabel(db: Db, label: string): Promise<Destination |
   if (!row) return undefined;
   return {
     label,
+    instanceId: row.instanceId,
     kind: row.kind,
     ownerId: row.ownerId,
     access: row.access,
