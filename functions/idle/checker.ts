@@ -1,4 +1,5 @@
 import type { Logger } from "../../shared/logger";
+import { Periodic } from "../core/periodic";
 import type { Services } from "../services";
 import { runningInstances } from "./queries";
 import { checkIntervalMs } from "./rules";
@@ -16,31 +17,20 @@ export interface IdleCheckerOptions {
  * their agents reported, and stops those past their idle time through the normal stop job. Several
  * control planes may run it: each stop happens under the instance's row lock, skipped by the others.
  */
-export class IdleChecker {
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<void>;
-
-  constructor(private readonly o: IdleCheckerOptions) {}
-
-  start() {
-    if (this.o.services.queue === undefined) return;
-    this.timer = setInterval(() => void this.pass(), this.o.intervalMs ?? checkIntervalMs(this.o.services.config.idleStop));
-    this.timer.unref?.();
+export class IdleChecker extends Periodic {
+  constructor(private readonly o: IdleCheckerOptions) {
+    super({ what: "idle check", intervalMs: o.intervalMs ?? checkIntervalMs(o.services.config.idleStop), logger: o.logger });
   }
 
-  /** One pass; a pass already running is waited for instead of started again. */
-  pass(): Promise<void> {
-    this.running ??= this.stopIdle()
-      .catch((err: unknown) => this.o.logger.error("idle check failed", { err }))
-      .finally(() => (this.running = undefined));
-    return this.running;
+  /** Without a job queue nothing can be stopped: no passes. */
+  override start() {
+    if (this.o.services.queue !== undefined) super.start();
   }
 
-  private async stopIdle() {
+  protected async work() {
     const { services: s, logger } = this.o;
-    const policy = s.config.idleStop;
     for (const c of await runningInstances(s.db)) {
-      const status = statusOf(c, policy);
+      const status = statusOf(c, s.config.idleStop);
       if (!status.due) continue;
       const job = await stopIfIdle(s, c.instance.id).catch((err: unknown) => {
         logger.warn("idle stop of one instance failed", { instanceId: c.instance.id, err });
@@ -48,10 +38,5 @@ export class IdleChecker {
       });
       if (job) logger.info("idle instance stopped", { jobId: job.id, instanceId: c.instance.id, userId: c.instance.userId, idleMinutes: status.minutes });
     }
-  }
-
-  async stop() {
-    clearInterval(this.timer);
-    await this.running;
   }
 }
