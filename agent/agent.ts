@@ -17,6 +17,8 @@ import type { WireGuardOptions } from "./wireguard/manager";
 import { PeerRefresh } from "./wireguard/peer-refresh";
 import { StreamConnection, type StreamConnectionOptions } from "./streams/stream-connection";
 import { StreamTargets } from "./streams/targets";
+import { StreamActivity } from "./streams/activity";
+import { ActivityReporter } from "./activity/reporter";
 
 export interface LxdMonitorOptions {
   /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
@@ -159,6 +161,7 @@ export class Agent {
   private readonly executor: Executor;
   private readonly connection: Connection;
   private readonly streams: StreamConnection | undefined;
+  private readonly activity: ActivityReporter;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -219,9 +222,19 @@ export class Agent {
       // Facts without LXD beat no facts: the gateway still sees the host's size.
       facts: () => collectHostFacts(this.lxd.current.client, factsOptions).catch(() => collectHostFacts(undefined, factsOptions)),
       onCommand: (command) => this.executor.submit(command),
-      onWelcome: () => this.peerRefresh?.ask(),
+      onWelcome: (welcome) => {
+        this.peerRefresh?.ask();
+        this.activity.configure(welcome.activity);
+      },
       onWireGuardPeers: (answer) => void this.peerRefresh?.answer(answer.requestId, answer.peers),
       logger: options.logger,
+    });
+    const streamActivity = new StreamActivity();
+    this.activity = new ActivityReporter({
+      lxd: () => this.lxd.current.client,
+      streams: streamActivity,
+      send: (message) => this.connection.send(message),
+      logger: this.logger,
     });
     if ("streams" in parts) {
       this.streams = parts.streams;
@@ -234,6 +247,7 @@ export class Agent {
         credential: options.credential.credential,
         logger: this.logger.child({ component: "streams" }),
         targets: new StreamTargets(targets ? { cidrs: targets } : {}),
+        activity: streamActivity,
       });
     }
   }
@@ -261,6 +275,7 @@ export class Agent {
   /** Drains work while still connected, so finished results reach the gateway before the socket closes. */
   async stop(): Promise<void> {
     this.logger.info("agent stopping");
+    this.activity.stop();
     await this.streams?.stop();
     const { abandoned } = await this.executor.stop();
     await this.connection.stop();

@@ -2,7 +2,7 @@ import WebSocket from "ws";
 import type { RawData } from "ws";
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible, parseFrame, speaks, stamp } from "../shared/protocol/messages";
-import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, WireGuardPeersAnswer } from "../shared/protocol/messages";
+import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, Welcome, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
 import { CloseCodes } from "../shared/protocol/close-codes";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
@@ -28,7 +28,7 @@ export interface ConnectionOptions {
   facts: () => Promise<HostFactsMessage>;
   onCommand: (command: Command) => void;
   /** After each welcome (every reconnect), once the held progress and unacked results are out. */
-  onWelcome?: () => void;
+  onWelcome?: (welcome: Welcome) => void;
   onWireGuardPeers?: (answer: WireGuardPeersAnswer) => void;
   logger: Logger;
   factsIntervalMs?: number;
@@ -244,7 +244,7 @@ export class Connection {
     }
   }
 
-  private welcomed(ws: WebSocket, welcome: Extract<GatewayMessage, { type: "welcome" }>): void {
+  private welcomed(ws: WebSocket, welcome: Welcome): void {
     if (!compatible(welcome.protocol)) {
       this.failure = `gateway speaks protocol ${welcome.protocol}, this agent ${PROTOCOL_VERSION}`;
       this.logger.error("incompatible gateway protocol: upgrade the agent or the gateway", {
@@ -265,7 +265,7 @@ export class Connection {
     this.factsTimer = setInterval(() => this.sendFacts(), this.options.factsIntervalMs ?? 60_000);
     for (const step of this.heldProgress.splice(0)) this.write(step);
     for (const result of unacked) this.write(result);
-    this.options.onWelcome?.();
+    this.options.onWelcome?.(welcome);
   }
 
   private sendFacts(): void {

@@ -18,6 +18,7 @@ import { hookDeliveryRoutes, hookRoutes } from "./hooks/routes";
 import { enrollRoutes } from "./hosts/enroll";
 import { hostRoutes } from "./hosts/routes";
 import { ingressPages, ingressRoutes } from "./ingress/routes";
+import { idleRoutes } from "./idle/routes";
 import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
@@ -37,6 +38,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
     .route("/api/v1", instanceRoutes)
+    .route("/api/v1", idleRoutes)
     .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/api/v1", appRoutes)

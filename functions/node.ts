@@ -6,7 +6,8 @@ import { UnverifiedAccountSweeper } from "./auth/unverified-accounts";
 import { createControlPlane } from "./control-plane";
 import { tightenDataDir } from "./data-dir";
 import { DomainChecker } from "./domains/checker";
-import { Gateway } from "./gateway/gateway";
+import { configuredGateway } from "./gateway/gateway";
+import { IdleChecker } from "./idle/checker";
 import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
 import { StreamHub } from "./streams/hub";
@@ -32,12 +33,14 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   if (loose > 0) logger.warn("the data directory was open to other users: tightened it to 0700, its files to the owner alone", { dataDir: config.dataDir, entries: loose });
   const services = await createNodeServices(config, logger);
   await tightenDataDir(config.dataDir);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
+  const gateway = configuredGateway(config, services, logger);
   await gateway.start();
   const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
   sweeper.start();
   const domainChecker = new DomainChecker({ services, logger });
   domainChecker.start();
+  const idleChecker = new IdleChecker({ services, logger });
+  idleChecker.start();
   const app = createControlPlane(async () => ({ services }));
   // The agents' data connections: the ingress reaches containers through them.
   const streams = new StreamHub({ db: services.db, logger });
@@ -56,6 +59,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
       await gateway.stop();
       await sweeper.stop();
       await domainChecker.stop();
+      await idleChecker.stop();
       server.close();
       await services.close();
     },

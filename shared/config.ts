@@ -21,6 +21,20 @@ const intInRange = (min: number, max: number, fallback: number) =>
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
+/** Minutes (fractions allowed, up to a year) or "never": null. */
+const idleMinutes = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    if (v === "never") return null;
+    const minutes = Number(v);
+    if (v === "" || !Number.isFinite(minutes) || minutes <= 0 || minutes > 525_600) {
+      ctx.addIssue({ code: "custom", message: 'must be a number of minutes above 0 (e.g. 60 or 0.5), or "never"' });
+      return z.NEVER;
+    }
+    return minutes;
+  });
+
 /** Every variable KWS reads. Nothing else in the codebase reads the environment. */
 export const configSchema = z
   .object({
@@ -178,6 +192,11 @@ export const configSchema = z
         }
         return servers.length ? servers : undefined;
       }),
+    // Minutes without activity after which a running instance is stopped, or "never".
+    KWS_IDLE_STOP_MINUTES: idleMinutes.default(60),
+    // The longest idle time a person may choose for their instance, or "never" (they may turn idle stop
+    // off); default: KWS_IDLE_STOP_MINUTES. Shorter times are always allowed.
+    KWS_IDLE_STOP_MAX_MINUTES: idleMinutes.optional(),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -190,6 +209,10 @@ export const configSchema = z
         path: [url ? "UPSTASH_REDIS_REST_TOKEN" : "UPSTASH_REDIS_REST_URL"],
         message: "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together",
       });
+    }
+    const [idle, max] = [env.KWS_IDLE_STOP_MINUTES, env.KWS_IDLE_STOP_MAX_MINUTES];
+    if (max !== undefined && max !== null && (idle === null || idle > max)) {
+      ctx.addIssue({ code: "custom", path: ["KWS_IDLE_STOP_MAX_MINUTES"], message: "must not be below KWS_IDLE_STOP_MINUTES (use never when that is never)" });
     }
   })
   // The configuration as the code reads it; its type (Config) is inferred from here.
@@ -238,6 +261,11 @@ export const configSchema = z
     /** Resolvers for custom-domain checks (node:dns setServers form); undefined: the system's. */
     dnsServers: e.KWS_DNS_SERVERS,
     localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD },
+    /** Idle auto-stop: the default and the longest a person may choose, in minutes; null: never. */
+    idleStop: {
+      defaultMinutes: e.KWS_IDLE_STOP_MINUTES,
+      maxMinutes: e.KWS_IDLE_STOP_MAX_MINUTES === undefined ? e.KWS_IDLE_STOP_MINUTES : e.KWS_IDLE_STOP_MAX_MINUTES,
+    },
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -2,10 +2,13 @@ import { connect, type Socket } from "node:net";
 import type { Logger } from "../../shared/logger";
 import type { OpenRequest } from "../../shared/streams/frames";
 import type { MuxStream } from "../../shared/streams/mux";
+import type { StreamActivity } from "./activity";
 import type { StreamTargets } from "./targets";
 
 export interface RelayOptions {
   targets: StreamTargets;
+  /** Counts the stream while it is connected (idle auto-stop). */
+  activity?: StreamActivity;
   connectTimeoutMs: number;
   logger: Logger;
 }
@@ -38,6 +41,8 @@ export function relay(request: OpenRequest, stream: MuxStream, options: RelayOpt
       return;
     }
     stream.accept();
+    options.activity?.opened(request.address);
+    socket.once("close", () => options.activity?.closed(request.address));
     socket.pipe(stream);
     stream.pipe(socket);
   });

@@ -9,6 +9,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../backoff";
 import { gatewayEndpoint } from "../cli-args";
 import { assertSecureGateway } from "../gateway-url";
 import { closeForShutdown } from "../shutdown-socket";
+import type { StreamActivity } from "./activity";
 import { relay } from "./relay";
 import { StreamTargets } from "./targets";
 
@@ -20,6 +21,8 @@ export interface StreamConnectionOptions {
   credential: string;
   logger: Logger;
   targets: StreamTargets;
+  /** Counts the streams to each instance (idle auto-stop's activity reports). */
+  activity?: StreamActivity;
   /** How long connecting to a target may take before the dialer hears `timeout`. */
   connectTimeoutMs?: number;
   pingMs?: number;
@@ -105,7 +108,12 @@ export class StreamConnection {
         logger: log,
         ...(this.options.window ? { window: this.options.window } : {}),
         onOpen: (request, stream) =>
-          relay(request, stream, { targets: this.options.targets, connectTimeoutMs: this.options.connectTimeoutMs ?? 5000, logger: log }),
+          relay(request, stream, {
+            targets: this.options.targets,
+            connectTimeoutMs: this.options.connectTimeoutMs ?? 5000,
+            logger: log,
+            ...(this.options.activity ? { activity: this.options.activity } : {}),
+          }),
       });
       log.info("stream connection open", { url: this.url });
     });

@@ -1,4 +1,5 @@
 import type { Logger } from "../../shared/logger";
+import { Periodic } from "../core/periodic";
 import type { Services } from "../services";
 import { dueClaims, setDomain } from "./queries";
 import { backoffMs, checkClaim, CLAIM_LIFETIME_MS } from "./service";
@@ -19,29 +20,15 @@ const BATCH = 50;
  * The control plane's background check of pending domains: each due claim's TXT record is looked
  * up (waits from 1 min, doubling to 1 h); a claim still unproven 72 h after it was made expires.
  */
-export class DomainChecker {
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<void>;
+export class DomainChecker extends Periodic {
   private readonly now: () => number;
 
   constructor(private readonly o: DomainCheckerOptions) {
+    super({ what: "domain check", intervalMs: o.intervalMs ?? 30_000, logger: o.logger });
     this.now = o.now ?? Date.now;
   }
 
-  start() {
-    this.timer = setInterval(() => void this.pass(), this.o.intervalMs ?? 30_000);
-    this.timer.unref?.();
-  }
-
-  /** One pass; a pass already running is waited for instead of started again. */
-  pass(): Promise<void> {
-    this.running ??= this.checkDue()
-      .catch((err: unknown) => this.o.logger.error("domain check failed", { err }))
-      .finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async checkDue() {
+  protected async work() {
     const { services: s, logger } = this.o;
     const now = this.now();
     for (const claim of await dueClaims(s.db, new Date(now), BATCH)) {
@@ -60,10 +47,5 @@ export class DomainChecker {
         logger.debug("domain not proven yet", { domain: claim.name, attempts });
       }
     }
-  }
-
-  async stop() {
-    clearInterval(this.timer);
-    await this.running;
   }
 }

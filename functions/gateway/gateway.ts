@@ -6,12 +6,27 @@ import { recordHeartbeats } from "../hosts/store";
 import type { Logger } from "../../shared/logger";
 import type { Host } from "../../shared/db/schema";
 import type { UpgradeHandler } from "../upgrades";
+import type { Config } from "../../shared/config";
+import { activitySettings } from "../idle/rules";
+import type { NodeServices } from "../node-services";
 import { agentEndpoint } from "./authenticate";
 import { JobReaper } from "./reaper";
 import { CloseCodes } from "../../shared/protocol/close-codes";
 import { AgentSession, type SessionServices } from "./session";
 
 export const CONNECT_PATH = "/agent/v1/connect";
+
+/** The gateway of a Node process (`npm start`, `npm run gateway`), from its configuration and services. */
+export function configuredGateway(config: Config, services: Pick<NodeServices, "db" | "queue" | "secretBox">, logger: Logger): Gateway {
+  return new Gateway({
+    db: services.db,
+    queue: services.queue,
+    logger,
+    heartbeatMs: config.heartbeatMs,
+    secretBox: services.secretBox,
+    activity: activitySettings(config.idleStop),
+  });
+}
 
 export interface GatewayOptions extends SessionServices {
   reaperIntervalMs?: number;
@@ -66,6 +81,7 @@ export class Gateway {
         heartbeatMs: this.o.heartbeatMs,
         secretBox: this.o.secretBox,
         prefetch: this.o.prefetch,
+        activity: this.o.activity,
         onEstablished: (s) => {
           const previous = this.sessions.get(s.hostId);
           this.sessions.set(s.hostId, s);

@@ -3,7 +3,7 @@ import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
 import { routeUpgrades } from "../upgrades";
-import { Gateway } from "./gateway";
+import { configuredGateway } from "./gateway";
 
 /**
  * `npm run gateway`: the gateway alone, for deployments that run several gateways (or keep agents'
@@ -17,7 +17,7 @@ runMain("kws gateway", async () => {
   ]);
   const logger = createLogger({ service: "kws-gateway" }, { level: config.logLevel });
   const services = await createNodeServices(config, logger);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
+  const gateway = configuredGateway(config, services, logger);
   await gateway.start();
   const server = createServer((req, res) => {
     const healthy = req.url === "/healthz";

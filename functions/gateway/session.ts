@@ -2,6 +2,7 @@ import type WebSocket from "ws";
 import type { Database } from "../../shared/db";
 import type { Host } from "../../shared/db/schema";
 import { desiredPeers } from "../devices/desired-peers";
+import { recordActivity } from "../idle/queries";
 import { markConnected, markDisconnected, recordFacts } from "../hosts/store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../core/jobs/queue-names";
 import { appendStep, finishJob, markRunning } from "../core/jobs/store";
@@ -13,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   stamp,
   type AgentMessage,
+  type ActivitySettings,
   type GatewayMessageBody,
   type Hello,
 } from "../../shared/protocol/messages";
@@ -31,6 +33,8 @@ export interface SessionServices {
   secretBox?: SecretBox;
   /** Deliveries in flight to one agent. */
   prefetch?: number;
+  /** What agents are asked to report for idle auto-stop (functions/idle/); none without it. */
+  activity?: ActivitySettings;
 }
 
 export interface AgentSessionOptions extends SessionServices {
@@ -152,6 +156,9 @@ export class AgentSession {
         return this.onResult(m);
       case "wg-peers-request":
         return this.onPeersRequest(m);
+      case "activity":
+        await recordActivity(this.o.db, this.hostId, m.instances);
+        return;
       case "error":
         this.log.warn("agent reported a protocol error", { message: m.message });
         return;
@@ -172,7 +179,14 @@ export class AgentSession {
     this.o.onEstablished(this);
     await markConnected(this.o.db, this.hostId, this.o.connectionId, hello);
     if (this.closed) return;
-    this.send({ type: "welcome", protocol: PROTOCOL_VERSION, hostId: this.hostId, hostName: this.o.host.name, heartbeatMs: this.o.heartbeatMs });
+    this.send({
+      type: "welcome",
+      protocol: PROTOCOL_VERSION,
+      hostId: this.hostId,
+      hostName: this.o.host.name,
+      heartbeatMs: this.o.heartbeatMs,
+      ...(this.o.activity ? { activity: this.o.activity } : {}),
+    });
     this.log.info("agent connected", { agentVersion: hello.agentVersion, lxdVersion: hello.lxdVersion, degradedReason: hello.degradedReason });
     const queue = hostQueue(this.hostId);
     let subscription: Subscription;

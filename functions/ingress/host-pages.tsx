@@ -6,17 +6,13 @@ import { AppError } from "../core/errors";
 import { customDomainOfHost, labelOfHost } from "./names";
 import { getJob, isFinal } from "../core/jobs/store";
 import { createApp, type ServiceProvider } from "../app";
-import { instanceAction } from "../instances/service";
-import { csrfToken } from "../web/csrf";
-import { formFailure, readForm } from "../web/forms";
-import { CsrfField } from "../web/layout";
+import { wakeInstance } from "../idle/service";
+import { formFailure } from "../web/forms";
 import type { PageContext } from "../web/pages";
 import { sameHostPath } from "../web/redirects";
-import { identify } from "./access";
 import { randomToken } from "../../shared/crypto/tokens";
 import { APP_COOKIE, GRANT_TTL_SECONDS, issueGrant, STATE_COOKIE, takeCode } from "./grants";
 import { outcomes, outcomeStatus, type Outcome } from "./outcome";
-import { resolveSite } from "./resolve";
 
 // Inline: on an app host every other path belongs to the app, stylesheets included.
 const STYLE = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .2em}button{font:inherit;padding:.4em 1em}";
@@ -51,30 +47,47 @@ const siteOf = (c: PageContext) => {
 const page = (c: PageContext, status: ContentfulStatusCode, title: string, body: Child, refresh = false) =>
   c.html((<HostPage title={title} refresh={refresh}>{body}</HostPage>) as never, status);
 
-async function stoppedPage(c: PageContext, o: Extract<Outcome, { kind: "stopped" }>) {
-  const { dest, visitor } = o;
-  const job = dest.instanceJobId ? await getJob(c.get("services").db, dest.instanceJobId) : undefined;
-  const busy = job !== undefined && !isFinal(job.status);
-  const owner = typeof visitor === "object" && visitor.userId === dest.ownerId;
+/** After a start failed, an address opened again within this time shows why instead of starting again at once. */
+const RETRY_FAILED_START_MS = 60_000;
+
+/**
+ * Wake on access: a stopped instance is started (through the normal start job) for a request the
+ * access level let through, and the page reloads until the instance answers, then shows it.
+ */
+async function stoppedPage(c: PageContext, { dest }: Extract<Outcome, { kind: "stopped" }>) {
+  const s = c.get("services");
+  const latest = dest.instanceJobId ? await getJob(s.db, dest.instanceJobId) : undefined;
+  const failedStart = latest?.kind === "instance.start" && latest.status === "failed" && Date.now() - (latest.finishedAt?.getTime() ?? 0) < RETRY_FAILED_START_MS;
+  let busy = latest !== undefined && !isFinal(latest.status) ? latest.kind : undefined;
+  if (!busy && !failedStart && dest.instanceState === "stopped") {
+    try {
+      const job = await wakeInstance(s, dest.ownerId);
+      c.get("log").info("instance woken on access", { label: dest.label, ...(job ? { jobId: job.id } : {}) });
+      busy = "instance.start";
+    } catch (err) {
+      return page(c, 503, "The instance did not start", <p>{formFailure(err).message ?? "Try again."}</p>);
+    }
+  }
   const what = dest.kind === "ide" ? "This instance" : "The instance behind this app";
+  if (busy) {
+    c.header("retry-after", "5");
+    return page(
+      c,
+      503,
+      busy === "instance.start" ? "Starting…" : "The instance is busy",
+      <p data-testid={busy === "instance.start" ? "instance-starting" : "instance-busy"}>
+        {busy === "instance.start" ? `${what} was stopped and is starting now.` : `${what} is busy (${busy}).`} This page reloads by itself until it answers.
+      </p>,
+      true,
+    );
+  }
   return page(
     c,
     503,
-    busy ? "The instance is starting" : "The instance is not running",
-    <>
-      <p data-testid="instance-stopped">
-        {what} is {busy ? `busy (${job.kind})` : dest.instanceState}. {busy ? "This page reloads by itself." : ""}
-      </p>
-      {owner && !busy && dest.instanceState === "stopped" ? (
-        <form method="post" action="/.kws/start">
-          <CsrfField token={csrfToken(c)} />
-          <button type="submit" data-testid="start-instance">
-            Start it
-          </button>
-        </form>
-      ) : null}
-    </>,
-    busy,
+    "The instance is not running",
+    <p data-testid="instance-stopped">
+      {failedStart ? `${what} did not start: ${latest.error?.message ?? "its start failed"}. Open this address again in a minute to try again.` : `${what} is ${dest.instanceState}.`}
+    </p>,
   );
 }
 
@@ -112,8 +125,8 @@ function renderOutcome(c: PageContext, o: Outcome) {
 }
 
 /**
- * The pages of app hosts: the sign-in callback, the Start button of a stopped instance, and the
- * answers for requests the router does not proxy (the outcome it decided travels with the request).
+ * The pages of app hosts: the sign-in callback, and the answers for requests the router does not
+ * proxy (a stopped instance's is the starting page of wake on access) (the outcome it decided travels with the request).
  */
 export function hostPages(provide: ServiceProvider) {
   return createApp(provide)
@@ -128,23 +141,6 @@ export function hostPages(provide: ServiceProvider) {
       }
       setCookie(c, APP_COOKIE, await issueGrant(kv, { userId: taken.userId, label }), { ...hostCookie(c), path: "/", maxAge: GRANT_TTL_SECONDS });
       return c.redirect(sameHostPath(taken.path) ?? "/", 303);
-    })
-    .post("/.kws/start", async (c) => {
-      await readForm(c);
-      const site = siteOf(c);
-      const s = c.get("services");
-      const dest = site ? await resolveSite(s.db, site) : undefined;
-      const visitor = site && dest ? await identify(s, incoming(c), site) : "anonymous";
-      if (!dest || typeof visitor !== "object" || visitor.userId !== dest.ownerId) {
-        return page(c, 403, "Not yours", <p>Only the instance's owner can start it.</p>);
-      }
-      try {
-        await instanceAction(s, visitor.userId, "start");
-      } catch (err) {
-        const f = formFailure(err);
-        return page(c, f.status, "The instance did not start", <p>{f.message ?? "Try again."}</p>);
-      }
-      return c.redirect("/", 303);
     })
     .all("*", (c) => {
       const o = outcomes.get(incoming(c));

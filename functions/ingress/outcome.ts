@@ -1,7 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Destination } from "./resolve";
 import type { DialFailure } from "./stream-dialer";
-import type { Visitor } from "./access";
 
 /** What the router decided for a request that is not proxied; the app host's pages render it. */
 export type Outcome =
@@ -9,7 +8,7 @@ export type Outcome =
   | { kind: "sign_in"; label: string; path: string }
   | { kind: "unauthorized"; message: string }
   | { kind: "forbidden"; label: string }
-  | { kind: "stopped"; dest: Destination; visitor: Visitor }
+  | { kind: "stopped"; dest: Destination }
   | { kind: "unreachable"; reason: DialFailure; dest: Destination };
 
 /** Handed from the router to the pages app alongside the request itself. */

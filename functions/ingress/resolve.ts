@@ -9,6 +9,7 @@ import type { StreamTarget } from "./stream-dialer";
 export interface Destination {
   /** The instance label or app name (a custom domain's is its app's). */
   label: string;
+  instanceId: string;
   kind: "ide" | "app";
   ownerId: string;
   access: AppAccess;
@@ -19,6 +20,7 @@ export interface Destination {
 }
 
 const columns = {
+  instanceId: instances.id,
   ownerId: instances.userId,
   hostId: instances.hostId,
   address: instances.ipv4,
@@ -68,6 +70,7 @@ export async function resolveSite(db: Db, site: string): Promise<Destination | u
   if (!row) return undefined;
   return {
     label: row.label,
+    instanceId: row.instanceId,
     kind: row.kind,
     ownerId: row.ownerId,
     access: row.access,

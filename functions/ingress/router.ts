@@ -11,6 +11,7 @@ import { forwardHeaders, hasBody, proxyHttp, proxyUpgrade } from "./proxy";
 import { resolveSiteCached, type Destination } from "./resolve";
 import { DialError, type StreamDialer } from "./stream-dialer";
 import { Upstreams } from "./upstreams";
+import { IngressActivity } from "../idle/ingress-activity";
 import { trustsPeer } from "../middleware/client-ip";
 import type { UpgradeHandler } from "../upgrades";
 
@@ -18,6 +19,8 @@ export interface IngressRouterOptions {
   services: Services;
   /** How bytes reach a container: through its host's agent in production. */
   dialer: StreamDialer;
+  /** Where proxied requests count as activity for idle auto-stop (default: written to the services' database). */
+  activity?: IngressActivity;
 }
 
 /** `reused`: the destination was resolved by an earlier request (resolveSiteCached). */
@@ -42,9 +45,11 @@ export class IngressRouter {
   private readonly log: Logger;
   /** Kept-alive HTTP connections to containers. */
   private readonly upstreams: Upstreams;
+  private readonly activity: IngressActivity;
 
   constructor(private readonly o: IngressRouterOptions) {
     this.upstreams = new Upstreams(o.dialer);
+    this.activity = o.activity ?? new IngressActivity({ db: o.services.db, logger: o.services.logger });
     this.pages = getRequestListener(hostPages(async () => ({ services: o.services })).fetch);
     this.log = o.services.logger.child({ component: "ingress" });
   }
@@ -101,6 +106,7 @@ export class IngressRouter {
     const decision = await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return this.page(req, res, decision);
     const { dest, reused } = decision;
+    this.activity.touch(dest.instanceId);
     const started = performance.now();
     proxyHttp(req, res, this.upstreams.agentFor(dest.target), forwardHeaders(req, this.forwardOptions(req)), (err) => {
       // What was resolved a moment ago may have stopped or gone since: read it again before saying so.
@@ -118,6 +124,7 @@ export class IngressRouter {
     socket.on("error", () => socket.destroy());
     const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label, fresh);
     if (decision.kind !== "proxy") return refuse(socket, outcomeStatus(decision));
+    this.activity.touch(decision.dest.instanceId);
     const dialed = await this.dial(decision.dest);
     // As for requests: what was resolved a moment ago may have stopped or gone since.
     if ("outcome" in dialed && decision.reused) return this.upgrade(req, socket, head, label, true);
@@ -141,7 +148,7 @@ export class IngressRouter {
       case "forbidden":
         return { kind: "forbidden", label };
       case "allow":
-        return dest.instanceState === "running" ? { kind: "proxy", dest, reused } : { kind: "stopped", dest, visitor };
+        return dest.instanceState === "running" ? { kind: "proxy", dest, reused } : { kind: "stopped", dest };
     }
   }
 

@@ -9,6 +9,9 @@ import { CsrfField, Field, Layout, Notice } from "../web/layout";
 import { buttonForm, fieldsForm, html, noFields, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { Script } from "../web/script";
 import { presentInstance, type InstanceJson } from "./present";
+import { IdleSection } from "../idle/pages";
+import { IdleStopBody } from "../idle/schemas";
+import { chooseIdleStop } from "../idle/service";
 import { DeployBody } from "./schemas";
 import { deployInstance, instanceAction, viewInstance, type InstanceAction } from "./service";
 
@@ -135,6 +138,9 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
             <ActionButton action="kill" label="Kill" csrf={csrf} confirm="Kill your instance? Its files are deleted." />
           </p>
         )}
+        {instance.idle ? (
+          <IdleSection idle={instance.idle} running={instance.state === "running"} action={`${PAGE}/idle-stop`} csrf={csrf} value={values.idleStop} error={errors.idleStop} />
+        ) : null}
         {job ? <Progress job={job} /> : null}
       </div>
     </Layout>
@@ -143,7 +149,7 @@ function InstancePage({ user, csrf, instance, job, values = {}, errors = {}, mes
 
 async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {}, status: ContentfulStatusCode = 200) {
   const view = await viewInstance(c.get("services"), user.id, false);
-  return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config.appsUrl)} job={view.job} {...extra} />, status);
+  return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config)} job={view.job} {...extra} />, status);
 }
 
 const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, userId) => instanceAction(s, userId, action)));
@@ -153,4 +159,5 @@ export const instancePages = createRouter()
   .post(PAGE, fieldsForm(render, DeployBody, thenGo(PAGE, deployInstance)))
   .post(`${PAGE}/start`, act("start"))
   .post(`${PAGE}/stop`, act("stop"))
-  .post(`${PAGE}/kill`, act("kill"));
+  .post(`${PAGE}/kill`, act("kill"))
+  .post(`${PAGE}/idle-stop`, fieldsForm(render, IdleStopBody, thenGo(PAGE, (s, userId, body) => chooseIdleStop(s, userId, body.idleStop))));

@@ -65,7 +65,7 @@ export const instanceRoutes = createRouter()
   .openapi(getRoute, async (c) => {
     const user = c.get("user");
     const view = await viewInstance(c.get("services"), user.id, c.req.valid("query").reveal === "password");
-    return c.json(presentInstance(view, c.get("services").config.appsUrl), 200);
+    return c.json(presentInstance(view, c.get("services").config), 200);
   })
   .openapi(deployRoute, async (c) => {
     const user = c.get("user");

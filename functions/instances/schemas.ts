@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { instancePassword, instanceUsername } from "../../shared/instances/rules";
+import { IdleSchema } from "../idle/schemas";
 
 export const DeployBody = z
   .object({
@@ -24,6 +25,7 @@ export const InstanceSchema = z
       .object({ id: z.uuid(), kind: z.string(), status: z.enum(["queued", "running", "succeeded", "failed"]), error: z.object({ code: z.string(), message: z.string() }).optional() })
       .nullable()
       .openapi({ description: "The instance's latest job" }),
+    idle: IdleSchema.nullable().openapi({ description: "Idle auto-stop: when it stops and why it is awake" }),
     createdAt: z.string().nullable(),
   })
   .openapi("Instance");

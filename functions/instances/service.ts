@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { lockUser } from "../core/locks";
-import type { Host, Instance, Job } from "../../shared/db/schema";
+import type { Host, Instance, InstanceActivity, Job } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { instanceAddressHolder } from "./outcome";
 import { instanceNameFor } from "../../shared/instances/rules";
@@ -17,6 +17,7 @@ import { queueOwnerChange } from "../devices/owner";
 import { homeHostFor } from "../hosts/home-host";
 import { placementRules } from "../hosts/placement";
 import { lockNames, newInstanceLabel } from "../ingress/names";
+import { activityOf } from "../idle/queries";
 import { accountName, insertInstance, instanceOfUser, updateInstance } from "./queries";
 
 /** code-server's port in every instance. */
@@ -131,19 +132,7 @@ export async function instanceAction(s: Services, userId: string, action: Instan
     if (action !== "kill" && instance.state === "failed") {
       throw new AppError("conflict", "your instance failed to deploy: deploy it again, or kill it");
     }
-    const base = { hostId: instance.hostId, userId };
-    const row =
-      action === "start"
-        ? await newJob(tx, s, {
-            ...base,
-            kind: "instance.start",
-            payload: { name: instance.name, ...(s.config.instances.provision ? { ready: { ipv4Address: instance.ipv4, port: IDE_PORT } } : {}) },
-          })
-        : action === "stop"
-          ? await newJob(tx, s, { ...base, kind: "instance.stop", payload: { name: instance.name, timeoutSeconds: STOP_TIMEOUT_SECONDS } })
-          : await newJob(tx, s, { ...base, kind: "instance.delete", payload: { name: instance.name } });
-    await updateInstance(tx, instance.id, { jobId: row.id });
-    return row;
+    return queueInstanceJob(tx, s, instance, action);
   });
   if (action === "kill") {
     // Before the kill's message: the devices lose the address before it can be freed and reused.
@@ -153,18 +142,43 @@ export async function instanceAction(s: Services, userId: string, action: Instan
   return job;
 }
 
+/**
+ * The job of `action` for an instance whose row `tx` holds locked and whose own job is not open
+ * (the caller checked), recorded as its latest; the caller publishes it after the commit.
+ */
+export async function queueInstanceJob(tx: Database, s: Services, instance: Instance, action: InstanceAction): Promise<Job> {
+  const base = { hostId: instance.hostId, userId: instance.userId };
+  const row =
+    action === "start"
+      ? await newJob(tx, s, {
+          ...base,
+          kind: "instance.start",
+          payload: { name: instance.name, ...(s.config.instances.provision ? { ready: { ipv4Address: instance.ipv4, port: IDE_PORT } } : {}) },
+        })
+      : action === "stop"
+        ? await newJob(tx, s, { ...base, kind: "instance.stop", payload: { name: instance.name, timeoutSeconds: STOP_TIMEOUT_SECONDS } })
+        : await newJob(tx, s, { ...base, kind: "instance.delete", payload: { name: instance.name } });
+  await updateInstance(tx, instance.id, { jobId: row.id });
+  return row;
+}
+
 export interface InstanceView {
   instance?: Instance;
   host?: Host;
   job?: Job;
   password?: string;
+  activity?: InstanceActivity;
 }
 
 export async function viewInstance(s: Services, userId: string, reveal: boolean): Promise<InstanceView> {
   const instance = await instanceOfUser(s.db, userId);
   if (!instance) return {};
-  const [host, job] = await Promise.all([getHost(s.db, instance.hostId), instance.jobId ? getJob(s.db, instance.jobId) : undefined]);
+  const [host, job, activity] = await Promise.all([
+    getHost(s.db, instance.hostId),
+    instance.jobId ? getJob(s.db, instance.jobId) : undefined,
+    activityOf(s.db, instance.id),
+  ]);
   let password: string | undefined;
   if (reveal) password = await ready(s).box.open(instance.passwordEncrypted, passwordContext(instance));
-  return { instance, host, job, password };
+  return { instance, host, job, password, activity };
 }

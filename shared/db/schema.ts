@@ -267,6 +267,9 @@ export const instances = pgTable(
     cpus: integer("cpus"),
     state: text("state").$type<InstanceState>().notNull(),
     jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    // The person's idle auto-stop choice in minutes; null: the operator's default, 0: never
+    // (functions/idle/rules.ts reads it against the operator's limits of the day).
+    idleStopMinutes: integer("idle_stop_minutes"),
     ...timestamps,
   },
   (t) => [
@@ -279,6 +282,27 @@ export const instances = pgTable(
 );
 
 export type Instance = typeof instances.$inferSelect;
+
+/**
+ * The last activity of each kind seen in an instance (functions/idle/): code-server's heartbeat,
+ * SSH sessions and streams through the agent as its host's agent reported them, requests through
+ * the ingress as the router saw them. `reportedAt`: the agent's latest report that covered it.
+ */
+export const instanceActivity = pgTable("instance_activity", {
+  instanceId: uuid("instance_id")
+    .primaryKey()
+    .references(() => instances.id, { onDelete: "cascade" }),
+  ideAt: timestamp("ide_at", { withTimezone: true }),
+  sshAt: timestamp("ssh_at", { withTimezone: true }),
+  // Established SSH sessions at the last report; null: the agent could not tell.
+  sshSessions: integer("ssh_sessions"),
+  streamsAt: timestamp("streams_at", { withTimezone: true }),
+  streamsOpen: integer("streams_open"),
+  ingressAt: timestamp("ingress_at", { withTimezone: true }),
+  reportedAt: timestamp("reported_at", { withTimezone: true }),
+});
+
+export type InstanceActivity = typeof instanceActivity.$inferSelect;
 
 export const deviceStates = ["pending", "active", "removing"] as const;
 export type DeviceState = (typeof deviceStates)[number];

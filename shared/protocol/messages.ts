@@ -8,9 +8,10 @@ import { WireGuardFactsSchema, WireGuardPeerSetSchema } from "./wireguard";
  * welcome announced that minor (see `speaks`), so they interoperate.
  *
  * 1.1: wg-peers-request / wg-peers; WireGuard facts carry the interface address.
+ * 1.2: welcome may ask for activity reports (`activity`); the agent then sends `activity`.
  */
 export const PROTOCOL_MAJOR = 1;
-export const PROTOCOL_MINOR = 1;
+export const PROTOCOL_MINOR = 2;
 export const PROTOCOL_VERSION = `${PROTOCOL_MAJOR}.${PROTOCOL_MINOR}`;
 
 const envelope = { v: z.literal(PROTOCOL_MAJOR), id: z.string().min(1).max(64) };
@@ -60,6 +61,27 @@ export const ResultSchema = z.discriminatedUnion("ok", [
   z.object({ ...envelope, type: z.literal("result"), jobId: z.uuid(), ok: z.literal(false), error: JobErrorSchema }),
 ]);
 
+const idleMs = z.number().nonnegative().max(10 * 365 * 24 * 3600 * 1000);
+
+/**
+ * What an agent saw in one running instance (since 1.2). Times are ages (ms before the report was
+ * sent), so the hosts' clocks never matter; null: nothing seen (or, for SSH, not readable).
+ */
+export const InstanceActivityReportSchema = z.object({
+  name: z.string().min(1).max(100),
+  /** Since code-server's own last heartbeat (it beats while a request came in the last minute or a websocket is open). */
+  ideIdleMs: idleMs.nullable(),
+  /** Established TCP connections to the instance's SSH port. */
+  sshSessions: z.number().int().nonnegative().max(100_000).nullable(),
+  /** Streams open through this agent to the instance now (IDE websockets, kws ssh, kept-alive requests). */
+  streamsOpen: z.number().int().nonnegative().max(1_000_000),
+  /** Since a stream to the instance was last open: 0 while one is. */
+  streamsIdleMs: idleMs.nullable(),
+});
+
+/** The host's running instances and their activity, every `activity.intervalMs` of the welcome (since 1.2). */
+export const ActivitySchema = z.object({ ...envelope, type: z.literal("activity"), instances: z.array(InstanceActivityReportSchema).max(10_000) });
+
 /** Asks for the host's whole desired WireGuard peer set (answered with wg-peers; since 1.1). */
 export const WireGuardPeersRequestSchema = z.object({ ...envelope, type: z.literal("wg-peers-request") });
 
@@ -72,6 +94,14 @@ export const WelcomeSchema = z.object({
   hostId: z.uuid(),
   hostName: z.string(),
   heartbeatMs: z.number().int().positive(),
+  /** Asks for activity reports this often, probing these ports of each instance (since 1.2; absent: none). */
+  activity: z
+    .object({
+      intervalMs: z.number().int().min(1000).max(3_600_000),
+      idePort: z.number().int().min(1).max(65535),
+      sshPort: z.number().int().min(1).max(65535),
+    })
+    .optional(),
 });
 
 export const RefusedSchema = z.object({ ...envelope, type: z.literal("refused"), reason: z.string() });
@@ -114,6 +144,7 @@ export const AgentMessageSchema = z.discriminatedUnion("type", [
   ProgressSchema,
   ResultSchema,
   WireGuardPeersRequestSchema,
+  ActivitySchema,
   ProtocolErrorSchema,
 ]);
 export const GatewayMessageSchema = z.discriminatedUnion("type", [
@@ -132,6 +163,9 @@ export type Command = z.infer<typeof CommandSchema>;
 export type Result = z.infer<typeof ResultSchema>;
 export type WireGuardPeersAnswer = z.infer<typeof WireGuardPeersSchema>;
 export type HostFactsMessage = z.infer<typeof HostFactsSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type ActivitySettings = NonNullable<Welcome["activity"]>;
+export type InstanceActivityReport = z.infer<typeof InstanceActivityReportSchema>;
 
 type Body<T> = T extends unknown ? Omit<T, "v" | "id"> : never;
 export type AgentMessageBody = Body<AgentMessage>;
@@ -176,4 +210,4 @@ export function speaks(protocol: string, minor: number): boolean {
 }
 
 /** Agent messages newer than 1.0, with the minor that added them: sent only to gateways that speak it. */
-export const AGENT_MESSAGE_MINOR: Partial<Record<AgentMessage["type"], number>> = { "wg-peers-request": 1 };
+export const AGENT_MESSAGE_MINOR: Partial<Record<AgentMessage["type"], number>> = { "wg-peers-request": 1, activity: 2 };

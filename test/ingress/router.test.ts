@@ -335,7 +335,7 @@ describe("nothing to reach", () => {
     }
   });
 
-  test("the IDE host is the owner's only; a stopped instance answers a page with a Start button that starts it", async () => {
+  test("the IDE host is the owner's only; a stopped instance is woken by its owner's request: a starting page while the start job runs", async () => {
     const ide = ada.instance.label;
     assert.equal((await get(ide, { headers: bearer(bob.token) })).status, 403);
     const noIde = await get(ide, { headers: bearer(ada.token) });
@@ -343,33 +343,27 @@ describe("nothing to reach", () => {
     assert.match(noIde.body.toString(), /port <code>8099<\/code>/);
 
     await setInstanceState(cp.h.services.db, ada.instance.id, "stopped");
-    try {
-      const stopped = await get(ide, { headers: { ...HTML, ...bearer(ada.token) } });
-      assert.equal(stopped.status, 503);
-      const text = stopped.body.toString();
-      assert.match(text, /This instance is stopped/);
-      const csrf = text.match(/name="_csrf" value="([^"]+)"/)?.[1];
-      assert.ok(csrf, "the owner gets a Start button");
-      const csrfCookie = String(stopped.headers["set-cookie"]).match(/kws_csrf=[^;]+/)?.[0];
-      assert.ok(csrfCookie);
-
-      const forged = await get(ide, { method: "POST", path: "/.kws/start", body: "_csrf=wrong", headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie!, ...bearer(ada.token) } });
-      assert.equal(forged.status, 403, "a wrong form token starts nothing");
-      const started = await get(ide, {
-        method: "POST",
-        path: "/.kws/start",
-        body: `_csrf=${encodeURIComponent(csrf!)}`,
-        headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie!, ...bearer(ada.token) },
-      });
-      assert.equal(started.status, 303, started.body.toString());
+    const latestJob = async () => {
       const [row] = await cp.h.services.db.select().from(instances).where(eq(instances.id, ada.instance.id));
-      const [job] = await cp.h.services.db.select().from(jobs).where(eq(jobs.id, row!.jobId!));
-      assert.equal(job?.kind, "instance.start");
-      const busy = await get(ide, { headers: { ...HTML, ...bearer(ada.token) } });
-      assert.match(busy.body.toString(), /starting/, "while the start runs the page says so");
+      return row?.jobId ? (await cp.h.services.db.select().from(jobs).where(eq(jobs.id, row.jobId)))[0] : undefined;
+    };
+    try {
+      const before = await latestJob();
+      assert.equal((await get(ide, { headers: { ...HTML, ...bearer(bob.token) } })).status, 403, "access rules first: another person wakes nothing");
+      assert.equal((await get(ide, { headers: HTML })).status, 302, "a stranger is sent to sign in");
+      assert.equal((await latestJob())?.id, before?.id, "no job for them");
 
-      const bobStart = await get(ide, { method: "POST", path: "/.kws/start", body: `_csrf=${encodeURIComponent(csrf!)}`, headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie!, ...bearer(bob.token) } });
-      assert.equal(bobStart.status, 403, "only the owner starts it");
+      const woken = await get(ide, { headers: { ...HTML, ...bearer(ada.token) } });
+      assert.equal(woken.status, 503);
+      assert.equal(woken.headers["retry-after"], "5");
+      assert.match(woken.body.toString(), /This instance was stopped and is starting now/);
+      assert.match(woken.body.toString(), /http-equiv="refresh"/, "the page reloads by itself");
+      const start = await latestJob();
+      assert.equal(start?.kind, "instance.start", "the normal start job");
+
+      const again = await get(ide, { headers: { ...HTML, ...bearer(ada.token) } });
+      assert.match(again.body.toString(), /starting now/, "while the start runs the page says so");
+      assert.equal((await latestJob())?.id, start?.id, "a reload starts nothing more");
     } finally {
       await setInstanceState(cp.h.services.db, ada.instance.id, "running");
     }
