@@ -2,6 +2,8 @@ import type { ApiMethod, ErrorBody, Reply } from "../functions/api-types";
 import { CliError, EXIT, notSignedIn } from "./errors";
 
 type Success<M extends ApiMethod, P extends string> = Extract<Reply<M, P>, { status: 200 | 201 | 202 | 204 }>["body"];
+/** The body a successful `method /api/v1 + path` answers, e.g. `Ok<"GET", "/instance">`. */
+export type Ok<M extends ApiMethod, P extends string> = Success<M, `/api/v1${P}`>;
 
 /** What to do next after an error code of the API, when the message alone does not say it. */
 const HINTS: Partial<Record<ErrorBody["error"]["code"], string>> = {
@@ -36,7 +38,7 @@ export class ApiClient {
   }
 
   /** A JSON request to `/api/v1` + `path`: the body of a 2xx, else a CliError (401: exit 3). */
-  async call<M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown): Promise<Success<M, `/api/v1${P}`>> {
+  async call<M extends ApiMethod, P extends string>(method: M, path: P, body?: unknown): Promise<Ok<M, P>> {
     const res = await this.fetch(`/api/v1${path}`, {
       method,
       headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -44,7 +46,7 @@ export class ApiClient {
     });
     if (!res.ok) throw await apiError(res);
     const text = await res.text();
-    return (text ? JSON.parse(text) : {}) as Success<M, `/api/v1${P}`>;
+    return (text ? JSON.parse(text) : {}) as Ok<M, P>;
   }
 }
 

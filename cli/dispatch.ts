@@ -44,10 +44,12 @@ export async function dispatch(argv: string[], commands: readonly Command[], io:
   const wantsHelp = before.includes("--help") || before.includes("-h");
   try {
     if (!found) {
-      const group = commands.filter((c) => c.path[0] === words[0]);
       if (words.length === 0 && (wantsHelp || before.length === 0)) return printHelp(out, topHelp(commands));
-      if (group.length > 0 && (wantsHelp || words.length === 1)) return printHelp(out, groupHelp(words[0]!, group), wantsHelp ? EXIT.ok : EXIT.usage);
-      throw usageError(words.length ? `unknown command: ${words.join(" ")}` : `unknown option: ${before.join(" ")}`, group.length ? words[0] : "");
+      // The words begin commands without naming one (`kws pg users`): those commands.
+      const group = commands.filter((c) => words.every((w, i) => c.path[i] === w));
+      if (words.length > 0 && group.length > 0) return printHelp(out, groupHelp(words.join(" "), group), wantsHelp ? EXIT.ok : EXIT.usage);
+      const known = commands.some((c) => c.path[0] === words[0]) ? words[0] : "";
+      throw usageError(words.length ? `unknown command: ${words.join(" ")}` : `unknown option: ${before.join(" ")}`, known);
     }
     if (wantsHelp) return printHelp(out, commandHelp(found));
     const ctx = contextFor(found, withoutWords(before, found.path), rest, out, io, commands);
@@ -81,6 +83,7 @@ function contextFor(c: Command, argv: string[], rest: string[], out: Output, io:
     return { ...saved, ...(io.env.KWS_URL ? { url: io.env.KWS_URL } : {}), ...(io.env.KWS_TOKEN ? { token: io.env.KWS_TOKEN, tokenId: undefined } : {}) };
   };
   return {
+    name: usage,
     args: parsed.positionals,
     options: parsed.values as CommandContext["options"],
     rest,

@@ -15,6 +15,8 @@ type Values<O extends Record<string, OptionSpec>> = { [K in keyof O]?: O[K]["typ
 
 /** What a running command gets. */
 export interface CommandContext<O extends Record<string, OptionSpec> = Record<string, OptionSpec>> {
+  /** The command's words: "instance deploy". */
+  name: string;
   /** The positional arguments after the command's words (before a `--`). */
   args: string[];
   options: Values<O>;

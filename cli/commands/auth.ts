@@ -1,4 +1,6 @@
-import { ApiClient } from "../api";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient, apiError } from "../api";
 import { CliError, EXIT, notSignedIn, usageError } from "../errors";
 import { type CommandContext, command } from "../registry";
 import { readStdin } from "../stdin";
@@ -18,6 +20,32 @@ async function signedInAs(ctx: CommandContext, url: string, token: string) {
   const { user } = await new ApiClient(url, token).call("GET", "/me");
   ctx.config.write({ ...ctx.config.read(), url, token });
   ctx.out.result({ url, user }, () => `Signed in to ${url} as ${user.username} (${user.email}).`);
+}
+
+/** RFC 8628 from the device's side: show the code, poll until the person approved or denied it. */
+async function deviceLogin(ctx: CommandContext, url: string): Promise<string> {
+  const client = new ApiClient(url);
+  const code = await client.call("POST", "/device/code", { client_name: `kws CLI on ${hostname()}` });
+  ctx.out.say(`To sign in, open ${code.verification_uri_complete}\nand check that it shows the code ${code.user_code} (or enter it at ${code.verification_uri}).`);
+  ctx.out.say("Waiting for you to approve it in the browser…");
+  let interval = code.interval;
+  const deadline = Date.now() + code.expires_in * 1000;
+  while (Date.now() < deadline) {
+    await sleep(interval * 1000);
+    const res = await client.fetch("/api/v1/device/token", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ device_code: code.device_code }),
+    });
+    if (res.ok) return ((await res.json()) as { access_token: string }).access_token;
+    const failure = await apiError(res);
+    if (failure.code === "authorization_pending") continue;
+    if (failure.code === "slow_down") interval += 5;
+    else if (failure.code === "access_denied") throw new CliError("the sign-in was denied in the browser", EXIT.failed, "run `kws login` again if that was a mistake");
+    else if (failure.code === "expired_token") break;
+    else throw failure;
+  }
+  throw new CliError("the code expired before it was approved", EXIT.failed, "run `kws login` again and approve the new code within 10 minutes");
 }
 
 export const authCommands = [
@@ -41,7 +69,7 @@ export const authCommands = [
         if (!token) throw usageError("no token on stdin", "login");
         return signedInAs(ctx, url, token);
       }
-      throw usageError("signing in by a code in the browser is not built yet: use --token", "login");
+      return signedInAs(ctx, url, await deviceLogin(ctx, url));
     },
   }),
   command({

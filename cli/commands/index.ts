@@ -3,7 +3,11 @@
  * `command({...})` (see registry.ts: its words, summary, options, examples, run); add its array here.
  */
 import type { Command } from "../registry";
+import { appCommands } from "./apps";
 import { authCommands } from "./auth";
 import { completionCommands } from "./completion";
+import { deviceCommands } from "./devices";
+import { instanceCommands } from "./instance";
+import { pgCommands } from "./pg";
 
-export const commands: readonly Command[] = [...authCommands, ...completionCommands];
+export const commands: readonly Command[] = [...authCommands, ...instanceCommands, ...deviceCommands, ...pgCommands, ...appCommands, ...completionCommands];

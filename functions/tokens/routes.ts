@@ -1,15 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
-import { API_TOKEN_PREFIX } from "../auth/api-tokens";
-import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import { hashToken } from "../../shared/crypto/tokens";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
 import { bearerToken, sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
-import { insertToken, listTokens, revokeToken, revokeTokenByHash } from "./queries";
+import { listTokens, revokeToken, revokeTokenByHash } from "./queries";
+import { issueToken } from "./service";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const tags = ["tokens"];
 
 const createTokenRoute = createRoute({
@@ -67,17 +66,8 @@ const revokeTokenRoute = createRoute({
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
     const user = c.get("user");
-    const { name, expiresInDays, scope } = c.req.valid("json");
-    const secret = randomToken(API_TOKEN_PREFIX);
-    const token = await insertToken(c.get("services").db, {
-      userId: user.id,
-      name,
-      tokenHash: await hashToken(secret),
-      prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
-      scope,
-      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
-    });
-    c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
+    const { token, secret } = await issueToken(c.get("services").db, { userId: user.id, ...c.req.valid("json") });
+    c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope: token.scope });
     return c.json({ token: presentToken(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {
