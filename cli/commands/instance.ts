@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Ok } from "../api";
-import { CliError, EXIT, usageError } from "../errors";
+import { CliError, EXIT } from "../errors";
 import { followJob, type Job } from "../jobs";
 import { confirm, YES } from "../prompt";
 import { type CommandContext, command } from "../registry";
-import { readStdin } from "../stdin";
+import { passwordFromStdin } from "../stdin";
 
 type Instance = Ok<"GET", "/instance">;
 
@@ -73,8 +73,7 @@ export const instanceCommands = [
     async run(ctx) {
       const api = ctx.api();
       const username = ctx.options.username ?? loginFrom((await api.call("GET", "/me")).user.username);
-      const given = ctx.options["password-stdin"] ? (await readStdin(ctx.stdin)).replace(/\r?\n$/, "") : undefined;
-      if (given === "") throw usageError("no password on stdin", ctx.name);
+      const given = ctx.options["password-stdin"] ? await passwordFromStdin(ctx) : undefined;
       const password = given ?? generatedPassword();
       const { job } = await api.call("POST", "/instance", { username, password });
       if (!given) ctx.out.say(`The login ${username} has the password ${password} (\`kws instance password\` shows it again).`);

@@ -1,7 +1,23 @@
 import { command } from "../registry";
-import { readStdin } from "../stdin";
+import { passwordFromStdin } from "../stdin";
 import { confirm, YES } from "../prompt";
 import { usageError } from "../errors";
+
+const deleteCommand = (kind: "users" | "databases", noun: string, summary: string, example: string, loses: string) =>
+  command({
+    path: ["pg", kind, "delete"],
+    summary,
+    usage: "NAME [--yes]",
+    args: { min: 1, max: 1 },
+    options: YES,
+    examples: [[`kws pg ${kind} delete ${example} --yes`, "delete it without asking"]],
+    async run(ctx) {
+      const name = ctx.args[0]!;
+      await confirm(ctx, `Delete the ${noun} ${name} ${loses}?`);
+      await ctx.api().call("DELETE", `/pg/${kind}/${encodeURIComponent(name)}`);
+      ctx.out.result({ deleted: name }, () => `The ${noun} ${name} is deleted.`);
+    },
+  });
 
 export const pgCommands = [
   command({
@@ -27,26 +43,12 @@ export const pgCommands = [
       ["kws pg users create shop_app --json | jq -r .connectionUri", "the URI, in a script"],
     ],
     async run(ctx) {
-      const password = ctx.options["password-stdin"] ? (await readStdin(ctx.stdin)).replace(/\r?\n$/, "") : undefined;
-      if (password === "") throw usageError("no password on stdin", ctx.name);
+      const password = ctx.options["password-stdin"] ? await passwordFromStdin(ctx) : undefined;
       const created = await ctx.api().call("POST", "/pg/users", { name: ctx.args[0], ...(password === undefined ? {} : { password }) });
       ctx.out.result(created, () => [`User ${created.user.name} created.`, `Password:   ${created.password}`, `Connect:    ${created.connectionUri}<database>`]);
     },
   }),
-  command({
-    path: ["pg", "users", "delete"],
-    summary: "Delete a PostgreSQL user and the databases it owns",
-    usage: "NAME [--yes]",
-    args: { min: 1, max: 1 },
-    options: YES,
-    examples: [["kws pg users delete shop_app --yes", "delete it and its databases without asking"]],
-    async run(ctx) {
-      const name = ctx.args[0]!;
-      await confirm(ctx, `Delete the user ${name} and every database it owns?`);
-      await ctx.api().call("DELETE", `/pg/users/${encodeURIComponent(name)}`);
-      ctx.out.result({ deleted: name }, () => `User ${name} deleted.`);
-    },
-  }),
+  deleteCommand("users", "user", "Delete a PostgreSQL user and the databases it owns", "shop_app", "and every database it owns"),
   command({
     path: ["pg", "password"],
     summary: "Show a PostgreSQL user's password and connection URI",
@@ -83,18 +85,5 @@ export const pgCommands = [
       ctx.out.result(created, () => [`Database ${created.database.name} created, owned by ${created.database.owner}.`, `Connect: ${created.connectionUri}`]);
     },
   }),
-  command({
-    path: ["pg", "databases", "delete"],
-    summary: "Delete a database (its sessions end)",
-    usage: "NAME [--yes]",
-    args: { min: 1, max: 1 },
-    options: YES,
-    examples: [["kws pg databases delete shop --yes", "delete it without asking"]],
-    async run(ctx) {
-      const name = ctx.args[0]!;
-      await confirm(ctx, `Delete the database ${name} and all its data?`);
-      await ctx.api().call("DELETE", `/pg/databases/${encodeURIComponent(name)}`);
-      ctx.out.result({ deleted: name }, () => `Database ${name} deleted.`);
-    },
-  }),
+  deleteCommand("databases", "database", "Delete a database (its sessions end)", "shop", "and all its data"),
 ];
