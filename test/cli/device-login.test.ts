@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, test } from "node:test";
+import fc from "fast-check";
 import { hashToken } from "../../shared/crypto/tokens";
 import { bodyAt } from "../support/api";
 import { Browser } from "../support/form-browser";
@@ -42,6 +43,27 @@ test("bad input to the device endpoints is a 4xx naming the field, never a 5xx",
     assert.ok(res.status >= 400 && res.status < 500, `${path} ${JSON.stringify(body)}: ${res.status}`);
     const error = (res.body as { error: { code: string; message: string } }).error;
     if (typeof body === "object" && !Array.isArray(body)) assert.match(error.message, /client_name|device_code/, `${JSON.stringify(body)} names the field: ${error.message}`);
+  }
+});
+
+test("300 generated bodies per device endpoint: never a 5xx, the error envelope on every 4xx", async () => {
+  const body = fc.oneof(
+    fc.jsonValue(),
+    fc.record({ client_name: fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.jsonValue()) }, { requiredKeys: [] }),
+    fc.record({ device_code: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("kwsd_", "kwsd_' or 1=1 --", "kwsd_$(id)"), fc.jsonValue()) }),
+    fc.string().map((text) => ({ raw: text })),
+  );
+  for (const path of ["/api/v1/device/code", "/api/v1/device/token"]) {
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const raw = typeof b === "object" && b !== null && "raw" in b ? (b as { raw: string }).raw : JSON.stringify(b);
+        const res = await h.call("POST", path, { body: raw ?? "null" });
+        assert.ok(res.status < 500, `${path} ${raw}: ${res.status}`);
+        if (res.status >= 400) assert.ok((JSON.parse(await res.text()) as { error?: { code?: string } }).error?.code, "the error envelope");
+        else await res.body?.cancel();
+      }),
+      { numRuns: 300 },
+    );
   }
 });
 
