@@ -14,10 +14,12 @@ import { commands } from "../../cli/commands";
 import { instanceNameFor } from "../../shared/instances/rules";
 import { bodyAt } from "../support/api";
 import { launchChromium } from "../support/chromium";
+import { startPgCluster, type PgTestCluster } from "../support/pg-cluster";
 import { Cli } from "../support/cli";
 import type { SignedInAccount } from "../support/log-accounts";
 import { sh } from "../support/netns";
 import { Pipeline } from "../support/pipeline";
+import postgres from "postgres";
 
 const RANGE = "172.30.0.210-172.30.0.219";
 const id = Math.random().toString(36).slice(2, 6);
@@ -30,10 +32,12 @@ let account: SignedInAccount;
 let browser: Browser;
 let dir: string;
 let cli: Cli;
+let cluster: PgTestCluster;
 
 before(async () => {
+  cluster = await startPgCluster();
   p = await Pipeline.start({
-    env: { KWS_BRIDGE_RANGE: RANGE, KWS_INSTANCE_IMAGE: "kws/busybox", KWS_INSTANCE_PROVISION: "false", KWS_INSTANCE_MEMORY_MB: "64" },
+    env: { PG_SERVICE_URL: cluster.adminUrl, KWS_BRIDGE_RANGE: RANGE, KWS_INSTANCE_IMAGE: "kws/busybox", KWS_INSTANCE_PROVISION: "false", KWS_INSTANCE_MEMORY_MB: "64" },
     wireguard: { interface: WG_INTERFACE, address: `${TUNNEL}.1/24`, port: WG_PORT, endpoint: `127.0.0.1:${WG_PORT}` },
   });
   await p.until(async () => Boolean((await p.hostRow()).facts?.wireguard), 30_000, "wireguard facts");
@@ -51,6 +55,7 @@ after(async () => {
   }
   await browser?.close();
   await p?.close();
+  await cluster?.stop();
   try {
     sh("ip", ["link", "del", WG_INTERFACE]);
   } catch {
@@ -117,7 +122,7 @@ test("kws login: the code shown is approved on /kws_device in Chromium; the toke
   assert.equal(whoami.body.url, p.url);
 });
 
-test("instance deploy --wait shows its steps; status, stop, start, kill with --json; LXD agrees", async () => {
+test("instance deploy --wait shows its steps; status, stop, start, apps publish/list/remove, kill with --json; LXD agrees", async () => {
   const me = (await cli.json(["whoami"])).body;
   const container = instanceNameFor(me.user.id);
 
@@ -148,6 +153,16 @@ test("instance deploy --wait shows its steps; status, stop, start, kill with --j
   assert.equal(start.code, 0, JSON.stringify(start.body));
   assert.equal(start.body.instance.state, "running");
   assert.equal((await p.lxd.getInstanceState(container)).status, "Running");
+
+  const app = `cc-${id}`;
+  const published = await cli.json(["apps", "publish", "8080", "--name", app, "--access", "public"]);
+  assert.equal(published.code, 0, JSON.stringify(published.body));
+  assert.equal(published.body.app.access, "public");
+  assert.match(published.body.app.url, new RegExp(`^http://${app}\\.`));
+  assert.deepEqual((await cli.json(["apps", "list"])).body.apps.map((a: { name: string; port: number }) => [a.name, a.port]), [[app, 8080]]);
+  assert.equal((await cli.run(["apps", "publish", "8080", "--name", app, "--access", "everyone"])).code, 2, "an access level that is not one: usage");
+  assert.equal((await cli.run(["apps", "remove", app])).code, 0);
+  assert.deepEqual((await cli.json(["apps", "list"])).body.apps, []);
 
   const unconfirmed = await cli.run(["instance", "kill", "--wait"]);
   assert.equal(unconfirmed.code, 2, "no terminal to ask on and no --yes: refused");
@@ -195,11 +210,33 @@ test("devices add writes a 0600 config with a locally made key whose public half
   assert.deepEqual((await cli.json(["devices", "list"])).body.devices, []);
 });
 
-test("pg without a managed cluster: exit 1 with what to do; completion scripts are valid and complete", async () => {
-  const pg = await cli.run(["pg", "users", "list"]);
-  assert.equal(pg.code, 1);
-  assert.match(pg.stderr, /administrator/);
+test("pg users and databases: create, list, the password works on the cluster, delete", async () => {
+  const user = `cc_${id}`;
+  const created = await cli.json(["pg", "users", "create", user]);
+  assert.equal(created.code, 0, JSON.stringify(created.body));
+  assert.equal(created.body.user.name, user);
+  const database = await cli.json(["pg", "databases", "create", `${user}_db`, "--owner", user]);
+  assert.equal(database.code, 0, JSON.stringify(database.body));
+  assert.equal((await cli.run(["pg", "databases", "create", `${user}_x`])).code, 2, "--owner is required");
+  assert.deepEqual((await cli.json(["pg", "users", "list"])).body.users.map((u: { name: string; databases: string[] }) => [u.name, u.databases]), [[user, [`${user}_db`]]]);
+  assert.deepEqual((await cli.json(["pg", "databases", "list"])).body.databases.map((d: { name: string; owner: string }) => [d.name, d.owner]), [[`${user}_db`, user]]);
 
+  const shown = await cli.json(["pg", "password", user]);
+  assert.equal(shown.body.password, created.body.password, "`kws pg password` shows the same password");
+  const sql = postgres(cluster.url(user, shown.body.password, `${user}_db`), { max: 1 });
+  try {
+    assert.equal((await sql`select current_user as u`)[0]?.u, user, "and it signs in on the cluster");
+  } finally {
+    await sql.end();
+  }
+
+  assert.equal((await cli.run(["pg", "databases", "delete", `${user}_db`])).code, 2, "no terminal to ask on and no --yes");
+  assert.equal((await cli.run(["pg", "databases", "delete", `${user}_db`, "--yes"])).code, 0);
+  assert.equal((await cli.run(["pg", "users", "delete", user, "--yes"])).code, 0);
+  assert.deepEqual((await cli.json(["pg", "users", "list"])).body.users, []);
+});
+
+test("completion scripts are valid and complete words and options", async () => {
   const bash = await cli.run(["completion", "bash"]);
   assert.equal(bash.code, 0);
   const script = join(dir, "kws.bash");
