@@ -5,6 +5,8 @@ import { appPages } from "./apps/pages";
 import { appRoutes } from "./apps/routes";
 import { authPages } from "./auth/pages";
 import { authRoutes } from "./auth/routes";
+import { cliLoginPages } from "./cli-login/pages";
+import { cliLoginRoutes } from "./cli-login/routes";
 import { verifyPages } from "./auth/verify-page";
 import { dashboardPages } from "./dashboard/pages";
 import { staticRoutes } from "./web/routes";
@@ -34,6 +36,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", authRoutes)
     .route("/api/v1", accountRoutes)
     .route("/api/v1", tokenRoutes)
+    .route("/api/v1", cliLoginRoutes)
     .route("/api/v1", hostRoutes)
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
@@ -57,6 +60,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", appPages)
     .route("/", domainPages)
     .route("/", hookPages)
+    .route("/", cliLoginPages)
     .route("/", ingressPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {

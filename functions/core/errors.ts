@@ -11,6 +11,11 @@ export const errorStatus = {
   limit: 409,
   // A custom domain whose TXT record is not (yet) in DNS.
   unproven: 409,
+  // Device authorization (RFC 8628 §3.5), answered to a CLI polling for its token.
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
+  access_denied: 400,
   gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -1,15 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
-import { API_TOKEN_PREFIX } from "../auth/api-tokens";
-import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import { hashToken } from "../../shared/crypto/tokens";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
-import { sessionOnly, userOnly } from "../middleware/auth";
+import { bearerToken, sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
-import { insertToken, listTokens, revokeToken } from "./queries";
+import { listTokens, revokeToken, revokeTokenByHash } from "./queries";
+import { issueToken } from "./service";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const tags = ["tokens"];
 
 const createTokenRoute = createRoute({
@@ -37,6 +36,19 @@ const listTokensRoute = createRoute({
   responses: { 200: jsonResponse(TokenListSchema, "Tokens"), 401: errorResponse("Not signed in") },
 });
 
+const revokeCurrentRoute = createRoute({
+  ...userOnly,
+  method: "delete",
+  path: "/tokens/current",
+  tags,
+  summary: "Revoke the API token this request is sent with (a CLI signing out)",
+  responses: {
+    204: { description: "Revoked" },
+    400: errorResponse("Sent without an API token (a session ends with POST /auth/logout)"),
+    401: errorResponse("Not signed in"),
+  },
+});
+
 const revokeTokenRoute = createRoute({
   ...userOnly,
   method: "delete",
@@ -54,23 +66,23 @@ const revokeTokenRoute = createRoute({
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
     const user = c.get("user");
-    const { name, expiresInDays, scope } = c.req.valid("json");
-    const secret = randomToken(API_TOKEN_PREFIX);
-    const token = await insertToken(c.get("services").db, {
-      userId: user.id,
-      name,
-      tokenHash: await hashToken(secret),
-      prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
-      scope,
-      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
-    });
-    c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
+    const { token, secret } = await issueToken(c.get("services").db, { userId: user.id, ...c.req.valid("json") });
+    c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope: token.scope });
     return c.json({ token: presentToken(token), secret }, 201);
   })
   .openapi(listTokensRoute, async (c) => {
     const user = c.get("user");
     const tokens = await listTokens(c.get("services").db, user.id);
     return c.json({ tokens: tokens.map(presentToken) }, 200);
+  })
+  // Before /tokens/{id}, which would take "current" for an id.
+  .openapi(revokeCurrentRoute, async (c) => {
+    const user = c.get("user");
+    const bearer = bearerToken(c);
+    if (c.get("auth")?.via !== "token" || !bearer) throw new AppError("invalid", "no API token sent: this revokes the token in the Authorization header");
+    const id = await revokeTokenByHash(c.get("services").db, user.id, await hashToken(bearer));
+    c.get("log").info("api token revoked", { userId: user.id, tokenId: id });
+    return c.body(null, 204);
   })
   .openapi(revokeTokenRoute, async (c) => {
     const user = c.get("user");
