@@ -20,6 +20,7 @@ import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
 import { securitySchemes } from "./middleware/auth";
+import { metricsRoutes } from "./metrics/routes";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { tokenRoutes } from "./tokens/routes";
@@ -28,6 +29,7 @@ import { tokenRoutes } from "./tokens/routes";
 export function createControlPlane(provide: ServiceProvider) {
   const app = createApp(provide)
     .route("/", healthRoutes)
+    .route("/", metricsRoutes)
     .route("/api/v1", authRoutes)
     .route("/api/v1", accountRoutes)
     .route("/api/v1", tokenRoutes)

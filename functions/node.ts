@@ -32,7 +32,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   if (loose > 0) logger.warn("the data directory was open to other users: tightened it to 0700, its files to the owner alone", { dataDir: config.dataDir, entries: loose });
   const services = await createNodeServices(config, logger);
   await tightenDataDir(config.dataDir);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
+  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox, metrics: services.metrics });
   await gateway.start();
   const sweeper = new UnverifiedAccountSweeper({ db: services.db, logger });
   sweeper.start();

@@ -40,12 +40,14 @@ export class Gateway {
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
-    this.reaper = o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
+    this.reaper =
+      o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs, metrics: o.metrics });
     this.wss = o.parts?.wss ?? new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.handleUpgrade = agentEndpoint(CONNECT_PATH, o.db, this.log, (host, req, socket, head) => this.upgrade(host, req, socket, head));
   }
 
   async start() {
+    this.o.metrics?.watch({ agentConnections: () => this.connectionStates() });
     await this.reaper.start();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.o.heartbeatMs);
     this.heartbeatTimer.unref?.();
@@ -66,6 +68,7 @@ export class Gateway {
         heartbeatMs: this.o.heartbeatMs,
         secretBox: this.o.secretBox,
         prefetch: this.o.prefetch,
+        metrics: this.o.metrics,
         onEstablished: (s) => {
           const previous = this.sessions.get(s.hostId);
           this.sessions.set(s.hostId, s);
@@ -73,7 +76,9 @@ export class Gateway {
         },
         onClose: (s) => {
           this.all.delete(s);
-          if (this.sessions.get(s.hostId) === s) this.sessions.delete(s.hostId);
+          if (this.sessions.get(s.hostId) !== s) return;
+          this.sessions.delete(s.hostId);
+          this.o.metrics?.clearAgentState(s.hostName);
         },
       });
       this.all.add(session);
@@ -93,6 +98,15 @@ export class Gateway {
     } catch (err) {
       this.log.error("heartbeat write failed", { err });
     }
+  }
+
+  private connectionStates() {
+    let established = 0;
+    for (const s of this.all) if (s.isEstablished) established++;
+    return [
+      { state: "established", count: established },
+      { state: "handshaking", count: this.all.size - established },
+    ];
   }
 
   /** Hosts with a live connection on this gateway. */

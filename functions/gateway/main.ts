@@ -17,7 +17,7 @@ runMain("kws gateway", async () => {
   ]);
   const logger = createLogger({ service: "kws-gateway" }, { level: config.logLevel });
   const services = await createNodeServices(config, logger);
-  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox });
+  const gateway = new Gateway({ db: services.db, queue: services.queue, logger, heartbeatMs: config.heartbeatMs, secretBox: services.secretBox, metrics: services.metrics });
   await gateway.start();
   const server = createServer((req, res) => {
     const healthy = req.url === "/healthz";
