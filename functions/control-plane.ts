@@ -1,4 +1,6 @@
 import { accountPages } from "./account/pages";
+import { adminPages } from "./admin/pages";
+import { adminRoutes } from "./admin/routes";
 import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
 import { appPages } from "./apps/pages";
@@ -34,6 +36,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", accountRoutes)
     .route("/api/v1", tokenRoutes)
     .route("/api/v1", hostRoutes)
+    .route("/api/v1", adminRoutes)
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
     .route("/api/v1", instanceRoutes)
@@ -52,7 +55,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", devicePages)
     .route("/", appPages)
     .route("/", domainPages)
-    .route("/", ingressPages);
+    .route("/", ingressPages)
+    .route("/", adminPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
