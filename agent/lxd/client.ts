@@ -52,10 +52,10 @@ type Body = Buffer | object;
 
 const seg = (name: string) => encodeURIComponent(name);
 
-/** A call's kind for its timing: the method and the path without the query and without names (`/1.0/instances/{name}/state`). */
+/** A call's kind for its timing: the method and the path without the query and without names (`/1.0/instances/:name/state`). */
 export function operationOf(method: string, path: string): string {
   const bare = path.split("?")[0]!;
-  return `${method} ${bare.replace(/\/(instances|aliases|networks|storage-pools|operations|profiles|volumes|images)\/(?!aliases(\/|$))[^/]+/g, "/$1/{name}")}`;
+  return `${method} ${bare.replace(/\/(instances|aliases|networks|storage-pools|operations|profiles|volumes|images)\/(?!aliases(\/|$))[^/]+/g, "/$1/:name")}`;
 }
 
 export class LxdClient {

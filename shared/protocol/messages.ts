@@ -64,8 +64,8 @@ export const ResultSchema = z.discriminatedUnion("ok", [
 /** Asks for the host's whole desired WireGuard peer set (answered with wg-peers; since 1.1). */
 export const WireGuardPeersRequestSchema = z.object({ ...envelope, type: z.literal("wg-peers-request") });
 
-/** An LXD call's kind: its method and path with names left out, e.g. `PUT /1.0/instances/{name}/state`. */
-const lxdOperation = z.string().regex(/^[A-Z]{3,7} \/[A-Za-z0-9/{}._-]{0,120}$/, "must be METHOD /path");
+/** An LXD call's kind: its method and path with names left out, e.g. `PUT /1.0/instances/:name/state`. */
+const lxdOperation = z.string().regex(/^[A-Z]{3,7} \/[A-Za-z0-9/:._-]{0,120}$/, "must be METHOD /path");
 
 /**
  * The agent's own figures since its last report (since 1.2). LXD timings are the durations of the

@@ -61,8 +61,10 @@ test("after a deploy: its job by kind and outcome, its duration histogram, the a
   let after!: Scrape;
   await p.until(async () => {
     after = await scraped();
-    return after.families.has("kws_agent_lxd_operation_seconds") && after.histogram("kws_agent_lxd_operation_seconds", { host, operation: "PUT /1.0/instances/{name}/state" }).count > 0;
-  }, 30_000, "the agent's LXD timings");
+    return after.families.has("kws_agent_lxd_operation_seconds") && after.histogram("kws_agent_lxd_operation_seconds", { host, operation: "PUT /1.0/instances/:name/state" }).count > 0;
+  }, 30_000, "the agent's LXD timings").catch((err: Error) => {
+    throw new Error(`${err.message}; the agent's lines: ${after?.text.split("\n").filter((l) => /^kws_(agent|gateway_messages)/.test(l)).join("\n")}\ncontrol plane: ${p.controlPlane.lines.filter((l) => /agent|malformed/.test(String(l.msg))).map((l) => JSON.stringify(l)).slice(-8).join("\n")}`);
+  });
 
   assert.equal(after.family("kws_jobs_finished_total").type, "COUNTER");
   assert.equal(after.value("kws_jobs_finished_total", { kind: "instance.deploy", outcome: "succeeded" }), 1);
@@ -80,7 +82,7 @@ test("after a deploy: its job by kind and outcome, its duration histogram, the a
   const create = after.histogram("kws_agent_lxd_operation_seconds", { host, operation: "POST /1.0/instances" });
   assert.ok(create.count >= 1, "the container's creation was timed");
   assert.ok(create.sum > 0);
-  const start = after.histogram("kws_agent_lxd_operation_seconds", { host, operation: "PUT /1.0/instances/{name}/state" });
+  const start = after.histogram("kws_agent_lxd_operation_seconds", { host, operation: "PUT /1.0/instances/:name/state" });
   assert.ok(start.count >= 1 && start.sum > 0, "its start was timed");
   assert.ok(after.value("kws_agent_instances", { host, state: "Running" }) >= 1, "the running container is counted on its host");
 

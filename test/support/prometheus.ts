@@ -1,11 +1,28 @@
 import parsePrometheusTextFormat, { type Family, type Sample } from "parse-prometheus-text-format";
 
-/** A scrape parsed by a Prometheus text-format parser, with look-ups by family and labels. */
+/**
+ * A scrape parsed by a Prometheus text-format parser, with look-ups by family and labels. The
+ * parser folds every series of a histogram into one (it was written for unlabelled ones), so the
+ * histograms' series are read a second time as the plain samples they are (`_bucket`, `_sum`,
+ * `_count`), with their TYPE lines left out.
+ */
 export class Scrape {
   readonly families: Map<string, Family>;
+  private readonly series: Map<string, Family>;
 
   constructor(readonly text: string) {
     this.families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
+    const untyped = text
+      .split("\n")
+      .filter((line) => !/^# TYPE \S+ histogram$/.test(line))
+      .join("\n");
+    // Each histogram's series interleave (bucket, sum, count, then the next label set's): one family per name.
+    this.series = new Map();
+    for (const f of parsePrometheusTextFormat(untyped)) {
+      const seen = this.series.get(f.name);
+      if (seen) seen.metrics.push(...f.metrics);
+      else this.series.set(f.name, f);
+    }
   }
 
   family(name: string): Family {
@@ -14,9 +31,10 @@ export class Scrape {
     return family;
   }
 
-  /** The samples of `name` whose labels include `labels`. */
+  /** The samples of `name` (a family, or one series kind of a histogram) whose labels include `labels`. */
   samples(name: string, labels: Record<string, string> = {}): Sample[] {
-    return this.family(name).metrics.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+    const family = this.series.get(name) ?? this.family(name);
+    return family.metrics.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
   }
 
   /** The value of a counter or gauge's one sample with these labels (0 when there is none). */
@@ -24,16 +42,16 @@ export class Scrape {
     return this.samples(name, labels).reduce((sum, m) => sum + Number(m.value), 0);
   }
 
-  /** A histogram's count and sum over its samples with these labels, and its buckets (summed). */
+  /** A histogram's count, sum and buckets over its series with these labels (0 when there are none). */
   histogram(name: string, labels: Record<string, string> = {}) {
-    const samples = this.samples(name, labels);
+    if (this.family(name).type !== "HISTOGRAM") throw new Error(`${name} is not a histogram`);
     const buckets: Record<string, number> = {};
-    for (const s of samples) for (const [le, n] of Object.entries(s.buckets ?? {})) buckets[le] = (buckets[le] ?? 0) + Number(n);
-    return {
-      count: samples.reduce((n, s) => n + Number(s.count), 0),
-      sum: samples.reduce((n, s) => n + Number(s.sum), 0),
-      buckets,
-    };
+    for (const s of this.series.has(`${name}_bucket`) ? this.samples(`${name}_bucket`, labels) : []) {
+      const le = s.labels?.le ?? "";
+      buckets[le] = (buckets[le] ?? 0) + Number(s.value);
+    }
+    const total = (series: string) => (this.series.has(series) ? this.value(series, labels) : 0);
+    return { count: total(`${name}_count`), sum: total(`${name}_sum`), buckets };
   }
 }
 
