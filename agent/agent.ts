@@ -19,6 +19,7 @@ import { StreamConnection, type StreamConnectionOptions } from "./streams/stream
 import { StreamTargets } from "./streams/targets";
 import { StreamActivity } from "./streams/activity";
 import { ActivityReporter } from "./activity/reporter";
+import { AgentMetricsReporter } from "./metrics";
 
 export interface LxdMonitorOptions {
   /** The operator's choice (--lxd-socket / LXD_SOCKET), tried before the usual paths. */
@@ -26,6 +27,8 @@ export interface LxdMonitorOptions {
   socketCandidates?: readonly string[];
   recheckMs?: number;
   logger: Logger;
+  /** The LXD client's timing hook (the agent's metrics). */
+  onTiming?: (operation: string, seconds: number) => void;
 }
 
 /** Whether LXD answers; re-checked periodically, so an agent started before LXD picks it up later. */
@@ -90,7 +93,7 @@ export class LxdMonitor {
     const client =
       this.access.client?.socketPath === socketPath
         ? this.access.client
-        : new LxdClient({ socketPath });
+        : new LxdClient({ socketPath, ...(this.options.onTiming ? { onTiming: this.options.onTiming } : {}) });
     try {
       const info = await client.serverInfo();
       return { client, version: info.serverVersion };
@@ -162,6 +165,7 @@ export class Agent {
   private readonly connection: Connection;
   private readonly streams: StreamConnection | undefined;
   private readonly activity: ActivityReporter;
+  private readonly metrics: AgentMetricsReporter;
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -187,6 +191,12 @@ export class Agent {
       ...(this.wireguard ? { wireguard: this.wireguard } : {}),
     };
     this.journal = parts.journal ?? new Journal({ path: state.journalPath, logger: this.logger });
+    this.metrics = new AgentMetricsReporter({
+      lxd: () => this.lxd.current.client,
+      ...(this.wireguard ? { wireguard: this.wireguard } : {}),
+      send: (report) => this.connection.send(report),
+      logger: this.logger,
+    });
     this.lxd =
       parts.lxd ??
       new LxdMonitor({
@@ -194,6 +204,7 @@ export class Agent {
         ...(options.lxdSocketCandidates ? { socketCandidates: options.lxdSocketCandidates } : {}),
         ...(options.lxdRecheckMs ? { recheckMs: options.lxdRecheckMs } : {}),
         logger: this.logger,
+        onTiming: this.metrics.recordLxd,
       });
     // hello is the only place the gateway learns degradedReason: a change warrants a fresh hello.
     this.lxd.onChange(() => this.connection.reconnect("LXD availability changed"));
@@ -201,7 +212,11 @@ export class Agent {
       journal: this.journal,
       handlers: createHandlers({ ...factsOptions, firewall: this.firewall }),
       lxd: () => this.lxd.current,
-      send: (message) => this.connection.send(message),
+      send: (message) => {
+        const sent = this.connection.send(message);
+        if (message.type === "result") this.metrics.jobEnded();
+        return sent;
+      },
       logger: this.logger,
       agentVersion: options.agentVersion,
       ...(options.drainTimeoutMs ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
@@ -268,6 +283,7 @@ export class Agent {
     this.executor.start();
     this.peerRefresh?.start();
     this.connection.start();
+    this.metrics.start();
     this.streams?.start();
     this.logger.info("agent started", { version: this.options.agentVersion, stateDir: this.options.stateDir });
   }
@@ -278,6 +294,7 @@ export class Agent {
     this.activity.stop();
     await this.streams?.stop();
     const { abandoned } = await this.executor.stop();
+    this.metrics.stop();
     await this.connection.stop();
     this.peerRefresh?.stop();
     this.wireguard?.stop();

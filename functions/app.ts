@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
 import { AppError } from "./core/errors";
 import type { AppEnv } from "./env";
 import { authenticate } from "./middleware/auth";
@@ -56,12 +57,9 @@ function servicesMiddleware(provide: ServiceProvider): MiddlewareHandler<AppEnv>
     try {
       await next();
     } finally {
-      log.info("request", {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      });
+      const ms = performance.now() - started;
+      log.info("request", { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(ms * 10) / 10 });
+      services.metrics?.httpRequest(c.req.method, routePattern(c), c.res.status, ms / 1000);
       if (release) {
         const done = release();
         try {
@@ -73,4 +71,13 @@ function servicesMiddleware(provide: ServiceProvider): MiddlewareHandler<AppEnv>
       }
     }
   };
+}
+
+/**
+ * The pattern of the route that answered (`/api/v1/jobs/:id`), so paths with ids count as one; a
+ * request that reached no route (only the catch-all middleware) counts as "unmatched".
+ */
+function routePattern(c: Context<AppEnv>): string {
+  const path = routePath(c);
+  return path === "/*" || path === "*" ? "unmatched" : path;
 }

@@ -1,4 +1,6 @@
 import { accountPages } from "./account/pages";
+import { adminPages } from "./admin/pages";
+import { adminRoutes } from "./admin/routes";
 import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
 import { appPages } from "./apps/pages";
@@ -25,6 +27,7 @@ import { instancePages } from "./instances/pages";
 import { instanceRoutes } from "./instances/routes";
 import { jobRoutes } from "./jobs/routes";
 import { securitySchemes } from "./middleware/auth";
+import { metricsRoutes } from "./metrics/routes";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { tokenRoutes } from "./tokens/routes";
@@ -33,11 +36,13 @@ import { tokenRoutes } from "./tokens/routes";
 export function createControlPlane(provide: ServiceProvider) {
   const app = createApp(provide)
     .route("/", healthRoutes)
+    .route("/", metricsRoutes)
     .route("/api/v1", authRoutes)
     .route("/api/v1", accountRoutes)
     .route("/api/v1", tokenRoutes)
     .route("/api/v1", cliLoginRoutes)
     .route("/api/v1", hostRoutes)
+    .route("/api/v1", adminRoutes)
     .route("/api/v1", enrollRoutes)
     .route("/api/v1", jobRoutes)
     .route("/api/v1", instanceRoutes)
@@ -61,7 +66,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", domainPages)
     .route("/", hookPages)
     .route("/", cliLoginPages)
-    .route("/", ingressPages);
+    .route("/", ingressPages)
+    .route("/", adminPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",

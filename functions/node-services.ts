@@ -18,11 +18,14 @@ import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
 import { HashGate } from "./auth/hash-gate";
 import { registerJobOutcomes } from "./job-outcomes";
+import { Metrics } from "./metrics/registry";
+import { databaseSources } from "./metrics/sources";
 import { PgCluster } from "./pg/cluster";
 import type { Services } from "./services";
 
 export interface NodeServices extends Services {
   queue: QueuePort;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export interface NodeServiceOverrides {
   queue?: QueuePort;
   pgCluster?: PgCluster;
   secretBox?: SecretBox;
+  metrics?: Metrics;
 }
 
 /**
@@ -106,6 +110,8 @@ export async function createNodeServices(
   const pgCluster = overrides.pgCluster ?? (config.pgService ? new PgCluster(config.pgService.url) : undefined);
   // Locks managed roles out of the maintenance databases now, roles made before KWS did so too.
   pgCluster?.configure().catch((err: unknown) => logger.warn("cannot configure the managed-PostgreSQL cluster yet; retried before the next role is made", { err }));
+  const metrics = overrides.metrics ?? new Metrics();
+  metrics.watch(databaseSources(database.db, config.heartbeatMs));
   logger.info("services ready", {
     database: database.kind,
     kv: kvKind(config),
@@ -123,6 +129,7 @@ export async function createNodeServices(
     pgCluster,
     secretBox,
     hashGate: new HashGate(),
+    metrics,
     pingDatabase: () => database.ping(),
     close: async () => {
       await queue.close();

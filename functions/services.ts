@@ -6,6 +6,7 @@ import type { Logger } from "../shared/logger";
 import type { Mailer } from "../shared/mail/port";
 import type { QueuePort } from "../shared/queue/port";
 import type { HashGate } from "./auth/hash-gate";
+import type { Metrics } from "./metrics/registry";
 import type { PgCluster } from "./pg/cluster";
 
 /** Everything a function needs from outside; built once per process (Node) or per request (edge). */
@@ -23,6 +24,8 @@ export interface Services {
   secretBox?: SecretBox;
   /** Password checks one client may run at once in this process; absent (the edge): no gate. */
   hashGate?: HashGate;
+  /** The process's Prometheus metrics (GET /metrics); the edge records none. */
+  metrics?: Metrics;
   /** Liveness of the database, for /readyz. */
   pingDatabase(): Promise<void>;
 }

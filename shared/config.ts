@@ -52,6 +52,12 @@ export const configSchema = z
       .trim()
       .optional()
       .transform((v) => v || undefined),
+    // Bearer token that GET /metrics asks for; unset: /metrics answers loopback callers only.
+    KWS_METRICS_TOKEN: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => v || undefined),
     // PostgreSQL connection string; unset: embedded PGlite under KWS_DATA_DIR.
     DATABASE_URL: optionalUrl("e.g. postgres://user:pass@host:5432/kws"),
     // Where embedded state (PGlite) lives.
@@ -224,6 +230,8 @@ export const configSchema = z
     appsUrl: new URL(e.KWS_APPS_URL ?? `http://localhost:${e.PORT}`).origin,
     /** Lets the ingress ask endpoint answer callers that are not on loopback. */
     ingressAskSecret: e.KWS_INGRESS_ASK_SECRET,
+    /** What a scraper of /metrics must send as its bearer token; undefined: loopback callers only. */
+    metricsToken: e.KWS_METRICS_TOKEN,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.KWS_DATA_DIR,
     redisUrl: e.REDIS_URL,

@@ -33,6 +33,8 @@ export interface LxdClientOptions {
   socketPath: string;
   /** Per HTTP request; operation waits have their own, longer limits. */
   timeoutMs?: number;
+  /** Told how long each call took until LXD was done with it (the agent's metrics), failed ones too. */
+  onTiming?: (operation: string, seconds: number) => void;
 }
 
 const OP_SUCCESS = 200;
@@ -50,14 +52,33 @@ type Body = Buffer | object;
 
 const seg = (name: string) => encodeURIComponent(name);
 
+/** A call's kind for its timing: the method and the path without the query and without names (`/1.0/instances/:name/state`). */
+export function operationOf(method: string, path: string): string {
+  const bare = path.split("?")[0]!;
+  return `${method} ${bare.replace(/\/(instances|aliases|networks|storage-pools|operations|profiles|volumes|images)\/(?!aliases(\/|$))[^/]+/g, "/$1/:name")}`;
+}
+
 export class LxdClient {
   readonly socketPath: string;
   private readonly timeoutMs: number;
+  private readonly onTiming: LxdClientOptions["onTiming"];
   private extensions: Promise<Set<string>> | undefined;
 
   constructor(options: LxdClientOptions) {
     this.socketPath = options.socketPath;
     this.timeoutMs = options.timeoutMs ?? 30 * SECOND;
+    this.onTiming = options.onTiming;
+  }
+
+  /** Runs one call and reports its time under `method path`. */
+  private async timed<T>(method: string, path: string, call: () => Promise<T>): Promise<T> {
+    if (!this.onTiming) return call();
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.onTiming(operationOf(method, path), (performance.now() - started) / 1000);
+    }
   }
 
   /** One API call; throws LxdError on an error envelope, returns the sync or async envelope. */
@@ -236,8 +257,12 @@ export class LxdClient {
    * Runs argv (never a shell string) and returns its exit code and recorded output.
    * Exit codes 126/127 make LXD fail the operation itself: those throw LxdError.
    */
-  async exec(name: string, options: ExecOptions): Promise<ExecResult> {
+  exec(name: string, options: ExecOptions): Promise<ExecResult> {
     if (options.command.length === 0) throw new TypeError("exec: command must not be empty");
+    return this.timed("POST", `/1.0/instances/${seg(name)}/exec`, () => this.execUntimed(name, options));
+  }
+
+  private async execUntimed(name: string, options: ExecOptions): Promise<ExecResult> {
     const started = await this.request("POST", `/1.0/instances/${seg(name)}/exec`, {
       command: options.command,
       environment: options.env ?? {},
@@ -318,7 +343,9 @@ export class LxdClient {
     headers: Record<string, string> = {},
     timeoutMs?: number,
   ): Promise<T> {
-    const env = await this.request<T>(method, path, body, headers, timeoutMs);
+    // An operation's wait is part of the call that started it, timed there.
+    const call = () => this.request<T>(method, path, body, headers, timeoutMs);
+    const env = path.startsWith("/1.0/operations") ? await call() : await this.timed(method, path, call);
     if (env.type !== "sync") throw new LxdError(502, `expected a sync answer to ${method} ${path}, got ${env.type}`);
     return env.metadata;
   }
@@ -331,9 +358,11 @@ export class LxdClient {
     headers: Record<string, string>,
     timeoutMs: number,
   ): Promise<LxdOperation> {
-    const env = await this.request(method, path, body, headers);
-    if (env.type === "async") return this.waitOperation(env.operation, timeoutMs);
-    return { id: "", class: "sync", description: "", status: "Success", status_code: OP_SUCCESS, metadata: null, may_cancel: false, err: "" };
+    return this.timed(method, path, async () => {
+      const env = await this.request(method, path, body, headers);
+      if (env.type === "async") return this.waitOperation(env.operation, timeoutMs);
+      return { id: "", class: "sync", description: "", status: "Success", status_code: OP_SUCCESS, metadata: null, may_cancel: false, err: "" };
+    });
   }
 
   private async getOrUndefined<T>(path: string): Promise<T | undefined> {

@@ -153,6 +153,11 @@ export async function login(
     log.info("login failed", { ip });
     throw new AppError("unauthorized", "wrong username or password");
   }
+  if (user.suspendedAt) {
+    void discardSession(s, log, pending!);
+    log.info("login refused: suspended", { userId: user.id });
+    throw new AppError("suspended", "this account is suspended; ask an administrator");
+  }
   // The reset need not delay the answer: if it were lost, the bucket only refills on its own.
   resetRateLimit(s.kv, limitKey).catch((err) => log.warn("rate limit reset failed", { err }));
   const written = await pending!;

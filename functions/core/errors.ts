@@ -6,6 +6,8 @@ export const errorStatus = {
   unauthorized: 401,
   unverified: 403,
   forbidden: 403,
+  // An account an administrator suspended: it cannot sign in until unsuspended.
+  suspended: 403,
   not_found: 404,
   conflict: 409,
   limit: 409,

@@ -32,6 +32,14 @@ function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
         <p class="alt">
           <a href="/kws_account">Account settings</a>: password, e-mail address, sign out everywhere, delete account
         </p>
+        {user.isAdmin ? (
+          <p class="alt">
+            <a href="/kws_admin" data-testid="admin-link">
+              Administration
+            </a>
+            : hosts, people, failed jobs
+          </p>
+        ) : null}
       </div>
       <div class="card">
         <h1>Services</h1>

@@ -44,3 +44,10 @@ export async function applyDeviceOutcome(tx: Database, job: Job): Promise<void> 
     else await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
   }
 }
+
+/** A failed peer change may run again while it is still its device's latest job; other wg jobs change no device row. */
+export async function deviceWaitsOn(tx: Database, job: Job): Promise<boolean> {
+  if (job.kind !== "wg.peer.add" && job.kind !== "wg.peer.remove") return true;
+  const [device] = await tx.select({ id: devices.id }).from(devices).where(eq(devices.jobId, job.id)).limit(1);
+  return device !== undefined;
+}

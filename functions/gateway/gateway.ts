@@ -17,7 +17,7 @@ import { AgentSession, type SessionServices } from "./session";
 export const CONNECT_PATH = "/agent/v1/connect";
 
 /** The gateway of a Node process (`npm start`, `npm run gateway`), from its configuration and services. */
-export function configuredGateway(config: Config, services: Pick<NodeServices, "db" | "queue" | "secretBox">, logger: Logger): Gateway {
+export function configuredGateway(config: Config, services: Pick<NodeServices, "db" | "queue" | "secretBox" | "metrics">, logger: Logger): Gateway {
   return new Gateway({
     db: services.db,
     queue: services.queue,
@@ -25,6 +25,7 @@ export function configuredGateway(config: Config, services: Pick<NodeServices, "
     heartbeatMs: config.heartbeatMs,
     secretBox: services.secretBox,
     activity: activitySettings(config.idleStop),
+    metrics: services.metrics,
   });
 }
 
@@ -55,12 +56,14 @@ export class Gateway {
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
-    this.reaper = o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs });
+    this.reaper =
+      o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs, metrics: o.metrics });
     this.wss = o.parts?.wss ?? new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.handleUpgrade = agentEndpoint(CONNECT_PATH, o.db, this.log, (host, req, socket, head) => this.upgrade(host, req, socket, head));
   }
 
   async start() {
+    this.o.metrics?.watch({ agentConnections: () => this.connectionStates() });
     await this.reaper.start();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.o.heartbeatMs);
     this.heartbeatTimer.unref?.();
@@ -82,6 +85,7 @@ export class Gateway {
         secretBox: this.o.secretBox,
         prefetch: this.o.prefetch,
         activity: this.o.activity,
+        metrics: this.o.metrics,
         onEstablished: (s) => {
           const previous = this.sessions.get(s.hostId);
           this.sessions.set(s.hostId, s);
@@ -89,7 +93,9 @@ export class Gateway {
         },
         onClose: (s) => {
           this.all.delete(s);
-          if (this.sessions.get(s.hostId) === s) this.sessions.delete(s.hostId);
+          if (this.sessions.get(s.hostId) !== s) return;
+          this.sessions.delete(s.hostId);
+          this.o.metrics?.clearAgentState(s.hostName);
         },
       });
       this.all.add(session);
@@ -109,6 +115,15 @@ export class Gateway {
     } catch (err) {
       this.log.error("heartbeat write failed", { err });
     }
+  }
+
+  private connectionStates() {
+    let established = 0;
+    for (const s of this.all) if (s.isEstablished) established++;
+    return [
+      { state: "established", count: established },
+      { state: "handshaking", count: this.all.size - established },
+    ];
   }
 
   /** Hosts with a live connection on this gateway. */

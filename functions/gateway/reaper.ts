@@ -4,6 +4,7 @@ import type { JobMessage } from "../core/jobs/queue-names";
 import { finishJob, getJob, overdueJobs } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import type { QueuePort, Subscription } from "../../shared/queue/port";
+import type { Metrics } from "../metrics/registry";
 
 function minutes(ms: number) {
   const m = Math.round(ms / 60_000);
@@ -29,6 +30,7 @@ export interface JobReaperOptions {
   logger: Logger;
   heartbeatMs: number;
   intervalMs?: number;
+  metrics?: Metrics;
 }
 
 /**
@@ -55,7 +57,11 @@ export class JobReaper {
             message: `gave up after ${job.attempts || "3"} delivery attempts: the agent of host ${host?.name ?? job.hostId} disconnected or the gateway restarted during each`,
           },
         });
-        if (done) this.o.logger.warn("job dead-lettered", { jobId: job.id, hostId: job.hostId });
+        if (done) {
+          this.o.logger.warn("job dead-lettered", { jobId: job.id, hostId: job.hostId });
+          this.o.metrics?.deadLetters.inc({ kind: job.kind });
+          this.o.metrics?.jobFinished(done);
+        }
       }
       await d.ack();
     });
@@ -73,6 +79,7 @@ export class JobReaper {
         const done = await finishJob(this.o.db, job.id, { ok: false, error: { code: "deadline_passed", message: reason } });
         if (done) {
           failed++;
+          this.o.metrics?.jobFinished(done);
           this.o.logger.warn("job failed at its deadline", { jobId: job.id, hostId: job.hostId, reason });
         }
       }

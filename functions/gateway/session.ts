@@ -5,7 +5,7 @@ import { desiredPeers } from "../devices/desired-peers";
 import { recordActivity } from "../idle/queries";
 import { markConnected, markDisconnected, recordFacts } from "../hosts/store";
 import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../core/jobs/queue-names";
-import { appendStep, finishJob, markRunning } from "../core/jobs/store";
+import { appendStep, finishJob, markRunning, type Outcome } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
 import {
   AgentMessageSchema,
@@ -22,6 +22,8 @@ import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port"
 import type { SecretBox } from "../../shared/crypto/secret-box";
 import { CloseCodes } from "../../shared/protocol/close-codes";
 import { openSealedPayload } from "../core/jobs/sealed";
+import type { Metrics } from "../metrics/registry";
+import type { Job } from "../../shared/db/schema";
 
 /** What the gateway hands each of its sessions (and takes itself). */
 export interface SessionServices {
@@ -35,6 +37,8 @@ export interface SessionServices {
   prefetch?: number;
   /** What agents are asked to report for idle auto-stop (functions/idle/); none without it. */
   activity?: ActivitySettings;
+  /** Where jobs' outcomes, websocket messages and the agents' own figures are counted. */
+  metrics?: Metrics;
 }
 
 export interface AgentSessionOptions extends SessionServices {
@@ -55,6 +59,7 @@ export interface AgentSessionOptions extends SessionServices {
  */
 export class AgentSession {
   readonly hostId: string;
+  readonly hostName: string;
   private readonly log: Logger;
   private subscription?: Subscription;
   private readonly pending = new Map<string, Delivery<JobMessage>>();
@@ -69,6 +74,7 @@ export class AgentSession {
 
   constructor(private readonly o: AgentSessionOptions) {
     this.hostId = o.host.id;
+    this.hostName = o.host.name;
     this.log = o.logger.child({ hostId: o.host.id, connectionId: o.connectionId });
     o.ws.on("message", (data) => {
       this.inbox = this.inbox.then(() => this.onFrame(data.toString()));
@@ -112,12 +118,27 @@ export class AgentSession {
     void this.teardown(code, reason);
   }
 
+  /** Whether hello was accepted (else the socket is still handshaking). */
+  get isEstablished() {
+    return this.established;
+  }
+
   private send(body: GatewayMessageBody) {
-    if (this.o.ws.readyState === this.o.ws.OPEN) this.o.ws.send(JSON.stringify(stamp(body)));
+    if (this.o.ws.readyState !== this.o.ws.OPEN) return;
+    this.o.ws.send(JSON.stringify(stamp(body)));
+    this.o.metrics?.wsMessages.inc({ direction: "out", type: body.type });
+  }
+
+  /** Stores a job's outcome; counted once, by whichever finish changed the row. */
+  private async finish(jobId: string, outcome: Outcome, hostId?: string): Promise<Job | undefined> {
+    const done = await finishJob(this.o.db, jobId, outcome, hostId);
+    if (done) this.o.metrics?.jobFinished(done);
+    return done;
   }
 
   private async onFrame(raw: string) {
     const parsed = parseFrame(AgentMessageSchema, raw);
+    this.o.metrics?.wsMessages.inc({ direction: "in", type: parsed.ok ? parsed.message.type : "malformed" });
     if (!parsed.ok) {
       this.log.warn("malformed agent frame", { error: parsed.error });
       if (!this.established && parsed.error.startsWith("protocol major version")) {
@@ -158,6 +179,9 @@ export class AgentSession {
         return this.onPeersRequest(m);
       case "activity":
         await recordActivity(this.o.db, this.hostId, m.instances);
+        return;
+      case "metrics":
+        this.o.metrics?.agentReport(this.hostName, m);
         return;
       case "error":
         this.log.warn("agent reported a protocol error", { message: m.message });
@@ -221,7 +245,7 @@ export class AgentSession {
       return;
     }
     if (job.deadline.getTime() <= Date.now()) {
-      await finishJob(this.o.db, job.id, {
+      await this.finish(job.id, {
         ok: false,
         error: { code: "deadline_passed", message: `the job's deadline passed before host ${this.o.host.name} could run it` },
       });
@@ -234,7 +258,7 @@ export class AgentSession {
     } catch (err) {
       // Another delivery cannot open it either: fail the job now instead of three times.
       this.log.error("cannot open the job's sealed payload", { jobId: job.id, err });
-      await finishJob(this.o.db, job.id, {
+      await this.finish(job.id, {
         ok: false,
         error: { code: "secret_unavailable", message: "the job's secret cannot be opened here (KWS_SECRET_KEY missing or different on this gateway)" },
       });
@@ -254,7 +278,7 @@ export class AgentSession {
 
   private async onResult(m: Extract<AgentMessage, { type: "result" }>) {
     const outcome = m.ok ? { ok: true as const, data: m.data } : { ok: false as const, error: m.error };
-    await finishJob(this.o.db, m.jobId, outcome, this.hostId);
+    await this.finish(m.jobId, outcome, this.hostId);
     // Stored (or already final): the agent may forget it, then the queue may.
     this.send({ type: "ack", jobId: m.jobId });
     const delivery = this.pending.get(m.jobId);

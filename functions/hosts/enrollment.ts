@@ -1,4 +1,9 @@
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
+import type { Database } from "../../shared/db";
+import { uniqueViolation } from "../../shared/db/errors";
+import type { Host } from "../../shared/db/schema";
+import { AppError } from "../core/errors";
+import { insertHost } from "./store";
 
 /** How long a new host's enrollment token can be traded for its credential. */
 export const ENROLLMENT_TTL_MS = 60 * 60 * 1000;
@@ -13,4 +18,15 @@ export const HOST_CREDENTIAL_PREFIX = "kws_host_";
 export async function newEnrollment(now = Date.now()) {
   const token = randomToken(ENROLLMENT_TOKEN_PREFIX);
   return { token, enrollmentTokenHash: await hashToken(token), enrollmentExpiresAt: new Date(now + ENROLLMENT_TTL_MS) };
+}
+
+/** A new host and its one-time enrollment token (shown once); 409 when the name is taken. */
+export async function registerHost(db: Database, body: { name: string; publicAddress?: string }): Promise<{ host: Host; enrollmentToken: string }> {
+  const { token: enrollmentToken, ...enrollment } = await newEnrollment();
+  try {
+    return { host: await insertHost(db, { name: body.name, publicAddress: body.publicAddress ?? null, ...enrollment }), enrollmentToken };
+  } catch (err) {
+    if (uniqueViolation(err) === undefined) throw err;
+    throw new AppError("conflict", "name: is already taken", { issues: [{ path: "name", message: "is already taken" }] });
+  }
 }

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { foreignKeyViolation, uniqueViolation } from "../../shared/db/errors";
+import { foreignKeyViolation } from "../../shared/db/errors";
 import { AppError } from "../core/errors";
-import { newEnrollment } from "./enrollment";
-import { deleteHost, insertHost, listHosts, setDraining } from "./store";
+import { registerHost } from "./enrollment";
+import { deleteHost, listHosts, setDraining } from "./store";
 import { hostQueue } from "../core/jobs/queue-names";
 import { submitJob } from "../core/jobs/submit";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
@@ -82,16 +82,8 @@ const submitJobRoute = createRoute({
 
 export const hostRoutes = createRouter()
   .openapi(createHostRoute, async (c) => {
-    const body = c.req.valid("json");
     const { db, config } = c.get("services");
-    const { token: enrollmentToken, ...enrollment } = await newEnrollment();
-    let host;
-    try {
-      host = await insertHost(db, { name: body.name, publicAddress: body.publicAddress ?? null, ...enrollment });
-    } catch (err) {
-      if (uniqueViolation(err) === undefined) throw err;
-      throw new AppError("conflict", "name: is already taken", { issues: [{ path: "name", message: "is already taken" }] });
-    }
+    const { host, enrollmentToken } = await registerHost(db, c.req.valid("json"));
     c.get("log").info("host created", { hostId: host.id, name: host.name });
     return c.json({ host: presentHost(host, config.heartbeatMs), enrollmentToken }, 201);
   })

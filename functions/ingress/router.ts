@@ -101,9 +101,25 @@ export class IngressRouter {
     else res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
   }
 
+  /** Counts a request and the bytes its connection carried while it was answered. */
+  private count(req: IncomingMessage, res: ServerResponse, kind: string): void {
+    const metrics = this.o.services.metrics;
+    if (!metrics) return;
+    const socket = req.socket;
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    res.once("close", () => {
+      metrics.ingressRequests.inc({ kind, status: String(res.statusCode) });
+      metrics.ingressBytes.inc({ direction: "in" }, Math.max(0, socket.bytesRead - read));
+      metrics.ingressBytes.inc({ direction: "out" }, Math.max(0, socket.bytesWritten - written));
+    });
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse, label: string, fresh = false): Promise<void> {
     if (req.url?.startsWith("/.kws/")) return this.pages(req, res);
     const decision = await this.decide(req, label, fresh);
+    // A retry after a stale resolution (fresh) was counted by its first pass.
+    if (!fresh) this.count(req, res, decision.kind === "proxy" ? "proxied" : decision.kind);
     if (decision.kind !== "proxy") return this.page(req, res, decision);
     const { dest, reused } = decision;
     this.activity.touch(dest.instanceId);
@@ -123,13 +139,31 @@ export class IngressRouter {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, label: string, fresh = false): Promise<void> {
     socket.on("error", () => socket.destroy());
     const decision = req.url?.startsWith("/.kws/") ? ({ kind: "not_found", label } as const) : await this.decide(req, label, fresh);
-    if (decision.kind !== "proxy") return refuse(socket, outcomeStatus(decision));
+    if (decision.kind !== "proxy") {
+      this.o.services.metrics?.ingressRequests.inc({ kind: decision.kind, status: String(outcomeStatus(decision)) });
+      return refuse(socket, outcomeStatus(decision));
+    }
     this.activity.touch(decision.dest.instanceId);
     const dialed = await this.dial(decision.dest);
     // As for requests: what was resolved a moment ago may have stopped or gone since.
     if ("outcome" in dialed && decision.reused) return this.upgrade(req, socket, head, label, true);
     if ("outcome" in dialed) return refuse(socket, outcomeStatus(dialed.outcome));
+    this.countUpgrade(socket);
     proxyUpgrade(req, socket, head, dialed.stream, forwardHeaders(req, this.forwardOptions(req)));
+  }
+
+  /** A websocket through the ingress: counted as it starts, its bytes when it ends. */
+  private countUpgrade(socket: Duplex): void {
+    const metrics = this.o.services.metrics;
+    if (!metrics) return;
+    metrics.ingressRequests.inc({ kind: "websocket", status: "101" });
+    const raw = socket as Duplex & { bytesRead?: number; bytesWritten?: number };
+    const read = raw.bytesRead ?? 0;
+    const written = raw.bytesWritten ?? 0;
+    socket.once("close", () => {
+      metrics.ingressBytes.inc({ direction: "in" }, Math.max(0, (raw.bytesRead ?? 0) - read));
+      metrics.ingressBytes.inc({ direction: "out" }, Math.max(0, (raw.bytesWritten ?? 0) - written));
+    });
   }
 
   private async decide(req: IncomingMessage, label: string, fresh: boolean): Promise<Decision> {

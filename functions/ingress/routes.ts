@@ -8,6 +8,7 @@ import { sameHostPath } from "../web/redirects";
 import { errorResponse, jsonResponse } from "../schemas";
 import { issueCode } from "./grants";
 import { isDomainSite, resolveSite } from "./resolve";
+import { directFromLoopback } from "../middleware/client-ip";
 
 const AskQuery = z.object({
   domain: z.string({ message: "is required" }).min(1, "is required").max(253, "must be at most 253 characters"),
@@ -27,12 +28,7 @@ const askRoute = createRoute({
   },
 });
 
-const loopback = (address: string | undefined) => address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
-
-/**
- * Caddy asks from this machine, directly. A request that came through a proxy carries
- * X-Forwarded-For even when the proxy is on loopback, so it must bring the secret instead.
- */
+/** Caddy asks from this machine, directly; through a proxy, it must bring the secret instead. */
 function mayAsk(c: PageContext, secret: string | undefined): boolean {
   const configured = c.get("services").config.ingressAskSecret;
   const given = secret ?? c.req.header("x-kws-ask-secret");
@@ -40,8 +36,7 @@ function mayAsk(c: PageContext, secret: string | undefined): boolean {
     const enc = new TextEncoder();
     return constantTimeEqual(enc.encode(configured), enc.encode(given));
   }
-  const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
-  return loopback(remote) && !c.req.header("x-forwarded-for") && !c.req.header("forwarded");
+  return directFromLoopback(c);
 }
 
 const AuthorizeQuery = z.object({

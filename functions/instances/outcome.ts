@@ -38,3 +38,13 @@ export async function applyInstanceOutcome(tx: Database, job: Job): Promise<void
     await tx.update(instances).set({ state: next, updatedAt: new Date() }).where(eq(instances.id, instance.id));
   }
 }
+
+/**
+ * A failed instance job may run again while it is still its instance's latest. Jobs an
+ * administrator sent straight to a host (instance.exec, no instance row) change no row: they may.
+ */
+export async function instanceWaitsOn(tx: Database, job: Job): Promise<boolean> {
+  if (nextState(job.kind, true) === undefined) return true;
+  const [instance] = await tx.select({ id: instances.id }).from(instances).where(eq(instances.jobId, job.id)).limit(1);
+  return instance !== undefined;
+}

@@ -41,8 +41,8 @@ async function resolve<E extends AppEnv>(c: Context<E>): Promise<AuthContext | u
       if (found && sessionCurrent(session, found)) user = found;
     }
   }
-  // An unverified account never holds a session; a token of one is refused the same way.
-  if (!user || user.verifiedAt === null) return undefined;
+  // An unverified or suspended account never holds a session; a token of one is refused the same way.
+  if (!user || user.verifiedAt === null || user.suspendedAt !== null) return undefined;
   return { user: toAuthUser(user, config.admins), via, scope };
 }
 

@@ -41,3 +41,14 @@ export function clientIp(c: Context<AppEnv>): string {
   const forwarded = header.split(",").map((entry) => entry.trim()).filter(Boolean);
   return forwardedClient(peer, forwarded, c.get("services").config.trustProxy);
 }
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+
+/**
+ * Whether the request comes from this machine directly. A request that came through a proxy
+ * carries X-Forwarded-For (or Forwarded) even when the proxy is on loopback: that is not direct.
+ */
+export function directFromLoopback(c: Context<AppEnv>): boolean {
+  const peer = (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
+  return peer !== undefined && LOOPBACK.has(peer) && !c.req.header("x-forwarded-for") && !c.req.header("forwarded");
+}

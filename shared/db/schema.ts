@@ -24,6 +24,8 @@ export const users = pgTable(
     // Every session carries the number it was made under; raising it ends all of them at once
     // (functions/auth/sessions.ts). It lives here because every session's request reads this row anyway.
     sessionGeneration: integer("session_generation").notNull().default(0),
+    // Set by an administrator: no sign-in, no session, no API token counts until it is cleared.
+    suspendedAt: timestamp("suspended_at", { withTimezone: true }),
     ...timestamps,
   },
   (t) => [

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { WireGuardFactsSchema, WireGuardPeerSetSchema } from "./wireguard";
+import { WireGuardFactsSchema, WireGuardPeerSetSchema, wireguardKey } from "./wireguard";
 
 /**
  * The agent protocol: every websocket frame is one JSON message of this catalogue.
@@ -9,6 +9,7 @@ import { WireGuardFactsSchema, WireGuardPeerSetSchema } from "./wireguard";
  *
  * 1.1: wg-peers-request / wg-peers; WireGuard facts carry the interface address.
  * 1.2: welcome may ask for activity reports (`activity`); the agent then sends `activity`.
+ * 1.2: metrics (the agent's own: LXD call timings, instances by state, WireGuard peers).
  */
 export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_MINOR = 2;
@@ -85,6 +86,27 @@ export const ActivitySchema = z.object({ ...envelope, type: z.literal("activity"
 /** Asks for the host's whole desired WireGuard peer set (answered with wg-peers; since 1.1). */
 export const WireGuardPeersRequestSchema = z.object({ ...envelope, type: z.literal("wg-peers-request") });
 
+/** An LXD call's kind: its method and path with names left out, e.g. `PUT /1.0/instances/:name/state`. */
+const lxdOperation = z.string().regex(/^[A-Z]{3,7} \/[A-Za-z0-9/:._-]{0,120}$/, "must be METHOD /path");
+
+/**
+ * The agent's own figures since its last report (since 1.2). LXD timings are the durations of the
+ * calls made since then (the gateway adds each to a histogram); the rest is the state now.
+ */
+export const AgentMetricsSchema = z.object({
+  ...envelope,
+  type: z.literal("metrics"),
+  lxd: z.array(z.object({ operation: lxdOperation, seconds: z.array(z.number().nonnegative().max(86_400)).max(1000) })).max(100),
+  instances: z.partialRecord(z.enum(["Running", "Stopped", "Frozen", "Error", "Other"]), z.number().int().nonnegative()),
+  wireguard: z
+    .object({
+      peers: z.number().int().nonnegative(),
+      /** Each peer's latest handshake (epoch seconds), null before its first. */
+      handshakes: z.array(z.object({ publicKey: wireguardKey, latestHandshakeAt: z.number().int().nonnegative().nullable() })).max(65_536),
+    })
+    .optional(),
+});
+
 // gateway → agent
 
 export const WelcomeSchema = z.object({
@@ -145,6 +167,7 @@ export const AgentMessageSchema = z.discriminatedUnion("type", [
   ResultSchema,
   WireGuardPeersRequestSchema,
   ActivitySchema,
+  AgentMetricsSchema,
   ProtocolErrorSchema,
 ]);
 export const GatewayMessageSchema = z.discriminatedUnion("type", [
@@ -166,6 +189,7 @@ export type HostFactsMessage = z.infer<typeof HostFactsSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type ActivitySettings = NonNullable<Welcome["activity"]>;
 export type InstanceActivityReport = z.infer<typeof InstanceActivityReportSchema>;
+export type AgentMetrics = z.infer<typeof AgentMetricsSchema>;
 
 type Body<T> = T extends unknown ? Omit<T, "v" | "id"> : never;
 export type AgentMessageBody = Body<AgentMessage>;
@@ -210,4 +234,4 @@ export function speaks(protocol: string, minor: number): boolean {
 }
 
 /** Agent messages newer than 1.0, with the minor that added them: sent only to gateways that speak it. */
-export const AGENT_MESSAGE_MINOR: Partial<Record<AgentMessage["type"], number>> = { "wg-peers-request": 1, activity: 2 };
+export const AGENT_MESSAGE_MINOR: Partial<Record<AgentMessage["type"], number>> = { "wg-peers-request": 1, activity: 2, metrics: 2 };

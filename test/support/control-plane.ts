@@ -47,7 +47,7 @@ export async function startControlPlane(
       ...options.config,
     },
   });
-  const gateway = new Gateway({ db: h.services.db, queue: h.services.queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox });
+  const gateway = new Gateway({ db: h.services.db, queue: h.services.queue, logger: h.services.logger, heartbeatMs, reaperIntervalMs: 500, secretBox: h.services.secretBox, metrics: h.services.metrics });
   await gateway.start();
   const streams = new StreamHub({ db: h.services.db, logger: h.services.logger });
   const dialer = options.dialer === "streams" ? streams : (options.dialer ?? new DirectDialer());

@@ -49,6 +49,8 @@ export class Pipeline {
   host!: Host;
   /** An admin API token (it survives control-plane restarts, unlike a session in the memory KV). */
   token!: string;
+  /** The administrator (KWS_ADMINS) whose token that is, with a session for browser tests. */
+  admin!: SignedInAccount;
   private dropDatabase!: () => Promise<void>;
   private readonly dir = mkdtempSync(join(tmpdir(), "kws-pipeline-"));
   readonly deadLetterQueue = `kws.test.dead.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -95,7 +97,8 @@ export class Pipeline {
       ...options.env,
     }, options.netns?.name);
     await this.startControlPlane();
-    this.token = await this.userToken(adminEmail);
+    this.admin = await this.account(adminEmail);
+    this.token = this.admin.token;
     const created = await this.api("POST", "/hosts", { name: `pipe-${Date.now().toString(36)}` });
     if (created.status !== 201) throw new Error(`create host: ${JSON.stringify(created.body)}`);
     this.host = created.body.host;

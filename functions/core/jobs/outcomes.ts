@@ -12,6 +12,13 @@ export type OutcomeHandler = (tx: Database, job: Job) => Promise<Job[] | void>;
 export type JobPublisher = (job: Job) => Promise<void>;
 
 /**
+ * Whether a failed job may run again: its resource still waits on it (the job is still the
+ * resource's latest), so a redrive cannot act on what has moved on (a killed instance, a device
+ * deleted since).
+ */
+export type RedriveCheck = (tx: Database, job: Job) => Promise<boolean>;
+
+/**
  * The capabilities' outcome handlers by job kind prefix ("instance." → instances). The job store
  * knows no resource type: the composition root (functions/job-outcomes.ts) registers each
  * capability's handler; kinds no handler claims (noop, host.facts) change only their own row.
@@ -19,10 +26,18 @@ export type JobPublisher = (job: Job) => Promise<void>;
 export class JobOutcomes {
   private readonly handlers = new Map<string, OutcomeHandler>();
   private readonly publishers = new WeakMap<Database, JobPublisher>();
+  private readonly redriveChecks = new Map<string, RedriveCheck>();
 
   /** Registering a prefix again replaces its handler, so composing twice in a process is harmless. */
-  register(prefix: string, handler: OutcomeHandler): void {
+  register(prefix: string, handler: OutcomeHandler, redrivable?: RedriveCheck): void {
     this.handlers.set(prefix, handler);
+    if (redrivable) this.redriveChecks.set(prefix, redrivable);
+  }
+
+  /** Whether the job may be redriven: kinds without a check change nothing else, so they may. */
+  async redrivable(tx: Database, job: Job): Promise<boolean> {
+    for (const [prefix, check] of this.redriveChecks) if (job.kind.startsWith(prefix)) return check(tx, job);
+    return true;
   }
 
   /** The registered prefixes, for the batch statement that finishes the jobs without effects. */
