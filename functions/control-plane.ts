@@ -22,6 +22,7 @@ import { jobRoutes } from "./jobs/routes";
 import { securitySchemes } from "./middleware/auth";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
+import { sshKeyRoutes } from "./ssh-keys/routes";
 import { tokenRoutes } from "./tokens/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
@@ -38,6 +39,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/api/v1", appRoutes)
+    .route("/api/v1", sshKeyRoutes)
     .route("/api/v1", domainRoutes)
     .route("/api/v1", ingressRoutes)
     .route("/", staticRoutes)

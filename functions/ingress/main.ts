@@ -2,7 +2,9 @@ import { createServer } from "node:http";
 import { createLogger } from "../../shared/logger";
 import { createNodeServices } from "../node-services";
 import { configOrExit, onShutdown, runMain } from "../process";
+import { SshEndpoint } from "../ssh/endpoint";
 import { StreamHub } from "../streams/hub";
+import { TunnelHub } from "../tunnels/hub";
 import { routeUpgrades } from "../upgrades";
 import { IngressRouter } from "./router";
 
@@ -21,7 +23,10 @@ runMain("kws ingress", async () => {
   const services = await createNodeServices(config, logger);
   // Agents reach this process with --streams-url: the router dials containers through them.
   const streams = new StreamHub({ db: services.db, logger });
-  const router = new IngressRouter({ services, dialer: streams });
+  // The CLI's tunnels and SSH connections come here too: they need the router and the agents' streams.
+  const tunnels = new TunnelHub({ services });
+  const ssh = new SshEndpoint({ services, dialer: streams });
+  const router = new IngressRouter({ services, dialer: streams, tunnels });
   const server = createServer((req, res) => {
     const label = router.label(req);
     if (label !== undefined) return router.handle(req, res, label);
@@ -29,10 +34,11 @@ runMain("kws ingress", async () => {
     res.writeHead(healthy ? 200 : 404, { "content-type": "application/json" });
     res.end(JSON.stringify(healthy ? { status: "ok" } : { error: { code: "not_found", message: `the ingress serves app hosts under ${config.appsUrl} only` } }));
   });
-  routeUpgrades(server, [router.handleUpgrade, streams.handleUpgrade]);
+  routeUpgrades(server, [router.handleUpgrade, streams.handleUpgrade, tunnels.handleUpgrade, ssh.handleUpgrade]);
   server.listen(config.port, () => logger.info("ingress listening", { port: config.port, apps: config.appsUrl }));
   onShutdown(async (signal) => {
     logger.info("stopping", { signal });
+    await tunnels.stop();
     await streams.stop();
     server.close();
     await services.close();

@@ -5,10 +5,10 @@ import { apps, instances, type AppAccess, type InstanceState } from "../../share
 import { IDE_PORT } from "../instances/service";
 import type { StreamTarget } from "./stream-dialer";
 
-/** What an app host names: the IDE of an instance, or a published port of one. */
+/** What an app host names: the IDE of an instance, a published port of one, or a tunnel's local port (always "running"). */
 export interface Destination {
   label: string;
-  kind: "ide" | "app";
+  kind: "ide" | "app" | "tunnel";
   ownerId: string;
   access: AppAccess;
   instanceState: InstanceState;
