@@ -6,7 +6,7 @@ import type { DriftEntry } from "./schemas";
 /**
  * Roles and databases that exist on one side only, or on both sides but disagreeing: KWS's rows
  * against the cluster's KWS-marked roles (and the databases they own). The same list backs
- * `GET /api/v1/pg/drift` and `npm run kws -- pg drift`.
+ * `GET /api/v1/pg/drift` and `npm run ops -- pg drift`.
  */
 export async function pgDrift(db: Database, cluster: PgCluster): Promise<DriftEntry[]> {
   const [rows, roles, databases] = await Promise.all([allRows(db), cluster.roles(), cluster.databases()]);

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import type { Database } from "../../shared/db";
 import { apiTokens, type ApiToken } from "../../shared/db/schema";
 
@@ -18,12 +18,21 @@ export function listTokens(db: Database, userId: string): Promise<ApiToken[]> {
     .orderBy(desc(apiTokens.createdAt));
 }
 
-/** Whether a live token of this user was revoked; someone else's token counts as absent. */
-export async function revokeToken(db: Database, userId: string, id: string, now = new Date()): Promise<boolean> {
+async function revokeWhere(db: Database, userId: string, which: SQL, now: Date): Promise<string | undefined> {
   const rows = await db
     .update(apiTokens)
     .set({ revokedAt: now })
-    .where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)))
+    .where(and(which, eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)))
     .returning({ id: apiTokens.id });
-  return rows.length > 0;
+  return rows[0]?.id;
+}
+
+/** Whether a live token of this user was revoked; someone else's token counts as absent. */
+export async function revokeToken(db: Database, userId: string, id: string, now = new Date()): Promise<boolean> {
+  return (await revokeWhere(db, userId, eq(apiTokens.id, id), now)) !== undefined;
+}
+
+/** Revokes the live token of this user with this hash: its id, if there was one. */
+export function revokeTokenByHash(db: Database, userId: string, tokenHash: string, now = new Date()): Promise<string | undefined> {
+  return revokeWhere(db, userId, eq(apiTokens.tokenHash, tokenHash), now);
 }

@@ -3,10 +3,10 @@ import { API_TOKEN_PREFIX } from "../auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
-import { sessionOnly, userOnly } from "../middleware/auth";
+import { bearerToken, sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
-import { insertToken, listTokens, revokeToken } from "./queries";
+import { insertToken, listTokens, revokeToken, revokeTokenByHash } from "./queries";
 import { CreateTokenBody, CreatedTokenSchema, TokenIdParam, TokenListSchema } from "./schemas";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -35,6 +35,19 @@ const listTokensRoute = createRoute({
   tags,
   summary: "The caller's live API tokens, without secrets",
   responses: { 200: jsonResponse(TokenListSchema, "Tokens"), 401: errorResponse("Not signed in") },
+});
+
+const revokeCurrentRoute = createRoute({
+  ...userOnly,
+  method: "delete",
+  path: "/tokens/current",
+  tags,
+  summary: "Revoke the API token this request is sent with (a CLI signing out)",
+  responses: {
+    204: { description: "Revoked" },
+    400: errorResponse("Sent without an API token (a session ends with POST /auth/logout)"),
+    401: errorResponse("Not signed in"),
+  },
 });
 
 const revokeTokenRoute = createRoute({
@@ -71,6 +84,15 @@ export const tokenRoutes = createRouter()
     const user = c.get("user");
     const tokens = await listTokens(c.get("services").db, user.id);
     return c.json({ tokens: tokens.map(presentToken) }, 200);
+  })
+  // Before /tokens/{id}, which would take "current" for an id.
+  .openapi(revokeCurrentRoute, async (c) => {
+    const user = c.get("user");
+    const bearer = bearerToken(c);
+    if (c.get("auth")?.via !== "token" || !bearer) throw new AppError("invalid", "no API token sent: this revokes the token in the Authorization header");
+    const id = await revokeTokenByHash(c.get("services").db, user.id, await hashToken(bearer));
+    c.get("log").info("api token revoked", { userId: user.id, tokenId: id });
+    return c.body(null, 204);
   })
   .openapi(revokeTokenRoute, async (c) => {
     const user = c.get("user");

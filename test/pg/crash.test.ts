@@ -1,6 +1,6 @@
 /**
  * A KWS process killed (SIGKILL) in the middle of a pg operation: what is left over, what the
- * drift check (`npm run kws -- pg drift` and GET /api/v1/pg/drift) reports, and how the next
+ * drift check (`npm run ops -- pg drift` and GET /api/v1/pg/drift) reports, and how the next
  * create or delete of that name repairs it (6).
  *
  * KWS's own database is a database on the test cluster (owned by its admin, so not KWS-managed),
@@ -98,7 +98,7 @@ async function killedDuring(who: "pat" | "quinn", method: string, path: string, 
 }
 
 async function cliDrift(): Promise<DriftEntry[]> {
-  const r = await run(["scripts/kws.ts", "pg", "drift", "--json"]);
+  const r = await run(["scripts/ops.ts", "pg", "drift", "--json"]);
   assert.equal(r.code, 0, r.out);
   return (JSON.parse(r.out) as { drift: DriftEntry[] }).drift;
 }
@@ -128,7 +128,7 @@ test("killed after creating the role, before the commit: drift lists the role; o
   const route = await call("pat", "GET", "/api/v1/pg/drift");
   assert.equal(route.status, 200);
   assert.deepEqual(route.body.drift, expected, "the admin route lists the same");
-  const text = await run(["scripts/kws.ts", "pg", "drift"]);
+  const text = await run(["scripts/ops.ts", "pg", "drift"]);
   assert.match(text.out, /role\s+pat_b\s+cluster only/);
 
   const other = await call("quinn", "POST", "/api/v1/pg/users", { name: "pat_b" });

@@ -3,9 +3,12 @@
  * imports none of them; the agent and the control plane share only shared/; the generic server core
  * (functions/core/: the job store, address leases, locks, API errors) knows no capability. Each file's imports are read
  * with TypeScript's own pre-processor: static imports, re-exports and dynamic import() alike.
+ * The `kws` CLI (cli/) is a deployable of its own that talks to the control plane over HTTP only:
+ * it may name the API's types (`import type`), never load server code.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 import ts from "typescript";
@@ -33,6 +36,27 @@ function importsOf(file: string): string[] {
     .map((f) => f.fileName)
     .filter((spec) => spec.startsWith("."))
     .map((spec) => relative(root, resolve(root, dirname(file), spec)));
+}
+
+/** The imports of a file that load code when it runs: `import type` and all-type named imports left out. */
+function runtimeImportsOf(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(join(root, file), "utf8"), ts.ScriptTarget.Latest, true);
+  const allTypes = (named: ts.NamedImportBindings | ts.NamedExportBindings | undefined) =>
+    named !== undefined && ts.isNamedImports(named) ? named.elements.every((e) => e.isTypeOnly) : named !== undefined && ts.isNamedExports(named) && named.elements.every((e) => e.isTypeOnly);
+  const specs: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const clause = node.importClause;
+      if (!clause || !(clause.isTypeOnly || (!clause.name && allTypes(clause.namedBindings)))) specs.push(node.moduleSpecifier.text);
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (!(node.isTypeOnly || allTypes(node.exportClause))) specs.push(node.moduleSpecifier.text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+      specs.push(node.arguments[0].text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return specs.filter((spec) => spec.startsWith(".")).map((spec) => relative(root, resolve(root, dirname(file), spec)));
 }
 
 const inside = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
@@ -66,4 +90,26 @@ test("the control plane imports nothing from the agent (agent/, main/): they sha
 test("the server core (functions/core/: the generic job store, address leases, locks, API errors) imports no capability", () => {
   assert.ok(sources("functions/core/jobs").some((f) => f.endsWith("store.ts")), "the generic job store is in functions/core/jobs");
   assert.deepEqual(violations("functions/core", ["functions"], ["functions/core"]), []);
+});
+
+test("the runtime-import reader leaves out type-only imports and re-exports", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kws-imports-"));
+  const file = join(dir, "probe.ts");
+  writeFileSync(file, 'import type { A } from "./a";\nimport { type B } from "./b";\nimport { C, type D } from "./c";\nexport type { E } from "./e";\nexport * from "./f";\nawait import("./g");\nimport "./h";\n');
+  try {
+    assert.deepEqual(runtimeImportsOf(relative(root, file)).map((p) => p.slice(relative(root, dir).length + 1)).sort(), ["c", "f", "g", "h"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the CLI (cli/) loads no server code: from functions/ it names types only, nothing of agent/, main/, scripts/, test/ or bench/", () => {
+  assert.ok(sources("cli").some((f) => f.endsWith("main.ts")), "the CLI's entry is cli/main.ts");
+  const runtime = sources("cli").flatMap((file) => runtimeImportsOf(file).filter((t) => inside(t, "functions")).map((t) => `${file} → ${t}`));
+  assert.deepEqual(runtime, []);
+  assert.deepEqual(violations("cli", ["agent", "main", "scripts", "test", "bench"]), []);
+});
+
+test("no deployable imports the CLI", () => {
+  for (const from of ["shared", "functions", "agent", "main"]) assert.deepEqual(violations(from, ["cli"]), []);
 });

@@ -1,5 +1,5 @@
 /**
- * `npm run kws -- <command>`: operator commands against this KWS's configuration (same
+ * `npm run ops -- <command>`: operator commands against this KWS's configuration (same
  * environment as `npm start`).
  *
  *   pg drift [--json]   roles and databases that exist on one side only (KWS's rows or the
@@ -18,7 +18,7 @@ import { formatDrift, pgDrift } from "../functions/pg/drift";
 import { NOT_CONFIGURED } from "../functions/pg/service";
 import { configOrExit } from "../functions/process";
 
-const USAGE = `usage: npm run kws -- pg drift [--json]`;
+const USAGE = `usage: npm run ops -- pg drift [--json]`;
 
 async function pgDriftCommand(json: boolean): Promise<number> {
   const config = configOrExit();
@@ -51,7 +51,7 @@ async function main(args: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`kws: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`ops: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   },
 );

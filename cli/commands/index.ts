@@ -1,0 +1,9 @@
+/**
+ * Every command of `kws`. A command group is one module under cli/commands/ exporting an array of
+ * `command({...})` (see registry.ts: its words, summary, options, examples, run); add its array here.
+ */
+import type { Command } from "../registry";
+import { authCommands } from "./auth";
+import { completionCommands } from "./completion";
+
+export const commands: readonly Command[] = [...authCommands, ...completionCommands];
