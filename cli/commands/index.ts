@@ -5,5 +5,7 @@
 import type { Command } from "../registry";
 import { authCommands } from "./auth";
 import { completionCommands } from "./completion";
+import { sshCommands } from "./ssh";
+import { tunnelCommands } from "./tunnel";
 
-export const commands: readonly Command[] = [...authCommands, ...completionCommands];
+export const commands: readonly Command[] = [...authCommands, ...completionCommands, ...sshCommands, ...tunnelCommands];

@@ -72,7 +72,7 @@ export class TunnelHub implements StreamDialer {
 
   constructor(private readonly o: TunnelHubOptions) {
     this.log = o.services.logger.child({ component: "tunnels" });
-    this.graceMs = o.graceMs ?? 4000;
+    this.graceMs = o.graceMs ?? 3000;
     this.holdMs = o.holdMs ?? 60_000;
     this.renewer = setInterval(() => void this.renew(), this.holdMs / 3).unref();
     this.wss.on("headers", (headers, req) => headers.push(...(this.answers.get(req) ?? [])));
