@@ -22,8 +22,8 @@ import { signedInUser } from "../test/support/harness";
 import { seedInstance } from "../test/support/ingress";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
 import { agentProcess, heldMemory, newHost, restartAgent, rssOf, until } from "../test/support/streams";
-import { Child, envInt, p50, p99, percentile, progress, round } from "./support/common";
-import { downloadMBps, latencies, type Path, requestsPerSecond } from "./support/http-paths";
+import { Child, envInt, p50, p99, progress, round } from "./support/common";
+import { latencies, medianRounds, type Path } from "./support/http-paths";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
 const say = progress("ingress");
@@ -76,19 +76,7 @@ export async function run() {
     const directLatency = await latencies(paths.direct, samples);
     say(`latency p50: ingress ${p50(ingressLatency)} ms, direct ${p50(directLatency)} ms`);
 
-    // Rounds over the three ways in turn, each figure the median of its rounds: on two shared
-    // cores one measurement of a way could land on another process's burst.
-    const downloads: Record<string, number[]> = { ingress: [], relay: [], direct: [] };
-    const requestRates: Record<string, number[]> = { ingress: [], relay: [], direct: [] };
-    for (let r = 1; r <= rounds; r++) {
-      for (const [way, path] of Object.entries(paths)) {
-        downloads[way]!.push(await downloadMBps(path));
-        requestRates[way]!.push(await requestsPerSecond(path, seconds));
-        say(`round ${r}, ${way}: download ${round(downloads[way]!.at(-1)!, 1)} MB/s, ${round(requestRates[way]!.at(-1)!, 0)} requests/s`);
-      }
-    }
-    const download = Object.fromEntries(Object.entries(downloads).map(([way, v]) => [way, round(percentile(v, 50), 1)]));
-    const requests = Object.fromEntries(Object.entries(requestRates).map(([way, v]) => [way, round(percentile(v, 50), 0)]));
+    const { download, requests } = await medianRounds(paths, { rounds, seconds, say });
     // Memory last: a forced full collection leaves this process slower for a while (a 256 MB
     // download through the plain relay ran at 430 MB/s after one, 1,000 MB/s without), and the
     // agent starts again so that its RSS has not grown (and may later shrink) with the transfers.

@@ -18,8 +18,8 @@ import { startControlPlane } from "../test/support/control-plane";
 import { signedInUser } from "../test/support/harness";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
 import { until } from "../test/support/streams";
-import { Child, envInt, p50, p99, percentile, progress, round } from "./support/common";
-import { downloadMBps, latencies, type Path, requestsPerSecond } from "./support/http-paths";
+import { Child, envInt, p50, p99, progress, round } from "./support/common";
+import { latencies, medianRounds, type Path } from "./support/http-paths";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
 const say = progress("tunnel");
@@ -59,18 +59,7 @@ export async function run() {
     const directLatency = await latencies(paths.direct, samples);
     say(`latency p50: tunnel ${p50(tunnelLatency)} ms, direct ${p50(directLatency)} ms`);
 
-    // Rounds over the three ways in turn, each figure the median of its rounds (two shared cores).
-    const downloads: Record<string, number[]> = { tunnel: [], relay: [], direct: [] };
-    const requestRates: Record<string, number[]> = { tunnel: [], relay: [], direct: [] };
-    for (let r = 1; r <= rounds; r++) {
-      for (const [way, path] of Object.entries(paths)) {
-        downloads[way]!.push(await downloadMBps(path, DOWNLOAD_BYTES));
-        requestRates[way]!.push(await requestsPerSecond(path, seconds));
-        say(`round ${r}, ${way}: download ${round(downloads[way]!.at(-1)!, 1)} MB/s, ${round(requestRates[way]!.at(-1)!, 0)} requests/s`);
-      }
-    }
-    const download = Object.fromEntries(Object.entries(downloads).map(([way, v]) => [way, round(percentile(v, 50), 1)]));
-    const requests = Object.fromEntries(Object.entries(requestRates).map(([way, v]) => [way, round(percentile(v, 50), 0)]));
+    const { download, requests } = await medianRounds(paths, { rounds, seconds, size: DOWNLOAD_BYTES, say });
     return {
       small_request_ms: {
         tunnel: { p50: p50(tunnelLatency), p99: p99(tunnelLatency) },

@@ -1,6 +1,6 @@
 /** HTTP measurements of one way to a server (the ingress benches): sequential latency, a download, concurrent requests. */
 import http from "node:http";
-import { sample } from "./common";
+import { percentile, round, sample } from "./common";
 
 const DOWNLOAD_BYTES = 256 * 1024 * 1024;
 const CONCURRENCY = 64;
@@ -65,3 +65,26 @@ export async function requestsPerSecond(path: Path, seconds: number): Promise<nu
   }
 }
 
+
+/**
+ * Rounds over the ways in turn, each figure the median of its rounds: on two shared cores one
+ * measurement of a way could land on another process's burst. Answers MB/s of a `size` download
+ * and requests/s of 64 concurrent clients (`seconds` each), per way.
+ */
+export async function medianRounds<W extends string>(
+  paths: Record<W, Path>,
+  o: { rounds: number; seconds: number; size?: number; say: (line: string) => void },
+): Promise<{ download: Record<W, number>; requests: Record<W, number> }> {
+  const ways = Object.keys(paths) as W[];
+  const downloads = new Map<W, number[]>(ways.map((w) => [w, []]));
+  const rates = new Map<W, number[]>(ways.map((w) => [w, []]));
+  for (let r = 1; r <= o.rounds; r++) {
+    for (const way of ways) {
+      downloads.get(way)!.push(await downloadMBps(paths[way], o.size));
+      rates.get(way)!.push(await requestsPerSecond(paths[way], o.seconds));
+      o.say(`round ${r}, ${way}: download ${round(downloads.get(way)!.at(-1)!, 1)} MB/s, ${round(rates.get(way)!.at(-1)!, 0)} requests/s`);
+    }
+  }
+  const median = (m: Map<W, number[]>, digits: number) => Object.fromEntries(ways.map((w) => [w, round(percentile(m.get(w)!, 50), digits)])) as Record<W, number>;
+  return { download: median(downloads, 1), requests: median(rates, 0) };
+}
