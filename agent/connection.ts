@@ -5,7 +5,7 @@ import { AGENT_MESSAGE_MINOR, GatewayMessageSchema, PROTOCOL_VERSION, compatible
 import type { AgentMessageBody, Command, GatewayMessage, HostFactsMessage, Welcome, WireGuardPeersAnswer } from "../shared/protocol/messages";
 import type { Logger } from "../shared/logger";
 import { CloseCodes } from "../shared/protocol/close-codes";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../shared/backoff";
 import { gatewayEndpoint } from "./cli-args";
 import { assertSecureGateway } from "./gateway-url";
 import { closeForShutdown } from "./shutdown-socket";

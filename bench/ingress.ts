@@ -14,7 +14,6 @@
  * share, measured with 1,000 held directly) and in the agent (its RSS). Uses the PostgreSQL of
  * DATABASE_URL (default: the machine's) as production does.
  */
-import http from "node:http";
 import { loadavg } from "node:os";
 import WebSocket from "ws";
 import { MAX_STREAM_WINDOW, STREAM_WINDOW } from "../shared/streams/mux";
@@ -23,73 +22,12 @@ import { signedInUser } from "../test/support/harness";
 import { seedInstance } from "../test/support/ingress";
 import { POSTGRES_ADMIN_URL } from "../test/support/local-services";
 import { agentProcess, heldMemory, newHost, restartAgent, rssOf, until } from "../test/support/streams";
-import { Child, envInt, p50, p99, percentile, progress, round, sample } from "./support/common";
+import { Child, envInt, p50, p99, progress, round } from "./support/common";
+import { latencies, medianRounds, type Path } from "./support/http-paths";
 import { plainConnect, portOf, relayServer } from "./support/relay";
 
 const say = progress("ingress");
-const DOWNLOAD_BYTES = 256 * 1024 * 1024;
-const CONCURRENCY = 64;
 const IDLE_WEBSOCKETS = 1000;
-
-/** Where a request goes: the TCP port to connect to and the Host it names. */
-interface Path {
-  port: number;
-  host: string;
-}
-
-function get(path: Path, target: string, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port: path.port, path: target, agent, headers: { host: path.host } }, (res) => {
-      let bytes = 0;
-      res.on("data", (chunk: Buffer) => (bytes += chunk.length));
-      res.on("end", () => (res.statusCode === 200 ? resolve(bytes) : reject(new Error(`GET ${target} via ${path.host}: ${res.statusCode}`))));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-  });
-}
-
-async function latencies(path: Path, samples: number): Promise<number[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    await sample(200, () => get(path, "/", agent)); // warm-up
-    return await sample(samples, () => get(path, "/", agent));
-  } finally {
-    agent.destroy();
-  }
-}
-
-async function downloadMBps(path: Path): Promise<number> {
-  const agent = new http.Agent({ keepAlive: false });
-  try {
-    await get(path, `/big?size=${64 * 1024 * 1024}`, agent); // warm-up: JIT, TCP windows
-    const started = performance.now();
-    const bytes = await get(path, `/big?size=${DOWNLOAD_BYTES}`, agent);
-    if (bytes !== DOWNLOAD_BYTES) throw new Error(`downloaded ${bytes} of ${DOWNLOAD_BYTES} bytes via ${path.host}`);
-    return bytes / 1e6 / ((performance.now() - started) / 1000);
-  } finally {
-    agent.destroy();
-  }
-}
-
-async function requestsPerSecond(path: Path, seconds: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const until = performance.now() + seconds * 1000;
-  let done = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() < until) {
-          await get(path, "/", agent);
-          done += 1;
-        }
-      }),
-    );
-    return done / seconds;
-  } finally {
-    agent.destroy();
-  }
-}
 
 /** Opens `count` websockets on `path` (50 at a time), runs `measure` while they are held, closes them. */
 async function holdingWebSockets<T>(path: Path, count: number, measure: () => Promise<T>): Promise<T> {
@@ -138,19 +76,7 @@ export async function run() {
     const directLatency = await latencies(paths.direct, samples);
     say(`latency p50: ingress ${p50(ingressLatency)} ms, direct ${p50(directLatency)} ms`);
 
-    // Rounds over the three ways in turn, each figure the median of its rounds: on two shared
-    // cores one measurement of a way could land on another process's burst.
-    const downloads: Record<string, number[]> = { ingress: [], relay: [], direct: [] };
-    const requestRates: Record<string, number[]> = { ingress: [], relay: [], direct: [] };
-    for (let r = 1; r <= rounds; r++) {
-      for (const [way, path] of Object.entries(paths)) {
-        downloads[way]!.push(await downloadMBps(path));
-        requestRates[way]!.push(await requestsPerSecond(path, seconds));
-        say(`round ${r}, ${way}: download ${round(downloads[way]!.at(-1)!, 1)} MB/s, ${round(requestRates[way]!.at(-1)!, 0)} requests/s`);
-      }
-    }
-    const download = Object.fromEntries(Object.entries(downloads).map(([way, v]) => [way, round(percentile(v, 50), 1)]));
-    const requests = Object.fromEntries(Object.entries(requestRates).map(([way, v]) => [way, round(percentile(v, 50), 0)]));
+    const { download, requests } = await medianRounds(paths, { rounds, seconds, say });
     // Memory last: a forced full collection leaves this process slower for a while (a 256 MB
     // download through the plain relay ran at 430 MB/s after one, 1,000 MB/s without), and the
     // agent starts again so that its RSS has not grown (and may later shrink) with the transfers.

@@ -32,7 +32,7 @@ function withoutWords(argv: string[], words: string[]): string[] {
  * Runs one command line: finds the command, parses its options, runs it; answers the exit code.
  * Every failure is reported here, once, as text (and as JSON on stderr with --json).
  */
-export async function dispatch(argv: string[], commands: readonly Command[], io: Io): Promise<ExitCode> {
+export async function dispatch(argv: string[], commands: readonly Command[], io: Io): Promise<ExitCode | number> {
   const split = argv.indexOf("--");
   const before = split < 0 ? argv : argv.slice(0, split);
   const rest = split < 0 ? [] : argv.slice(split + 1);
@@ -53,8 +53,7 @@ export async function dispatch(argv: string[], commands: readonly Command[], io:
     }
     if (wantsHelp) return printHelp(out, commandHelp(found));
     const ctx = contextFor(found, withoutWords(before, found.path), rest, out, io, commands);
-    await found.run(ctx);
-    return EXIT.ok;
+    return (await found.run(ctx)) ?? EXIT.ok;
   } catch (err) {
     return report(out, err);
   }

@@ -78,3 +78,20 @@ export async function followJob(api: ApiClient, out: Output, jobId: string, what
   progress.end(false);
   throw new CliError(`lost the event stream of job ${jobId}`, 1, "see where it stands with `kws instance status`");
 }
+
+/**
+ * Until the job ends, polling every `everyMs`: each new step goes to `step` as it is seen; a
+ * failed job is a CliError. For `kws ssh`, whose stdout may be the SSH byte stream (--stdio), so
+ * steps go to a line callback rather than the progress display.
+ */
+export async function waitForJob(api: ApiClient, id: string, step: (message: string) => void, everyMs = 500): Promise<Job> {
+  let seen = 0;
+  for (;;) {
+    const { job } = await api.call("GET", `/jobs/${id}`);
+    for (const s of job.steps.slice(seen)) step(s.message);
+    seen = job.steps.length;
+    if (job.status === "failed") throw new CliError(`${job.kind} failed: ${job.error?.message ?? "no reason given"}`, 1, "see `kws instance status`, then try again");
+    if (job.status === "succeeded") return job;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -45,7 +45,8 @@ export interface Command<O extends Record<string, OptionSpec> = any> {
   options?: O;
   /** Command lines with what they do, shown by --help. */
   examples: [string, string][];
-  run(ctx: CommandContext<O>): Promise<void>;
+  /** A number: the exit code (a command that runs another program, e.g. ssh, answers its code). */
+  run(ctx: CommandContext<O>): Promise<void | number>;
 }
 
 /** A command, its options typed from their specs. */

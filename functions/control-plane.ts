@@ -30,6 +30,7 @@ import { securitySchemes } from "./middleware/auth";
 import { metricsRoutes } from "./metrics/routes";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
+import { sshKeyRoutes } from "./ssh-keys/routes";
 import { tokenRoutes } from "./tokens/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
@@ -50,6 +51,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", deviceRoutes)
     .route("/api/v1", pgRoutes)
     .route("/api/v1", appRoutes)
+    .route("/api/v1", sshKeyRoutes)
     .route("/api/v1", domainRoutes)
     .route("/api/v1", ingressRoutes)
     .route("/api/v1", hookRoutes)

@@ -10,7 +10,9 @@ import { configuredGateway } from "./gateway/gateway";
 import { IdleChecker } from "./idle/checker";
 import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
+import { SshEndpoint } from "./ssh/endpoint";
 import { StreamHub } from "./streams/hub";
+import { TunnelHub } from "./tunnels/hub";
 import { routeUpgrades } from "./upgrades";
 import { createNodeServices, type NodeServices } from "./node-services";
 
@@ -44,9 +46,12 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   const app = createControlPlane(async () => ({ services }));
   // The agents' data connections: the ingress reaches containers through them.
   const streams = new StreamHub({ db: services.db, logger });
-  const router = new IngressRouter({ services, dialer: streams });
+  // `kws tunnel` connections, and `kws ssh` through the agents' data connections.
+  const tunnels = new TunnelHub({ services });
+  const ssh = new SshEndpoint({ services, dialer: streams });
+  const router = new IngressRouter({ services, dialer: streams, tunnels });
   const server = createHttpServer(app.fetch, router);
-  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade]);
+  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade, tunnels.handleUpgrade, ssh.handleUpgrade]);
   server.listen(config.port);
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
@@ -55,6 +60,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
     services,
     port,
     stop: async () => {
+      await tunnels.stop();
       await streams.stop();
       await gateway.stop();
       await sweeper.stop();

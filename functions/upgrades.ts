@@ -28,7 +28,15 @@ export function rejectUpgrade(socket: Duplex, status: number, code: string, mess
   );
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+};
 
 /** The path of an upgrade request, without its query. */
 export function upgradePath(req: IncomingMessage): string {

@@ -5,12 +5,12 @@ import { MAX_FRAME_BYTES } from "../../shared/streams/frames";
 import { STREAM_PING_MS } from "../../shared/streams/keepalive";
 import type { Mux } from "../../shared/streams/mux";
 import { muxOverWebSocket } from "../../shared/streams/ws-mux";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../backoff";
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "../../shared/backoff";
 import { gatewayEndpoint } from "../cli-args";
 import { assertSecureGateway } from "../gateway-url";
 import { closeForShutdown } from "../shutdown-socket";
 import type { StreamActivity } from "./activity";
-import { relay } from "./relay";
+import { relay } from "../../shared/streams/relay";
 import { StreamTargets } from "./targets";
 
 export interface StreamConnectionOptions {

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import { z } from "zod";
+import type { Verdict } from "../../shared/streams/relay";
 
 /** The LXD bridge whose subnet instances live on: the default set of stream targets. */
 export const DEFAULT_BRIDGE = "lxdbr0";
@@ -29,7 +30,6 @@ export interface StreamTargetsOptions {
   interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
-export type Verdict = { ok: true } | { ok: false; message: string };
 
 /**
  * Which addresses a stream may reach: the instances' bridge subnet (or the operator's ranges),

@@ -9,5 +9,7 @@ import { completionCommands } from "./completion";
 import { deviceCommands } from "./devices";
 import { instanceCommands } from "./instance";
 import { pgCommands } from "./pg";
+import { sshCommands } from "./ssh";
+import { tunnelCommands } from "./tunnel";
 
-export const commands: readonly Command[] = [...authCommands, ...instanceCommands, ...deviceCommands, ...pgCommands, ...appCommands, ...completionCommands];
+export const commands: readonly Command[] = [...authCommands, ...instanceCommands, ...deviceCommands, ...pgCommands, ...appCommands, ...sshCommands, ...tunnelCommands, ...completionCommands];

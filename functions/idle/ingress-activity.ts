@@ -19,8 +19,9 @@ export class IngressActivity {
 
   constructor(private readonly o: IngressActivityOptions) {}
 
-  touch(instanceId: string): void {
-    this.seen.set(instanceId, performance.now());
+  touch(instanceId: string | null): void {
+    // A tunnel has no instance to keep awake.
+    if (instanceId) this.seen.set(instanceId, performance.now());
     if (this.timer) return;
     this.timer = setTimeout(() => void this.flush(), this.o.flushMs ?? 5000);
     this.timer.unref?.();

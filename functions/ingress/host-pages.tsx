@@ -95,7 +95,7 @@ function renderOutcome(c: PageContext, o: Outcome) {
   const { publicUrl } = c.get("services").config;
   switch (o.kind) {
     case "not_found":
-      return page(c, 404, "Nothing here", <p>No instance or app is published as <code>{o.label}</code>.</p>);
+      return page(c, 404, "Nothing here", <p>No instance, app or tunnel is published as <code>{o.label}</code>.</p>);
     case "sign_in": {
       const state = randomToken();
       setCookie(c, STATE_COOKIE, state, { ...hostCookie(c), path: "/.kws/", maxAge: 600 });
@@ -111,8 +111,24 @@ function renderOutcome(c: PageContext, o: Outcome) {
       return page(
         c,
         outcomeStatus(o) as ContentfulStatusCode,
-        o.reason === "host_offline" ? "The instance's host is offline" : "The app does not answer",
-        o.reason === "host_offline" ? (
+        o.dest.kind === "tunnel"
+          ? o.reason === "host_offline"
+            ? "The tunnel is reconnecting"
+            : "The tunnel's server does not answer"
+          : o.reason === "host_offline"
+            ? "The instance's host is offline"
+            : "The app does not answer",
+        o.dest.kind === "tunnel" ? (
+          <p data-testid="unreachable-port">
+            {o.reason === "host_offline" ? (
+              "The kws tunnel serving this name lost its connection; it is coming back. Try again in a few seconds."
+            ) : (
+              <>
+                Nothing answers on port <code>{o.dest.target.port}</code> of the machine running <code>kws tunnel</code> ({o.reason}).
+              </>
+            )}
+          </p>
+        ) : o.reason === "host_offline" ? (
           <p>The host that runs this instance is not connected to KWS right now. Try again in a minute.</p>
         ) : (
           <p data-testid="unreachable-port">

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../../shared/db";
-import { apps, instances } from "../../shared/db/schema";
+import { apps, instances, tunnels } from "../../shared/db/schema";
 
 /** One DNS label: what a name under the apps base may be. */
 export const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -21,12 +21,15 @@ export async function lockNames(tx: Db): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${NAMES_LOCK})`);
 }
 
-/** Whether an instance or an app already has this label. */
-export async function labelTaken(db: Db, label: string): Promise<boolean> {
+/** Whether an instance, an app or (unless `tunnels` is false) a live tunnel (functions/tunnels) already has this label. */
+export async function labelTaken(db: Db, label: string, o: { tunnels?: boolean } = {}): Promise<boolean> {
   const [instance] = await db.select({ id: instances.id }).from(instances).where(eq(instances.label, label)).limit(1);
   if (instance) return true;
   const [app] = await db.select({ id: apps.id }).from(apps).where(eq(apps.name, label)).limit(1);
-  return Boolean(app);
+  if (app) return true;
+  if (o.tunnels === false) return false;
+  const [tunnel] = await db.select({ id: tunnels.id }).from(tunnels).where(and(eq(tunnels.name, label), gt(tunnels.expiresAt, new Date()))).limit(1);
+  return Boolean(tunnel);
 }
 
 /**

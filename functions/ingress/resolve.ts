@@ -5,12 +5,13 @@ import { apps, domains, instances, type AppAccess, type InstanceState } from "..
 import { IDE_PORT } from "../instances/service";
 import type { StreamTarget } from "./stream-dialer";
 
-/** What an app host names: the IDE of an instance, or a published port of one. */
+/** What an app host names: the IDE of an instance, a published port of one, or a tunnel's local port (always "running"). */
 export interface Destination {
   /** The instance label or app name (a custom domain's is its app's). */
   label: string;
-  instanceId: string;
-  kind: "ide" | "app";
+  /** Null for a tunnel: no instance behind it. */
+  instanceId: string | null;
+  kind: "ide" | "app" | "tunnel";
   ownerId: string;
   access: AppAccess;
   instanceState: InstanceState;

@@ -15,12 +15,19 @@ import { IngressActivity } from "../idle/ingress-activity";
 import { trustsPeer } from "../middleware/client-ip";
 import type { UpgradeHandler } from "../upgrades";
 
+/** Names served by a person's own machine rather than a container: `kws tunnel` (functions/tunnels/hub.ts). */
+export interface TunnelDestinations extends StreamDialer {
+  destination(label: string): Destination | undefined;
+}
+
 export interface IngressRouterOptions {
   services: Services;
   /** How bytes reach a container: through its host's agent in production. */
   dialer: StreamDialer;
   /** Where proxied requests count as activity for idle auto-stop (default: written to the services' database). */
   activity?: IngressActivity;
+  /** The tunnels of this process, asked before the database. */
+  tunnels?: TunnelDestinations;
 }
 
 /** `reused`: the destination was resolved by an earlier request (resolveSiteCached). */
@@ -43,13 +50,15 @@ export const SITE_HEADER = "x-kws-site";
 export class IngressRouter {
   private readonly pages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   private readonly log: Logger;
-  /** Kept-alive HTTP connections to containers. */
+  /** Kept-alive HTTP connections to containers, and to tunnels' local ports. */
   private readonly upstreams: Upstreams;
   private readonly activity: IngressActivity;
+  private readonly tunnelUpstreams: Upstreams | undefined;
 
   constructor(private readonly o: IngressRouterOptions) {
     this.upstreams = new Upstreams(o.dialer);
     this.activity = o.activity ?? new IngressActivity({ db: o.services.db, logger: o.services.logger });
+    this.tunnelUpstreams = o.tunnels && new Upstreams(o.tunnels);
     this.pages = getRequestListener(hostPages(async () => ({ services: o.services })).fetch);
     this.log = o.services.logger.child({ component: "ingress" });
   }
@@ -124,7 +133,8 @@ export class IngressRouter {
     const { dest, reused } = decision;
     this.activity.touch(dest.instanceId);
     const started = performance.now();
-    proxyHttp(req, res, this.upstreams.agentFor(dest.target), forwardHeaders(req, this.forwardOptions(req)), (err) => {
+    const upstreams = dest.kind === "tunnel" ? this.tunnelUpstreams! : this.upstreams;
+    proxyHttp(req, res, upstreams.agentFor(dest.target), forwardHeaders(req, this.forwardOptions(req)), (err) => {
       // What was resolved a moment ago may have stopped or gone since: read it again before saying so.
       if (reused && err instanceof DialError && !hasBody(req)) {
         return void this.serve(req, res, label, true).catch((e: unknown) => this.failed(req, res, e));
@@ -168,7 +178,8 @@ export class IngressRouter {
 
   private async decide(req: IncomingMessage, label: string, fresh: boolean): Promise<Decision> {
     const s = this.o.services;
-    const resolved = await resolveSiteCached(s.db, label, fresh);
+    const tunnel = this.o.tunnels?.destination(label);
+    const resolved = tunnel ? { dest: tunnel, reused: false } : await resolveSiteCached(s.db, label, fresh);
     if (!resolved) return { kind: "not_found", label };
     const { dest, reused } = resolved;
     const visitor = await identify(s, req, label);
@@ -189,7 +200,8 @@ export class IngressRouter {
   /** A stream to the destination, or the outcome that says why there is none. */
   private async dial(dest: Destination): Promise<{ stream: Duplex } | { outcome: Outcome }> {
     try {
-      return { stream: await this.o.dialer.dial(dest.target) };
+      const dialer = dest.kind === "tunnel" ? this.o.tunnels! : this.o.dialer;
+      return { stream: await dialer.dial(dest.target) };
     } catch (err) {
       if (!(err instanceof DialError)) throw err;
       this.log.info("dial failed", { label: dest.label, reason: err.reason, message: err.message });

@@ -489,3 +489,48 @@ export const hookDeliveries = pgTable(
   },
   (t) => [primaryKey({ columns: [t.hookId, t.deliveryId] }), index("hook_deliveries_run_idx").on(t.runId)],
 );
+
+/**
+ * A name under the apps base held by a `kws tunnel` of a person's own machine. The row keeps the
+ * name apart from apps and instance labels (under the names lock); the connection itself lives in
+ * the process that accepted it (functions/tunnels/hub.ts), which renews `expiresAt` while it holds
+ * it. A row past `expiresAt` holds nothing (its process died, or its CLI did not come back).
+ */
+export const tunnels = pgTable(
+  "tunnels",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    access: text("access").$type<AppAccess>().notNull().default("owner"),
+    // SHA-256 of the secret the CLI made for this tunnel: a reconnect that shows it takes the name back.
+    keyHash: text("key_hash").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("tunnels_name_key").on(t.name), index("tunnels_user_idx").on(t.userId)],
+);
+
+export type Tunnel = typeof tunnels.$inferSelect;
+
+/** A person's SSH public key, installed for their instance's user (`kws ssh` registers its own). */
+export const sshKeys = pgTable(
+  "ssh_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    // One authorized_keys line without its comment: `<type> <base64>`.
+    publicKey: text("public_key").notNull(),
+    // SHA256:<base64> as ssh-keygen -l prints it.
+    fingerprint: text("fingerprint").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("ssh_keys_user_fingerprint_key").on(t.userId, t.fingerprint), index("ssh_keys_user_idx").on(t.userId)],
+);
+
+export type SshKey = typeof sshKeys.$inferSelect;

@@ -46,7 +46,7 @@ test("a server in the container answers at its app's URL with the access chosen;
 
   const unknown = await hostRequest(url, `nothing-${name}.localhost:${port}`);
   assert.equal(unknown.status, 404, "npm start's server sends app hosts to its router");
-  assert.match(unknown.body.toString(), /No instance or app is published as/);
+  assert.match(unknown.body.toString(), /No instance, app or tunnel is published as/);
 
   const page = await hostRequest(url, host);
   assert.equal(page.status, 200, page.body.toString());

@@ -316,7 +316,7 @@ describe("nothing to reach", () => {
   test("an unknown name is a 404 page; an app that does not answer a 502 page naming the port; an offline host a 503 page", async () => {
     const unknown = await get(`nothing-${run}`, { headers: HTML });
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.toString(), /No instance or app is published as/);
+    assert.match(unknown.body.toString(), /No instance, app or tunnel is published as/);
 
     const dead = `dead-${run}`;
     const closedPort = 1; // tcpmux: nothing listens there

@@ -4,6 +4,7 @@ import { IngressRouter } from "../../functions/ingress/router";
 import { createHttpServer } from "../../functions/ingress/server";
 import type { StreamDialer } from "../../functions/ingress/stream-dialer";
 import { StreamHub } from "../../functions/streams/hub";
+import { TunnelHub } from "../../functions/tunnels/hub";
 import { routeUpgrades } from "../../functions/upgrades";
 import { defaultRateLimits, type Config } from "../../shared/config";
 import { signedInUser, startHarness, type Harness } from "./harness";
@@ -15,6 +16,8 @@ export interface RunningControlPlane {
   gateway: Gateway;
   /** The agents' stream endpoint, as `npm start` serves it. */
   streams: StreamHub;
+  /** `kws tunnel` connections, as `npm start` serves them. */
+  tunnels: TunnelHub;
   url: string;
   /** The app-host base: `http://localhost:<port>` (app hosts are `<label>.localhost:<port>`). */
   appsUrl: string;
@@ -51,9 +54,10 @@ export async function startControlPlane(
   await gateway.start();
   const streams = new StreamHub({ db: h.services.db, logger: h.services.logger });
   const dialer = options.dialer === "streams" ? streams : (options.dialer ?? new DirectDialer());
-  const router = new IngressRouter({ services: h.services, dialer });
+  const tunnels = new TunnelHub({ services: h.services });
+  const router = new IngressRouter({ services: h.services, dialer, tunnels });
   const server: Server = createHttpServer(h.app.fetch, router);
-  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade]);
+  routeUpgrades(server, [router.handleUpgrade, gateway.handleUpgrade, streams.handleUpgrade, tunnels.handleUpgrade]);
   server.listen(port, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
   const url = `http://127.0.0.1:${port}`;
@@ -62,10 +66,12 @@ export async function startControlPlane(
     h,
     gateway,
     streams,
+    tunnels,
     url,
     appsUrl: h.services.config.appsUrl,
     adminCookie: cookie,
     close: async () => {
+      await tunnels.stop();
       await streams.stop();
       await gateway.stop();
       server.closeAllConnections();

@@ -1,14 +1,15 @@
 import { connect, type Socket } from "node:net";
-import type { Logger } from "../../shared/logger";
-import type { OpenRequest } from "../../shared/streams/frames";
-import type { MuxStream } from "../../shared/streams/mux";
-import type { StreamActivity } from "./activity";
-import type { StreamTargets } from "./targets";
+import type { Logger } from "../logger";
+import type { OpenRequest } from "./frames";
+import type { MuxStream } from "./mux";
+
+export type Verdict = { ok: true } | { ok: false; message: string };
 
 export interface RelayOptions {
-  targets: StreamTargets;
-  /** Counts the stream while it is connected (idle auto-stop). */
-  activity?: StreamActivity;
+  /** Which targets the acceptor connects: the agent's instance bridge, the CLI's one local port. */
+  targets: { check(address: string, port: number): Verdict };
+  /** Counts the stream while it is connected (the agent's idle auto-stop). */
+  activity?: { opened(address: string): void; closed(address: string): void };
   connectTimeoutMs: number;
   logger: Logger;
 }
@@ -20,7 +21,7 @@ export interface RelayOptions {
  */
 export function relay(request: OpenRequest, stream: MuxStream, options: RelayOptions): void {
   const target = `${request.address}:${request.port}`;
-  const verdict = options.targets.check(request.address);
+  const verdict = options.targets.check(request.address, request.port);
   if (!verdict.ok) {
     options.logger.warn("stream refused: target not allowed", { target, reason: verdict.message });
     stream.refuse({ reason: "forbidden", message: verdict.message });
