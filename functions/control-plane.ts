@@ -23,6 +23,8 @@ import { securitySchemes } from "./middleware/auth";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { tokenRoutes } from "./tokens/routes";
+import { webhookPages } from "./webhooks/pages";
+import { webhookRoutes } from "./webhooks/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
 export function createControlPlane(provide: ServiceProvider) {
@@ -39,6 +41,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", pgRoutes)
     .route("/api/v1", appRoutes)
     .route("/api/v1", domainRoutes)
+    .route("/api/v1", webhookRoutes)
     .route("/api/v1", ingressRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
@@ -50,6 +53,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", devicePages)
     .route("/", appPages)
     .route("/", domainPages)
+    .route("/", webhookPages)
     .route("/", ingressPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {

@@ -21,6 +21,8 @@ import type { Services } from "./services";
 
 export interface NodeServices extends Services {
   queue: QueuePort;
+  /** NOTIFY of a channel of the database (see DatabaseHandle.listen). */
+  listen: DatabaseHandle["listen"];
   close(): Promise<void>;
 }
 
@@ -83,7 +85,7 @@ export async function createNodeServices(
   logger: Logger,
   overrides: NodeServiceOverrides = {},
 ): Promise<NodeServices> {
-  registerJobOutcomes();
+  registerJobOutcomes(config);
   // First: a production start without KWS_SECRET_KEY stops here, before anything is opened.
   const secretBox = overrides.secretBox ?? nodeSecretBox(config, logger);
   const database =
@@ -120,6 +122,7 @@ export async function createNodeServices(
     secretBox,
     hashGate: new HashGate(),
     pingDatabase: () => database.ping(),
+    listen: (channel, onNotify) => database.listen(channel, onNotify),
     close: async () => {
       await queue.close();
       await pgCluster?.close();

@@ -11,6 +11,7 @@ import { IngressRouter } from "./ingress/router";
 import { createHttpServer } from "./ingress/server";
 import { StreamHub } from "./streams/hub";
 import { routeUpgrades } from "./upgrades";
+import { WebhookWorker } from "./webhooks/worker";
 import { createNodeServices, type NodeServices } from "./node-services";
 
 export interface NodeControlPlane {
@@ -38,6 +39,8 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   sweeper.start();
   const domainChecker = new DomainChecker({ services, logger });
   domainChecker.start();
+  const webhooks = new WebhookWorker({ services, logger });
+  await webhooks.start();
   const app = createControlPlane(async () => ({ services }));
   // The agents' data connections: the ingress reaches containers through them.
   const streams = new StreamHub({ db: services.db, logger });
@@ -56,6 +59,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
       await gateway.stop();
       await sweeper.stop();
       await domainChecker.stop();
+      await webhooks.stop();
       server.close();
       await services.close();
     },

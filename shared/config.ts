@@ -178,6 +178,16 @@ export const configSchema = z
         }
         return servers.length ? servers : undefined;
       }),
+    // "true": webhooks may go to loopback, private and link-local addresses (self-hosted networks, tests).
+    KWS_WEBHOOK_ALLOW_PRIVATE: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    // How long one webhook attempt may take, connection to last byte (ms).
+    KWS_WEBHOOK_TIMEOUT_MS: intInRange(100, 60_000, 15_000),
+    // Multiplies the webhook retry schedule (5 s, 5 min, ... 10 h) and the 5 days before a failing
+    // endpoint is disabled: 1 in production; tests shorten it.
+    KWS_WEBHOOK_RETRY_SCALE: z.coerce.number({ message: "must be a number" }).positive("must be above 0").max(1, "must be at most 1").default(1),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -238,6 +248,7 @@ export const configSchema = z
     /** Resolvers for custom-domain checks (node:dns setServers form); undefined: the system's. */
     dnsServers: e.KWS_DNS_SERVERS,
     localAgent: { mode: e.KWS_LOCAL_AGENT, wireguard: e.KWS_LOCAL_WIREGUARD },
+    webhooks: { allowPrivate: e.KWS_WEBHOOK_ALLOW_PRIVATE, timeoutMs: e.KWS_WEBHOOK_TIMEOUT_MS, retryScale: e.KWS_WEBHOOK_RETRY_SCALE },
   }));
 
 export type Config = z.output<typeof configSchema>;

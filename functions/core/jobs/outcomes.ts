@@ -11,10 +11,30 @@ export type OutcomeHandler = (tx: Database, job: Job) => Promise<void>;
  */
 export class JobOutcomes {
   private readonly handlers = new Map<string, OutcomeHandler>();
+  private readonly failureHandlers: OutcomeHandler[] = [];
 
   /** Registering a prefix again replaces its handler, so composing twice in a process is harmless. */
   register(prefix: string, handler: OutcomeHandler): void {
     this.handlers.set(prefix, handler);
+  }
+
+  /**
+   * `handler` runs for every job that fails, whatever its kind, after the kind's own handler and in
+   * the same transaction. Registering the same function again is harmless.
+   */
+  onFailure(handler: OutcomeHandler): void {
+    if (!this.failureHandlers.includes(handler)) this.failureHandlers.push(handler);
+  }
+
+  /** Whether failures have effects: then no failed job is finished by the batch without effects. */
+  get failuresHaveEffects(): boolean {
+    return this.failureHandlers.length > 0;
+  }
+
+  /** Everything a finished job changes besides its row. */
+  async apply(tx: Database, job: Job): Promise<void> {
+    await this.handlerFor(job.kind)?.(tx, job);
+    if (job.status === "failed") for (const handler of this.failureHandlers) await handler(tx, job);
   }
 
   /** The registered prefixes, for the batch statement that finishes the jobs without effects. */
