@@ -67,7 +67,7 @@ export async function allowedAddresses(host: string, resolve: Resolve, allowPriv
   if (!allowPrivate) {
     for (const address of addresses) {
       const why = forbiddenAddress(address);
-      if (why) throw new DestinationError(bare === address ? why : `${bare} resolves to ${why}`);
+      if (why) throw new DestinationError(bare === address ? why : `${bare} resolves to ${address}: ${why}`);
     }
   }
   return addresses;

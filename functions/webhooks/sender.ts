@@ -45,7 +45,7 @@ export class WebhookSender {
     this.resolve = resolverOf(config);
     this.allowPrivate = config.webhooks.allowPrivate;
     this.timeoutMs = config.webhooks.timeoutMs;
-    const options = { keepAlive: true, maxSockets: 16, lookup: checkedLookup(this.resolve, this.allowPrivate) };
+    const options = { keepAlive: true, maxSockets: 64, lookup: checkedLookup(this.resolve, this.allowPrivate) };
     this.agents = { "http:": new http.Agent(options), "https:": new https.Agent(options) };
   }
 
@@ -71,7 +71,11 @@ export class WebhookSender {
         agent: this.agents[url.protocol as "http:" | "https:"],
         headers: { ...request.headers, "content-type": "application/json", "content-length": String(body.length), "user-agent": "KWS-Webhooks/1" },
       });
-      const timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      // From the connection on: time waiting for one of this worker's own sockets is not the receiver's.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      req.once("socket", () => {
+        timer = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
       const done = (fn: () => void) => {
         clearTimeout(timer);
         fn();
