@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../../shared/db";
+import { coalesce } from "../../shared/db/coalesce";
 import type { Logger } from "../../shared/logger";
 import type { NodeServices } from "../node-services";
 import { disabledMail } from "./mails";
@@ -17,6 +18,13 @@ export interface WebhookWorkerOptions {
   concurrency?: number;
   /** How often due deliveries are looked for without a NOTIFY (retries, expired leases). */
   pollMs?: number;
+}
+
+interface Success {
+  id: string;
+  attempt: number;
+  status: number;
+  ms: number;
 }
 
 /** A claimed delivery: what one attempt needs. */
@@ -123,11 +131,24 @@ export class WebhookWorker {
         e.previous_secret_expires_at, ev.payload`));
   }
 
+  /** Opened secrets by their sealed text (a rotation seals a new text): one decryption per secret, not per attempt. */
+  private readonly opened = new Map<string, Promise<string>>();
+
+  private secret(endpointId: string, sealed: string): Promise<string> {
+    let secret = this.opened.get(sealed);
+    if (!secret) {
+      if (this.opened.size >= 10_000) this.opened.clear();
+      secret = openSecret(this.o.services.secretBox, endpointId, sealed);
+      secret.catch(() => this.opened.delete(sealed));
+      this.opened.set(sealed, secret);
+    }
+    return secret;
+  }
+
   private async attempt(d: Claimed) {
-    const { secretBox } = this.o.services;
-    const secrets = [await openSecret(secretBox, d.endpoint_id, d.secret_encrypted)];
+    const secrets = [await this.secret(d.endpoint_id, d.secret_encrypted)];
     const previousUntil = d.previous_secret_expires_at ? new Date(d.previous_secret_expires_at).getTime() : 0;
-    if (d.previous_secret_encrypted && previousUntil > Date.now()) secrets.push(await openSecret(secretBox, d.endpoint_id, d.previous_secret_encrypted));
+    if (d.previous_secret_encrypted && previousUntil > Date.now()) secrets.push(await this.secret(d.endpoint_id, d.previous_secret_encrypted));
     const body = JSON.stringify(d.payload);
     const headers = signedHeaders(secrets, messageId(d.event_id), Math.floor(Date.now() / 1000), body);
     const result = await this.sender.send({ url: d.url, headers, body });
@@ -142,21 +163,32 @@ export class WebhookWorker {
     await this.recordFailure(d, attempt, result, log);
   }
 
-  /** One statement: the delivery succeeded, the attempt is logged, the endpoint is no longer failing. */
+  /** Successes that end together share one statement (coalesced): the deliveries succeeded, the attempts are logged, the endpoints are no longer failing. */
+  private readonly successes = coalesce((items: Success[]) => this.recordSuccesses(items));
+
   private async recordSuccess(d: Claimed, attempt: number, r: AttemptResult): Promise<boolean> {
-    const rows = rowsOf(await this.o.services.db.execute(sql`
-      with done as (
-        update webhook_deliveries set state = 'succeeded', attempts = ${attempt}, lease_id = null, updated_at = now()
-        where id = ${d.id} and lease_id = ${this.leaseId} and state = 'pending'
-        returning id, endpoint_id
-      ), logged as (
-        insert into webhook_attempts (delivery_id, endpoint_id, attempt, status_code, duration_ms)
-        select id, endpoint_id, ${attempt}::int, ${r.statusCode!}::int, ${r.durationMs}::int from done
-      ), healthy as (
-        update webhook_endpoints set failing_since = null where id = (select endpoint_id from done) and failing_since is not null
-      )
-      select id from done`));
-    return rows.length > 0;
+    return this.successes({ id: d.id, attempt, status: r.statusCode!, ms: r.durationMs });
+  }
+
+  private async recordSuccesses(items: Success[]): Promise<boolean[]> {
+    const rows = rowsOf<{ id: string }>(
+      await this.o.services.db.execute(sql`
+        with batch as (
+          select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb) as b(id uuid, attempt int, status int, ms int)
+        ), done as (
+          update webhook_deliveries d set state = 'succeeded', attempts = batch.attempt, lease_id = null, updated_at = now()
+          from batch where d.id = batch.id and d.lease_id = ${this.leaseId} and d.state = 'pending'
+          returning d.id, d.endpoint_id, batch.attempt, batch.status, batch.ms
+        ), logged as (
+          insert into webhook_attempts (delivery_id, endpoint_id, attempt, status_code, duration_ms)
+          select id, endpoint_id, attempt, status, ms from done
+        ), healthy as (
+          update webhook_endpoints set failing_since = null where id in (select endpoint_id from done) and failing_since is not null
+        )
+        select id::text from done`),
+    );
+    const recorded = new Set(rows.map((r) => r.id));
+    return items.map((i) => recorded.has(i.id));
   }
 
   /**

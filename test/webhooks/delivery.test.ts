@@ -158,8 +158,8 @@ test("500 twice then 200: three attempts with the same webhook-id, 5 s and 5 min
   for (const a of attempts) assert.equal(verified(secret, a).data.id, "flaky");
   const gap1 = attempts[1]!.at - attempts[0]!.at;
   const gap2 = attempts[2]!.at - attempts[1]!.at;
-  assert.ok(gap1 >= 5000 * SCALE * 0.9 && gap1 < 5000 * SCALE * 1.1 + 400, `first retry after ${gap1} ms`);
-  assert.ok(gap2 >= 300_000 * SCALE * 0.9 && gap2 < 300_000 * SCALE * 1.1 + 400, `second retry after ${gap2} ms`);
+  assert.ok(gap1 >= 5000 * SCALE * 0.9 && gap1 < 5000 * SCALE * 1.1 + 1500, `first retry after ${gap1} ms`);
+  assert.ok(gap2 >= 300_000 * SCALE * 0.9 && gap2 < 300_000 * SCALE * 1.1 + 1500, `second retry after ${gap2} ms`);
 
   let log = bodyAt(await ada.call("GET", `/webhooks/${webhook.id}/deliveries`), 200).attempts;
   for (let i = 0; i < 20 && log.length < 3; i++) {
@@ -197,7 +197,7 @@ test("a receiver that never answers: the attempt ends at the timeout and is retr
   const log = bodyAt(await ada.call("GET", `/webhooks/${webhook.id}/deliveries`), 200).attempts;
   const first = log.find((a) => a.attempt === 1)!;
   assert.match(first.error ?? "", new RegExp(`no complete answer within ${TIMEOUT_MS} ms`));
-  assert.ok(first.durationMs >= TIMEOUT_MS && first.durationMs < TIMEOUT_MS + 1000, `${first.durationMs} ms`);
+  assert.ok(first.durationMs >= TIMEOUT_MS && first.durationMs < TIMEOUT_MS + 3000, `${first.durationMs} ms`);
   assert.equal(first.statusCode, null);
 });
 
