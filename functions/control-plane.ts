@@ -32,6 +32,8 @@ import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { sshKeyRoutes } from "./ssh-keys/routes";
 import { tokenRoutes } from "./tokens/routes";
+import { webhookPages } from "./webhooks/pages";
+import { webhookRoutes } from "./webhooks/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
 export function createControlPlane(provide: ServiceProvider) {
@@ -53,6 +55,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", appRoutes)
     .route("/api/v1", sshKeyRoutes)
     .route("/api/v1", domainRoutes)
+    .route("/api/v1", webhookRoutes)
     .route("/api/v1", ingressRoutes)
     .route("/api/v1", hookRoutes)
     .route("/", hookDeliveryRoutes)
@@ -68,6 +71,7 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", domainPages)
     .route("/", hookPages)
     .route("/", cliLoginPages)
+    .route("/", webhookPages)
     .route("/", ingressPages)
     .route("/", adminPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

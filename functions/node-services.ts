@@ -26,6 +26,8 @@ import type { Services } from "./services";
 export interface NodeServices extends Services {
   queue: QueuePort;
   metrics: Metrics;
+  /** NOTIFY of a channel of the database (see DatabaseHandle.listen). */
+  listen: DatabaseHandle["listen"];
   close(): Promise<void>;
 }
 
@@ -89,7 +91,7 @@ export async function createNodeServices(
   logger: Logger,
   overrides: NodeServiceOverrides = {},
 ): Promise<NodeServices> {
-  registerJobOutcomes();
+  registerJobOutcomes(config);
   // First: a production start without KWS_SECRET_KEY stops here, before anything is opened.
   const secretBox = overrides.secretBox ?? nodeSecretBox(config, logger);
   const database =
@@ -131,6 +133,7 @@ export async function createNodeServices(
     hashGate: new HashGate(),
     metrics,
     pingDatabase: () => database.ping(),
+    listen: (channel, onNotify) => database.listen(channel, onNotify),
     close: async () => {
       await queue.close();
       await pgCluster?.close();

@@ -14,6 +14,7 @@ import { SshEndpoint } from "./ssh/endpoint";
 import { StreamHub } from "./streams/hub";
 import { TunnelHub } from "./tunnels/hub";
 import { routeUpgrades } from "./upgrades";
+import { WebhookWorker } from "./webhooks/worker";
 import { createNodeServices, type NodeServices } from "./node-services";
 
 export interface NodeControlPlane {
@@ -43,6 +44,8 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
   domainChecker.start();
   const idleChecker = new IdleChecker({ services, logger });
   idleChecker.start();
+  const webhooks = new WebhookWorker({ services, logger });
+  await webhooks.start();
   const app = createControlPlane(async () => ({ services }));
   // The agents' data connections: the ingress reaches containers through them.
   const streams = new StreamHub({ db: services.db, logger });
@@ -66,6 +69,7 @@ export async function startNodeControlPlane(config: Config, logger: Logger): Pro
       await sweeper.stop();
       await domainChecker.stop();
       await idleChecker.stop();
+      await webhooks.stop();
       server.close();
       await services.close();
     },

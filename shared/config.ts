@@ -203,6 +203,16 @@ export const configSchema = z
     // The longest idle time a person may choose for their instance, or "never" (they may turn idle stop
     // off); default: KWS_IDLE_STOP_MINUTES. Shorter times are always allowed.
     KWS_IDLE_STOP_MAX_MINUTES: idleMinutes.optional(),
+    // "true": webhooks may go to loopback, private and link-local addresses (self-hosted networks, tests).
+    KWS_WEBHOOK_ALLOW_PRIVATE: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    // How long one webhook attempt may take, connection to last byte (ms).
+    KWS_WEBHOOK_TIMEOUT_MS: intInRange(100, 60_000, 15_000),
+    // Multiplies the webhook retry schedule (5 s, 5 min, ... 10 h) and the 5 days before a failing
+    // endpoint is disabled: 1 in production; tests shorten it.
+    KWS_WEBHOOK_RETRY_SCALE: z.coerce.number({ message: "must be a number" }).positive("must be above 0").max(1, "must be at most 1").default(1),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -274,6 +284,7 @@ export const configSchema = z
       defaultMinutes: e.KWS_IDLE_STOP_MINUTES,
       maxMinutes: e.KWS_IDLE_STOP_MAX_MINUTES === undefined ? e.KWS_IDLE_STOP_MINUTES : e.KWS_IDLE_STOP_MAX_MINUTES,
     },
+    webhooks: { allowPrivate: e.KWS_WEBHOOK_ALLOW_PRIVATE, timeoutMs: e.KWS_WEBHOOK_TIMEOUT_MS, retryScale: e.KWS_WEBHOOK_RETRY_SCALE },
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -26,7 +26,8 @@ export async function updateApp(db: Db, userId: string, name: string, values: Pi
   return row;
 }
 
-export async function deleteApp(db: Db, userId: string, name: string): Promise<boolean> {
-  const rows = await db.delete(apps).where(and(eq(apps.userId, userId), eq(apps.name, name))).returning({ id: apps.id });
-  return rows.length > 0;
+/** Removes the person's own app: the removed row, or undefined when they have none of that name. */
+export async function deleteApp(db: Db, userId: string, name: string): Promise<App | undefined> {
+  const [row] = await db.delete(apps).where(and(eq(apps.userId, userId), eq(apps.name, name))).returning();
+  return row;
 }

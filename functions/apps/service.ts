@@ -8,6 +8,8 @@ import { forgetSite } from "../ingress/resolve";
 import { instanceOfUser } from "../instances/queries";
 import { appsOfUser, countApps, deleteApp, insertApp, updateApp } from "./queries";
 import { MAX_APPS } from "./schemas";
+import { recordEvent } from "../webhooks/outbox";
+import { presentApp } from "./present";
 
 const nameTaken = (name: string) =>
   new AppError("conflict", `name: ${name} is taken; choose another`, { issues: [{ path: "name", message: "is taken" }] });
@@ -32,7 +34,9 @@ export async function createApp(s: Services, userId: string, body: { name: strin
       if ((await countApps(tx, userId)) >= MAX_APPS) throw new AppError("limit", `you have ${MAX_APPS} apps, the most allowed; remove one first`);
       await lockNames(tx);
       if (await labelTaken(tx, body.name)) throw nameTaken(body.name);
-      return insertApp(tx, { userId, instanceId: instance.id, name: body.name, port: body.port, access: body.access });
+      const app = await insertApp(tx, { userId, instanceId: instance.id, name: body.name, port: body.port, access: body.access });
+      await recordEvent(tx, userId, "app.published", presentApp(app, s.config.appsUrl));
+      return app;
     });
   } catch (err) {
     if (uniqueViolation(err) === "apps_name_key") throw nameTaken(body.name);
@@ -48,6 +52,10 @@ export async function changeApp(s: Services, userId: string, name: string, body:
 }
 
 export async function removeApp(s: Services, userId: string, name: string): Promise<void> {
-  if (!(await deleteApp(s.db, userId, name))) throw noSuchApp(name);
+  await s.db.transaction(async (tx) => {
+    const app = await deleteApp(tx, userId, name);
+    if (!app) throw noSuchApp(name);
+    await recordEvent(tx, userId, "app.removed", presentApp(app, s.config.appsUrl));
+  });
   forgetSite(s.db, name);
 }

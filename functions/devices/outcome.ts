@@ -3,6 +3,8 @@ import { releaseAddress } from "../core/addresses/store";
 import type { Database } from "../../shared/db";
 import { devices, type Device, type Job } from "../../shared/db/schema";
 import { commandSchemas } from "../../shared/protocol/commands";
+import { recordEvent } from "../webhooks/outbox";
+import { isOnline, presentDevice } from "./present";
 
 export const deviceAddressHolder = (device: Pick<Device, "id">) => `device:${device.id}`;
 
@@ -11,20 +13,34 @@ async function removeDevice(tx: Database, device: Device) {
   await releaseAddress(tx, { pool: "wireguard", holder: deviceAddressHolder(device) });
 }
 
-/** The traffic figures a wg.status job read, onto the host's device rows. */
+/**
+ * The traffic figures a wg.status job read, onto the host's device rows. A device whose online
+ * state differs from the last reading's is a device.online or device.offline event.
+ */
 async function recordStatus(tx: Database, job: Job) {
   const parsed = commandSchemas["wg.status"].result.safeParse(job.result);
   if (!parsed.success) return;
+  const now = Date.now();
   for (const peer of parsed.data.peers) {
-    await tx
+    const lastHandshakeAt = peer.latestHandshakeAt ? new Date(peer.latestHandshakeAt) : null;
+    const online = isOnline(lastHandshakeAt, now);
+    const [before] = await tx
+      .select({ online: devices.online })
+      .from(devices)
+      .where(and(eq(devices.hostId, job.hostId), eq(devices.publicKey, peer.publicKey)))
+      .for("update");
+    if (!before) continue;
+    const [device] = await tx
       .update(devices)
-      .set({ lastHandshakeAt: peer.latestHandshakeAt ? new Date(peer.latestHandshakeAt) : null, rxBytes: peer.rxBytes, txBytes: peer.txBytes })
-      .where(and(eq(devices.hostId, job.hostId), eq(devices.publicKey, peer.publicKey)));
+      .set({ lastHandshakeAt, online, rxBytes: peer.rxBytes, txBytes: peer.txBytes })
+      .where(and(eq(devices.hostId, job.hostId), eq(devices.publicKey, peer.publicKey)))
+      .returning();
+    if (device && before.online !== online) await recordEvent(tx, device.userId, online ? "device.online" : "device.offline", presentDevice(device, now));
   }
 }
 
 /**
- * In the transaction that records a WireGuard job's outcome. A device is pending until the agent
+ * In the transaction that records a WireGuard job's outcome (with its webhook events). A device is pending until the agent
  * confirms its peer; if that fails, the row and its address go (the registration is rolled back).
  * A confirmed removal deletes the row and frees the address; a failed one leaves the device active.
  */
@@ -37,11 +53,15 @@ export async function applyDeviceOutcome(tx: Database, job: Job): Promise<void> 
   const [device] = await tx.select().from(devices).where(eq(devices.jobId, job.id)).for("update");
   if (!device) return;
   if (job.kind === "wg.peer.add") {
-    if (ok) await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
-    else if (device.state === "pending") await removeDevice(tx, device);
+    if (ok) {
+      const [added] = await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id)).returning();
+      await recordEvent(tx, device.userId, "device.added", presentDevice(added!));
+    } else if (device.state === "pending") await removeDevice(tx, device);
   } else if (job.kind === "wg.peer.remove") {
-    if (ok) await removeDevice(tx, device);
-    else await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
+    if (ok) {
+      await removeDevice(tx, device);
+      await recordEvent(tx, device.userId, "device.removed", presentDevice(device));
+    } else await tx.update(devices).set({ state: "active", updatedAt: new Date() }).where(eq(devices.id, device.id));
   }
 }
 

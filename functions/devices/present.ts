@@ -2,6 +2,9 @@ import type { z } from "@hono/zod-openapi";
 import type { Device } from "../../shared/db/schema";
 import { ONLINE_WINDOW_MS, type DeviceSchema } from "./schemas";
 
+/** Online: a handshake within the window. */
+export const isOnline = (lastHandshakeAt: Date | null, now = Date.now()) => lastHandshakeAt !== null && now - lastHandshakeAt.getTime() <= ONLINE_WINDOW_MS;
+
 export function presentDevice(d: Device, now = Date.now()): z.infer<typeof DeviceSchema> {
   return {
     id: d.id,
@@ -9,7 +12,7 @@ export function presentDevice(d: Device, now = Date.now()): z.infer<typeof Devic
     publicKey: d.publicKey,
     address: d.address,
     state: d.state,
-    online: d.lastHandshakeAt !== null && now - d.lastHandshakeAt.getTime() <= ONLINE_WINDOW_MS,
+    online: isOnline(d.lastHandshakeAt, now),
     lastHandshakeAt: d.lastHandshakeAt?.toISOString() ?? null,
     rxBytes: d.rxBytes,
     txBytes: d.txBytes,

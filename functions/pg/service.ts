@@ -27,6 +27,8 @@ import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
 import type { Db } from "../../shared/db";
 import { lockUser } from "../core/locks";
 import { generatePassword, scramVerifier } from "./scram";
+import { recordEvent } from "../webhooks/outbox";
+import { presentPgDatabase, presentPgUser } from "./present";
 
 /*
  * How KWS's rows and the cluster stay in agreement.
@@ -163,7 +165,9 @@ export async function createUser(s: Services, log: Logger, userId: string, input
         await step(log, cluster.createRole(name, verifier, userId));
         created = true;
         log.warn("pg user repaired: role made again for a row without one", { userId, name });
-        return { name, createdAt: existing.createdAt, databases };
+        const repaired = { name, createdAt: existing.createdAt, databases };
+        await recordEvent(tx, userId, "pg.user.created", presentPgUser(repaired));
+        return repaired;
       }
       if ((await countPgUsers(tx, userId)) >= MAX_PG_USERS) {
         throw new AppError("limit", `you have ${MAX_PG_USERS} database users, the most allowed; delete one to create another`);
@@ -179,7 +183,9 @@ export async function createUser(s: Services, log: Logger, userId: string, input
       } else {
         throw taken("database user");
       }
-      return { name, createdAt: row.createdAt, databases: [] };
+      const made = { name, createdAt: row.createdAt, databases: [] };
+      await recordEvent(tx, userId, "pg.user.created", presentPgUser(made));
+      return made;
     });
     log.info("pg user created", { userId, name });
     return { user, password, service: ctx.service };
@@ -261,11 +267,15 @@ export async function deleteUser(s: Services, log: Logger, userId: string, name:
   const { cluster } = pgContext(s);
   await deleteOwned(s, log, { userId, name }, OWNED.user, findPgUser, async (tx, row) => {
     // Databases of the row that another of this person's roles owns (none unless repaired oddly).
-    for (const db of await pgUserDatabaseRows(tx, row.id)) {
+    const databases = await pgUserDatabaseRows(tx, row.id);
+    for (const db of databases) {
       const found = await step(log, cluster.database(db.name));
       if (found && found.ownerId === userId) await step(log, cluster.dropDatabase(db.name));
     }
     await deletePgUserRow(tx, row.id);
+    // Its databases went with it (dropped with the role, their rows by the cascade).
+    for (const db of databases) await recordEvent(tx, userId, "pg.database.deleted", presentPgDatabase({ name: db.name, owner: row.name, createdAt: db.createdAt }));
+    await recordEvent(tx, userId, "pg.user.deleted", presentPgUser({ name: row.name, createdAt: row.createdAt, databases: databases.map((d) => d.name) }));
   });
 }
 
@@ -322,6 +332,7 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
           throw taken("database");
         }
       }
+      await recordEvent(tx, userId, "pg.database.created", presentPgDatabase({ name, owner, createdAt }));
       return { database: { name, owner, createdAt }, sealed: ownerRow.passwordEncrypted };
     });
     log.info("pg database created", { userId, name, owner });
@@ -340,5 +351,8 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
 }
 
 export async function deleteDatabase(s: Services, log: Logger, userId: string, name: string): Promise<void> {
-  await deleteOwned(s, log, { userId, name }, OWNED.database, findPgDatabase, (tx, row) => deletePgDatabaseRow(tx, row.id));
+  await deleteOwned(s, log, { userId, name }, OWNED.database, findPgDatabase, async (tx, row) => {
+    await deletePgDatabaseRow(tx, row.id);
+    await recordEvent(tx, userId, "pg.database.deleted", presentPgDatabase(row));
+  });
 }

@@ -11,5 +11,12 @@ export interface DatabaseHandle {
   db: Database;
   kind: "postgres" | "pglite";
   ping(): Promise<void>;
+  /** Calls `onNotify` on each NOTIFY of `channel` (on a connection of its own); answers how to stop. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** The rows of a raw `execute`: postgres-js gives them as an array, PGlite as `{ rows }`. */
+export function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }

@@ -27,6 +27,10 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Dat
     ping: async () => {
       await db.execute(sql`select 1`);
     },
+    listen: async (channel, onNotify) => {
+      const { unlisten } = await client.listen(channel, onNotify);
+      return unlisten;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }

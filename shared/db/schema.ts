@@ -325,6 +325,8 @@ export const devices = pgTable(
     state: text("state").$type<DeviceState>().notNull(),
     jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
     lastHandshakeAt: timestamp("last_handshake_at", { withTimezone: true }),
+    // Whether the last wg.status reading found it online: a change is a device.online/offline event.
+    online: boolean("online").notNull().default(false),
     rxBytes: bigint("rx_bytes", { mode: "number" }).notNull().default(0),
     txBytes: bigint("tx_bytes", { mode: "number" }).notNull().default(0),
     ...timestamps,
@@ -534,3 +536,110 @@ export const sshKeys = pgTable(
 );
 
 export type SshKey = typeof sshKeys.$inferSelect;
+
+/**
+ * A person's webhook endpoint: events of the `events` types are sent to `url`, signed with its
+ * secret (Standard Webhooks). The secret is AES-256-GCM under KWS_SECRET_KEY; after a rotation the
+ * previous one keeps signing beside it until `previousSecretExpiresAt`. `failingSince`: the first
+ * failed attempt with no success since (5 days of that disables the endpoint).
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    description: text("description").notNull().default(""),
+    events: text("events").array().notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    // Why KWS disabled it (410 Gone, 5 days failing); null when enabled or disabled by its owner.
+    disabledReason: text("disabled_reason"),
+    secretEncrypted: text("secret_encrypted").notNull(),
+    previousSecretEncrypted: text("previous_secret_encrypted"),
+    previousSecretExpiresAt: timestamp("previous_secret_expires_at", { withTimezone: true }),
+    failingSince: timestamp("failing_since", { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [index("webhook_endpoints_user_idx").on(t.userId)],
+);
+
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
+
+/**
+ * The outbox: one row per event, inserted in the transaction of the change it reports. `payload`
+ * is the body sent, `{type, timestamp, data}`; its id is the message id (`webhook-id: msg_<id>`).
+ */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    payload: jsonb("payload").$type<{ type: string; timestamp: string; data: unknown }>().notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhook_events_user_idx").on(t.userId)],
+);
+
+export const webhookDeliveryStates = ["pending", "succeeded", "failed"] as const;
+export type WebhookDeliveryState = (typeof webhookDeliveryStates)[number];
+
+/**
+ * One event to one endpoint, made with the event. A worker claims a due pending delivery with
+ * FOR UPDATE SKIP LOCKED, setting `leaseId` and moving `nextAttemptAt` to the lease's end: no other
+ * worker takes it meanwhile, one whose worker died is due again when the lease runs out, and only
+ * the lease's holder may record the attempt's result.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: "cascade" }),
+    state: text("state").$type<WebhookDeliveryState>().notNull().default("pending"),
+    // Attempts made (finished or claimed); the next one is attempts + 1.
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    leaseId: uuid("lease_id"),
+    ...timestamps,
+  },
+  (t) => [
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId),
+    index("webhook_deliveries_event_idx").on(t.eventId),
+  ],
+);
+
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+
+/** One HTTP attempt of a delivery, for the delivery log. */
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    deliveryId: uuid("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    // When the delivery is tried again after this attempt; null: it ended.
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("webhook_attempts_endpoint_idx").on(t.endpointId, t.createdAt), index("webhook_attempts_delivery_idx").on(t.deliveryId)],
+);
+
+export type WebhookAttempt = typeof webhookAttempts.$inferSelect;

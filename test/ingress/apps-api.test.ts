@@ -145,7 +145,7 @@ test("a successful kill removes the instance's apps in the same transaction", as
   const job = await insertJob(db, { hostId: ada.instance!.hostId, userId: ada.userId, kind: "instance.delete", payload: {}, deadline: new Date(Date.now() + 60_000) });
   await db.update(instances).set({ jobId: job.id }).where(eq(instances.id, ada.instance!.id));
   await db.update(jobs).set({ status: "succeeded" }).where(eq(jobs.id, job.id));
-  await db.transaction((tx) => applyInstanceOutcome(tx, { ...job, status: "succeeded" }));
+  await db.transaction((tx) => applyInstanceOutcome(tx, { ...job, status: "succeeded" }, h.config));
   assert.deepEqual(await db.select().from(apps).where(eq(apps.name, name)), []);
   assert.deepEqual(bodyAt(await ada.call("GET", "/apps"), 200).apps, []);
 });

@@ -15,6 +15,8 @@ export interface Harness {
   services: NodeServices;
   mailbox: Mailbox;
   config: Config;
+  /** The fresh database's connection string, for programs that run beside the harness. */
+  databaseUrl?: string;
   /** A JSON request through the app, from client address `ip`; the response is typed by the route `path` matches. */
   call<M extends ApiMethod, P extends string>(
     method: M,
@@ -70,6 +72,7 @@ export async function startHarness(
     services,
     mailbox,
     config,
+    databaseUrl: db.url,
     call,
     api: async (method, path, options) => replyOf(await call(method, path, options)),
     close: async () => {

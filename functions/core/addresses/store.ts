@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Database } from "../../../shared/db";
+import { rowsOf, type Database } from "../../../shared/db";
 import { addressLeases, type AddressLease, type AddressPool } from "../../../shared/db/schema";
 import { formatRange, type PoolRange } from "../../../shared/addresses/pool";
 
@@ -113,11 +113,6 @@ async function allocateOnce(db: Database, { hostId, pool, range, holder }: Alloc
            (select n::text from candidate) as candidate
   `);
   return rowsOf<AllocateRow>(result)[0]!;
-}
-
-/** postgres-js gives the rows as an array, PGlite as `{ rows }`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
 /** Gives the holder's address in the pool back; whether it had one. */

@@ -27,6 +27,7 @@ export class JobOutcomes {
   private readonly handlers = new Map<string, OutcomeHandler>();
   private readonly publishers = new WeakMap<Database, JobPublisher>();
   private readonly redriveChecks = new Map<string, RedriveCheck>();
+  private readonly failureHandlers: OutcomeHandler[] = [];
 
   /** Registering a prefix again replaces its handler, so composing twice in a process is harmless. */
   register(prefix: string, handler: OutcomeHandler, redrivable?: RedriveCheck): void {
@@ -38,6 +39,26 @@ export class JobOutcomes {
   async redrivable(tx: Database, job: Job): Promise<boolean> {
     for (const [prefix, check] of this.redriveChecks) if (job.kind.startsWith(prefix)) return check(tx, job);
     return true;
+  }
+
+  /**
+   * `handler` runs for every job that fails, whatever its kind, after the kind's own handler and in
+   * the same transaction. Registering the same function again is harmless.
+   */
+  onFailure(handler: OutcomeHandler): void {
+    if (!this.failureHandlers.includes(handler)) this.failureHandlers.push(handler);
+  }
+
+  /** Whether failures have effects: then no failed job is finished by the batch without effects. */
+  get failuresHaveEffects(): boolean {
+    return this.failureHandlers.length > 0;
+  }
+
+  /** Everything a finished job changes besides its row; answers the jobs to send once it commits. */
+  async apply(tx: Database, job: Job): Promise<Job[]> {
+    const next = (await this.handlerFor(job.kind)?.(tx, job)) ?? [];
+    if (job.status === "failed") for (const handler of this.failureHandlers) await handler(tx, job);
+    return next;
   }
 
   /** The registered prefixes, for the batch statement that finishes the jobs without effects. */

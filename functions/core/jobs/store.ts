@@ -125,9 +125,11 @@ export interface Finish {
  * transaction as the job's row.
  */
 export async function finishJobs(db: Database, finishes: readonly Finish[]): Promise<(Job | undefined)[]> {
-  // Most jobs change nothing else: one statement for all of them, no transaction.
+  // Most jobs change nothing else: one statement for all of them, no transaction. Failures go to
+  // finishWithEffects when something is registered to happen on any failure.
+  const plainFinishes = jobOutcomes.failuresHaveEffects ? finishes.filter((f) => f.outcome.ok) : finishes;
   const byId = byIdJson(
-    finishes.map((f) => ({
+    plainFinishes.map((f) => ({
       id: f.id,
       hostId: f.hostId ?? null,
       status: f.outcome.ok ? "succeeded" : "failed",
@@ -135,7 +137,7 @@ export async function finishJobs(db: Database, finishes: readonly Finish[]): Pro
       error: f.outcome.ok ? null : f.outcome.error,
     })),
   );
-  const plain = await finishPlainBatch(db).execute({ batch: byId, effectPrefixes: JSON.stringify(jobOutcomes.prefixes) });
+  const plain = plainFinishes.length ? await finishPlainBatch(db).execute({ batch: byId, effectPrefixes: JSON.stringify(jobOutcomes.prefixes) }) : [];
   const done = inOrder(finishes, plain, true);
   // The rest are jobs with effects, or jobs that are final already (the transaction finds nothing).
   return Promise.all(finishes.map((f, i) => done[i] ?? finishWithEffects(db, f)));
@@ -179,7 +181,7 @@ async function finishWithEffects(db: Database, { id, outcome, hostId }: Finish):
     : { status: "failed" as const, error: outcome.error, finishedAt: sql`now()`, updatedAt: sql`now()` };
   const { row, next } = await db.transaction(async (tx) => {
     const [row] = await tx.update(jobs).set(set).where(and(...conditions)).returning();
-    const next = row ? ((await jobOutcomes.handlerFor(row.kind)?.(tx, row)) ?? []) : [];
+    const next = row ? await jobOutcomes.apply(tx, row) : [];
     return { row, next };
   });
   await sendNext(db, next);
