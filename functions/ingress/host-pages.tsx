@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Child } from "hono/jsx";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { actorOf } from "../audit/record";
 import { AppError } from "../core/errors";
 import { labelOfHost } from "./names";
 import { getJob, isFinal } from "../core/jobs/store";
@@ -134,7 +135,8 @@ export function hostPages(provide: ServiceProvider) {
         return page(c, 403, "Not yours", <p>Only the instance's owner can start it.</p>);
       }
       try {
-        await instanceAction(s, visitor.userId, "start");
+        // The owner, known by their app grant rather than a control-plane sign-in.
+        await instanceAction(s, { ...actorOf(c), kind: "person", userId: visitor.userId }, "start");
       } catch (err) {
         const f = formFailure(err);
         return page(c, f.status, "The instance did not start", <p>{f.message ?? "Try again."}</p>);

@@ -146,7 +146,7 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config.appsUrl)} job={view.job} {...extra} />, status);
 }
 
-const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, userId) => instanceAction(s, userId, action)));
+const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, who) => instanceAction(s, who, action)));
 
 export const instancePages = createRouter()
   .get(PAGE, signedInPage(render))

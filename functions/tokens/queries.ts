@@ -1,16 +1,16 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
-import type { Database } from "../../shared/db";
+import type { Db } from "../../shared/db";
 import { apiTokens, type ApiToken } from "../../shared/db/schema";
 
 export async function insertToken(
-  db: Database,
+  db: Db,
   values: Pick<ApiToken, "userId" | "name" | "tokenHash" | "prefix" | "scope" | "expiresAt">,
 ): Promise<ApiToken> {
   const [row] = await db.insert(apiTokens).values(values).returning();
   return row!;
 }
 
-export function listTokens(db: Database, userId: string): Promise<ApiToken[]> {
+export function listTokens(db: Db, userId: string): Promise<ApiToken[]> {
   return db
     .select()
     .from(apiTokens)
@@ -19,7 +19,7 @@ export function listTokens(db: Database, userId: string): Promise<ApiToken[]> {
 }
 
 /** Whether a live token of this user was revoked; someone else's token counts as absent. */
-export async function revokeToken(db: Database, userId: string, id: string, now = new Date()): Promise<boolean> {
+export async function revokeToken(db: Db, userId: string, id: string, now = new Date()): Promise<boolean> {
   const rows = await db
     .update(apiTokens)
     .set({ revokedAt: now })

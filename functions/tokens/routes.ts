@@ -3,6 +3,7 @@ import { API_TOKEN_PREFIX } from "../auth/api-tokens";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
+import { audit, personOf } from "../audit/record";
 import { sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
@@ -56,13 +57,18 @@ export const tokenRoutes = createRouter()
     const user = c.get("user");
     const { name, expiresInDays, scope } = c.req.valid("json");
     const secret = randomToken(API_TOKEN_PREFIX);
-    const token = await insertToken(c.get("services").db, {
-      userId: user.id,
-      name,
-      tokenHash: await hashToken(secret),
-      prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
-      scope,
-      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
+    const tokenHash = await hashToken(secret);
+    const token = await c.get("services").db.transaction(async (tx) => {
+      const row = await insertToken(tx, {
+        userId: user.id,
+        name,
+        tokenHash,
+        prefix: secret.slice(0, API_TOKEN_PREFIX.length + 6),
+        scope,
+        expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * DAY_MS) : null,
+      });
+      await audit(tx, personOf(c), { action: "token.create", target: { type: "token", id: row.id }, detail: { name, scope } });
+      return row;
     });
     c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope });
     return c.json({ token: presentToken(token), secret }, 201);
@@ -75,9 +81,10 @@ export const tokenRoutes = createRouter()
   .openapi(revokeTokenRoute, async (c) => {
     const user = c.get("user");
     const { id } = c.req.valid("param");
-    if (!(await revokeToken(c.get("services").db, user.id, id))) {
-      throw new AppError("not_found", "no such token");
-    }
+    await c.get("services").db.transaction(async (tx) => {
+      if (!(await revokeToken(tx, user.id, id))) throw new AppError("not_found", "no such token");
+      await audit(tx, personOf(c), { action: "token.revoke", target: { type: "token", id } });
+    });
     c.get("log").info("api token revoked", { userId: user.id, tokenId: id });
     return c.body(null, 204);
   });
