@@ -1,6 +1,8 @@
 import { accountPages } from "./account/pages";
 import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
+import { auditPages } from "./audit/pages";
+import { auditRoutes } from "./audit/routes";
 import { appPages } from "./apps/pages";
 import { appRoutes } from "./apps/routes";
 import { authPages } from "./auth/pages";
@@ -22,6 +24,8 @@ import { jobRoutes } from "./jobs/routes";
 import { securitySchemes } from "./middleware/auth";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
+import { quotaPages } from "./quotas/pages";
+import { quotaRoutes } from "./quotas/routes";
 import { tokenRoutes } from "./tokens/routes";
 
 /** Every function of the control plane, composed into one app (the Node deployment). */
@@ -40,6 +44,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", appRoutes)
     .route("/api/v1", domainRoutes)
     .route("/api/v1", ingressRoutes)
+    .route("/api/v1", quotaRoutes)
+    .route("/api/v1", auditRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", verifyPages)
@@ -50,6 +56,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", devicePages)
     .route("/", appPages)
     .route("/", domainPages)
+    .route("/", quotaPages)
+    .route("/", auditPages)
     .route("/", ingressPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/api/v1/openapi.json", {

@@ -1,9 +1,8 @@
-import { eq } from "drizzle-orm";
 import type { Config } from "../../shared/config";
 import type { Db } from "../../shared/db";
-import { quotaOverrides } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { lockUser } from "../core/locks";
+import { overrideRows } from "./queries";
 
 export type Quotas = Config["quotas"];
 export type QuotaKey = keyof Quotas;
@@ -25,10 +24,12 @@ export const quotaKeys = Object.keys(quotaNouns) as [QuotaKey, ...QuotaKey[]];
 
 /** The person's limits: the operator's defaults, with an administrator's overrides. */
 export async function quotasOf(db: Db, config: Pick<Config, "quotas">, userId: string): Promise<Quotas> {
-  const rows = await db.select({ key: quotaOverrides.key, value: quotaOverrides.value }).from(quotaOverrides).where(eq(quotaOverrides.userId, userId));
-  const quotas = { ...config.quotas };
-  for (const row of rows) if (row.key in quotas) quotas[row.key as QuotaKey] = row.value;
-  return quotas;
+  return { ...config.quotas, ...overridesOf(await overrideRows(db, userId)) };
+}
+
+/** The rows of keys this version knows (a key a later version dropped is ignored). */
+export function overridesOf(rows: Record<string, number>): Partial<Quotas> {
+  return Object.fromEntries(Object.entries(rows).filter(([key]) => key in quotaNouns));
 }
 
 /**
