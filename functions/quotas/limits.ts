@@ -43,8 +43,6 @@ export async function enforceQuota(tx: Db, config: Pick<Config, "quotas">, userI
   const limit = (await quotasOf(tx, config, userId))[key];
   const used = await count();
   if (used + 1 > limit) {
-    throw new AppError("limit", `quota ${key}: you have ${used} ${quotaNouns[key]} and your limit is ${limit}; remove one first`, {
-      issues: [{ path: `quota.${key}`, message: `limit of ${limit} reached` }],
-    });
+    throw new AppError("limit", `quota ${key}: you have ${used} ${quotaNouns[key]} and your limit is ${limit}; remove one first`);
   }
 }
