@@ -55,8 +55,7 @@ export interface AuditEntry {
 
 /**
  * Records one change in the audit log. Call it inside the transaction that makes the change, so
- * the log and the change commit together; a refused attempt may be recorded on its own
- * (outcome `denied` or `failed`) after its transaction rolled back.
+ * the log and the change commit together.
  */
 export async function audit(tx: Db, actor: Actor, entry: AuditEntry): Promise<void> {
   await tx.insert(auditEvents).values({
@@ -73,17 +72,6 @@ export async function audit(tx: Db, actor: Actor, entry: AuditEntry): Promise<vo
     jobId: entry.jobId ?? null,
     detail: entry.detail ?? null,
   });
-}
-
-/**
- * A refused request, recorded apart from its rolled-back transaction: an AppError of the client's
- * (4xx) is `denied`, anything else `failed`. The error goes on unchanged.
- */
-export async function auditRefusal(db: Db, actor: Actor, entry: Omit<AuditEntry, "outcome">, err: unknown): Promise<never> {
-  const denied = err instanceof AppError && err.status < 500;
-  const reason = err instanceof AppError ? { code: err.code, message: err.message } : { code: "internal" };
-  await audit(db, actor, { ...entry, outcome: denied ? "denied" : "failed", detail: { ...entry.detail, error: reason } });
-  throw err;
 }
 
 /** The job's end as an event of its own, with the cause and target of the `pending` event that submitted it. */
