@@ -3,6 +3,8 @@ import { adminPages } from "./admin/pages";
 import { adminRoutes } from "./admin/routes";
 import { accountRoutes } from "./account/routes";
 import { createApp, type ServiceProvider } from "./app";
+import { auditPages } from "./audit/pages";
+import { auditRoutes } from "./audit/routes";
 import { appPages } from "./apps/pages";
 import { appRoutes } from "./apps/routes";
 import { authPages } from "./auth/pages";
@@ -31,6 +33,8 @@ import { metricsRoutes } from "./metrics/routes";
 import { pgPages } from "./pg/pages";
 import { pgRoutes } from "./pg/routes";
 import { sshKeyRoutes } from "./ssh-keys/routes";
+import { quotaPages } from "./quotas/pages";
+import { quotaRoutes } from "./quotas/routes";
 import { tokenRoutes } from "./tokens/routes";
 import { webhookPages } from "./webhooks/pages";
 import { webhookRoutes } from "./webhooks/routes";
@@ -59,6 +63,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/api/v1", ingressRoutes)
     .route("/api/v1", hookRoutes)
     .route("/", hookDeliveryRoutes)
+    .route("/api/v1", quotaRoutes)
+    .route("/api/v1", auditRoutes)
     .route("/", staticRoutes)
     .route("/", authPages)
     .route("/", verifyPages)
@@ -72,6 +78,8 @@ export function createControlPlane(provide: ServiceProvider) {
     .route("/", hookPages)
     .route("/", cliLoginPages)
     .route("/", webhookPages)
+    .route("/", quotaPages)
+    .route("/", auditPages)
     .route("/", ingressPages)
     .route("/", adminPages);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);

@@ -15,6 +15,8 @@ export interface AuthUser {
 export interface AuthContext {
   user: AuthUser;
   via: "session" | "token";
+  /** The API token's id, when the request came with one (the audit log names it). */
+  tokenId?: string;
   /** What the credential may do: a session is always "full". */
   scope: ApiTokenScope;
 }

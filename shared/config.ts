@@ -213,6 +213,14 @@ export const configSchema = z
     // Multiplies the webhook retry schedule (5 s, 5 min, ... 10 h) and the 5 days before a failing
     // endpoint is disabled: 1 in production; tests shorten it.
     KWS_WEBHOOK_RETRY_SCALE: z.coerce.number({ message: "must be a number" }).positive("must be above 0").max(1, "must be at most 1").default(1),
+    // Per-person quotas (defaults; an administrator may change them per person). The instance's
+    // memory, CPUs and disk quotas default to KWS_INSTANCE_MEMORY_MB, KWS_INSTANCE_CPUS, KWS_INSTANCE_DISK_GB.
+    KWS_QUOTA_DEVICES: intInRange(0, 1000, 3),
+    KWS_QUOTA_PG_USERS: intInRange(0, 1000, 5),
+    KWS_QUOTA_PG_DATABASES: intInRange(0, 1000, 10),
+    KWS_QUOTA_APPS: intInRange(0, 1000, 10),
+    KWS_QUOTA_DOMAINS: intInRange(0, 1000, 3),
+    KWS_QUOTA_WEBHOOKS: intInRange(0, 1000, 5),
     // debug | info | warn | error
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
@@ -267,13 +275,22 @@ export const configSchema = z
     /** What every new instance gets, and how much of a host placement may use. */
     instances: {
       image: e.KWS_INSTANCE_IMAGE,
-      memoryMB: e.KWS_INSTANCE_MEMORY_MB,
-      cpus: e.KWS_INSTANCE_CPUS,
-      diskGB: e.KWS_INSTANCE_DISK_GB,
       processes: e.KWS_INSTANCE_PROCESSES,
       hostReserveMB: e.KWS_HOST_MEMORY_RESERVE_MB,
       bridgeRange: e.KWS_BRIDGE_RANGE,
       provision: e.KWS_INSTANCE_PROVISION,
+    },
+    /** Each person's limits unless an administrator set others (functions/quotas/). */
+    quotas: {
+      instanceMemoryMB: e.KWS_INSTANCE_MEMORY_MB,
+      instanceCpus: e.KWS_INSTANCE_CPUS,
+      instanceDiskGB: e.KWS_INSTANCE_DISK_GB,
+      devices: e.KWS_QUOTA_DEVICES,
+      pgUsers: e.KWS_QUOTA_PG_USERS,
+      pgDatabases: e.KWS_QUOTA_PG_DATABASES,
+      apps: e.KWS_QUOTA_APPS,
+      domains: e.KWS_QUOTA_DOMAINS,
+      webhooks: e.KWS_QUOTA_WEBHOOKS,
     },
     deviceDns: e.KWS_DEVICE_DNS,
     /** Resolvers for custom-domain checks (node:dns setServers form); undefined: the system's. */

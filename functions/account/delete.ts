@@ -12,6 +12,7 @@ import { deleteDatabase, deleteUser, pgContext, step } from "../pg/service";
 import type { Services } from "../services";
 import { deleteAccountRow, lockAccountForDeletion, remainingResources, revokeAllApiTokens } from "./queries";
 import { checkPassword, endAllSessions } from "./service";
+import { audit, type Person } from "../audit/record";
 
 /** How long one request waits for the host's jobs before it answers "try again". */
 const WAIT_MS = 90_000;
@@ -56,14 +57,15 @@ async function removeThroughJob(s: Services, until: number, what: string, remove
 }
 
 /** The person's managed-PostgreSQL databases and users: their rows, and their roles left on the cluster without one. */
-async function removePg(s: Services, log: Logger, userId: string): Promise<void> {
+async function removePg(s: Services, log: Logger, who: Person): Promise<void> {
+  const { userId } = who;
   const [databases, users] = await Promise.all([listPgDatabases(s.db, userId), listPgUsers(s.db, userId)]);
   if (!s.pgCluster && databases.length === 0 && users.length === 0) return;
   // Throws not_configured when rows exist but the cluster cannot be reached through KWS.
   const { cluster } = pgContext(s);
-  for (const d of databases) await deleteDatabase(s, log, userId, d.name);
+  for (const d of databases) await deleteDatabase(s, log, who, d.name);
   const leftovers = (await step(log, cluster.roles())).filter((r) => r.ownerId === userId).map((r) => r.name);
-  for (const name of new Set([...users.map((u) => u.name), ...leftovers])) await deleteUser(s, log, userId, name);
+  for (const name of new Set([...users.map((u) => u.name), ...leftovers])) await deleteUser(s, log, who, name);
 }
 
 /**
@@ -76,24 +78,26 @@ async function removePg(s: Services, log: Logger, userId: string): Promise<void>
  * First every session ends and every API token is revoked, so nothing new is made meanwhile;
  * `onLockedOut` gets the new session generation, to give the caller a fresh session for that retry.
  */
-export async function deleteAccount(s: Services, log: Logger, userId: string, password: string, onLockedOut: (generation: number) => Promise<void>, waitMs = WAIT_MS): Promise<void> {
+export async function deleteAccount(s: Services, log: Logger, who: Person, password: string, onLockedOut: (generation: number) => Promise<void>, waitMs = WAIT_MS): Promise<void> {
+  const { userId } = who;
   await checkPassword(s, userId, password, "password");
   await revokeAllApiTokens(s.db, userId);
-  await onLockedOut(await endAllSessions(s, log, userId));
+  await onLockedOut(await endAllSessions(s, log, who));
   const until = Date.now() + waitMs;
   for (const device of await devicesOfUser(s.db, userId)) {
-    await removeThroughJob(s, until, `device ${device.name}`, () => removeDevice(s, userId, device.id));
+    await removeThroughJob(s, until, `device ${device.name}`, () => removeDevice(s, who, device.id));
   }
   if (await instanceOfUser(s.db, userId)) {
-    await removeThroughJob(s, until, "your instance", () => instanceAction(s, userId, "kill"));
+    await removeThroughJob(s, until, "your instance", () => instanceAction(s, who, "kill"));
   }
-  await removePg(s, log, userId);
+  await removePg(s, log, who);
   await s.db.transaction(async (tx) => {
     if (!(await lockAccountForDeletion(tx, userId))) return;
     if ((await remainingResources(tx, userId)) > 0) {
       throw new AppError("conflict", "something was created in your account while it was being deleted; delete it again");
     }
     await deleteAccountRow(tx, userId);
+    await audit(tx, who, { action: "account.delete", target: { type: "account", id: userId } });
   });
   log.info("account deleted", { userId });
 }

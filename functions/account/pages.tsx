@@ -1,6 +1,7 @@
 import type { Child } from "hono/jsx";
 import { createRouter } from "../app";
 import type { AuthUser } from "../env";
+import { actorOf } from "../audit/record";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
@@ -207,7 +208,7 @@ export const accountPages = createRouter()
       c,
       (fields) => validateForm(PasswordResetConfirmBody, fields),
       async ({ token, password }) => {
-        await confirmPasswordReset(c.get("services"), c.get("log"), token, password);
+        await confirmPasswordReset(c.get("services"), c.get("log"), token, password, actorOf(c));
         return html(
           c,
           <Done title="Password set" next={<a href="/kws_signin">Sign in</a>}>
@@ -233,7 +234,7 @@ export const accountPages = createRouter()
         return valid.ok ? valid : { ok: false, status: 400, errors: {}, message: "this link is incomplete: open it from the mail again" };
       },
       async ({ token }) => {
-        const email = await confirmEmailChange(c.get("services"), c.get("log"), token);
+        const email = await confirmEmailChange(c.get("services"), c.get("log"), token, actorOf(c));
         return html(c, <Done title="E-mail address changed" next={<a href="/">Dashboard</a>}>Your e-mail address is now {email}.</Done>);
       },
       (f) => {

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { createSession, destroySession } from "../auth/sessions";
 import { endSession, sessionCookie, setSessionCookie } from "../auth/cookies";
 import type { AppEnv, AuthContext, AuthUser } from "../env";
+import { personOf } from "../audit/record";
 import { deleteAccount } from "./delete";
 import { changePassword, endAllSessions } from "./service";
 
@@ -28,20 +29,20 @@ async function renewSession<E extends AppEnv>(c: Context<E>, userId: string, gen
 
 /** Other sessions end; this one continues. */
 export async function changeOwnPassword<E extends AppEnv>(c: Context<E>, user: AuthUser, input: { currentPassword: string; newPassword: string }): Promise<void> {
-  const generation = await changePassword(c.get("services"), c.get("log"), user.id, input);
+  const generation = await changePassword(c.get("services"), c.get("log"), personOf(c), input);
   await renewSession(c, user.id, generation);
 }
 
 /** Every session ends, this one included. */
 export async function signOutEverywhere<E extends AppEnv>(c: Context<E>, user: AuthUser): Promise<void> {
-  await endAllSessions(c.get("services"), c.get("log"), user.id);
+  await endAllSessions(c.get("services"), c.get("log"), personOf(c));
   await endSession(c);
 }
 
 export async function deleteOwnAccount<E extends AppEnv>(c: Context<E>, user: AuthUser, password: string): Promise<void> {
   // A fresh session lets the browser try again if the deletion stops part-way; once done it goes too.
   let renewed: string | undefined;
-  await deleteAccount(c.get("services"), c.get("log"), user.id, password, async (generation) => {
+  await deleteAccount(c.get("services"), c.get("log"), personOf(c), password, async (generation) => {
     renewed = await renewSession(c, user.id, generation);
   });
   if (renewed) await destroySession(c.get("services").kv, renewed);

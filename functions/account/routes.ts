@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { MessageResponse } from "../auth/schemas";
+import { actorOf } from "../audit/record";
 import { clientIp } from "../middleware/client-ip";
 import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
@@ -118,7 +119,7 @@ export const accountRoutes = createRouter()
   })
   .openapi(resetConfirmRoute, async (c) => {
     const { token, password } = c.req.valid("json");
-    await confirmPasswordReset(c.get("services"), c.get("log"), token, password);
+    await confirmPasswordReset(c.get("services"), c.get("log"), token, password, actorOf(c));
     return c.json({ message: "password set; every session has ended, sign in with the new password" }, 200);
   })
   .openapi(logoutAllRoute, async (c) => {
@@ -134,7 +135,7 @@ export const accountRoutes = createRouter()
     return c.json({ message: "a confirmation link was sent to the new address; the change applies once it is confirmed" }, 202);
   })
   .openapi(confirmEmailRoute, async (c) => {
-    const email = await confirmEmailChange(c.get("services"), c.get("log"), c.req.valid("json").token);
+    const email = await confirmEmailChange(c.get("services"), c.get("log"), c.req.valid("json").token, actorOf(c));
     return c.json({ message: `your e-mail address is now ${email}` }, 200);
   })
   .openapi(deleteRoute, async (c) => {

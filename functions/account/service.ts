@@ -11,6 +11,8 @@ import type { Services } from "../services";
 import { emailChangedNotice, emailChangeMail, passwordResetMail } from "./mails";
 import { changeEmail, newSessionGeneration } from "./queries";
 import { clearLoginFailures } from "../auth/login-limits";
+import { type Actor, audit, type Person } from "../audit/record";
+import type { Db } from "../../shared/db";
 
 /**
  * The account operations of a person (password reset and change, e-mail change, signing out
@@ -45,6 +47,22 @@ export async function checkPassword(s: Services, userId: string, password: strin
   if (!user) throw new AppError("unauthorized", "your account no longer exists");
   if (!(await verifyPassword(password, user.passwordHash))) throw fieldError("forbidden", field, "is not your current password");
   return user;
+}
+
+/** Raises the session generation (with `changes`) and records why, in one transaction. */
+function newGenerationAudited(
+  s: Services,
+  actor: Actor,
+  action: string,
+  userId: string,
+  changes?: Parameters<typeof newSessionGeneration>[2],
+  expected?: number,
+): Promise<number | undefined> {
+  return s.db.transaction(async (tx: Db) => {
+    const generation = await newSessionGeneration(tx, userId, changes, expected);
+    if (generation !== undefined) await audit(tx, actor, { action, target: { type: "account", id: userId }, subjectUserId: userId });
+    return generation;
+  });
 }
 
 /** A use of a link whose change failed for a reason of ours makes the link usable again. */
@@ -85,11 +103,11 @@ export async function requestPasswordReset(s: Services, log: Logger, email: stri
 }
 
 /** Sets the new password and ends every session of the person. Unknown link 404, used or expired 410. */
-export async function confirmPasswordReset(s: Services, log: Logger, token: string, password: string): Promise<void> {
+export async function confirmPasswordReset(s: Services, log: Logger, token: string, password: string, actor: Actor): Promise<void> {
   const used = await consumeLinkToken<ResetLink>(s.kv, PASSWORD_RESET, token);
   await withLink(used, async ({ userId, generation }) => {
     const passwordHash = await hashPassword(password, s.config.passwordIterations);
-    const changed = await newSessionGeneration(s.db, userId, { passwordHash }, generation);
+    const changed = await newGenerationAudited(s, actor, "account.password_reset", userId, { passwordHash }, generation);
     if (changed === undefined) {
       throw new AppError("gone", "this password reset link no longer works: the password was changed or every session ended since it was sent; ask for a new one");
     }
@@ -100,18 +118,20 @@ export async function confirmPasswordReset(s: Services, log: Logger, token: stri
 }
 
 /** The new session generation: every other session has ended; the caller keeps theirs with a new session. */
-export async function changePassword(s: Services, log: Logger, userId: string, input: { currentPassword: string; newPassword: string }): Promise<number> {
+export async function changePassword(s: Services, log: Logger, who: Person, input: { currentPassword: string; newPassword: string }): Promise<number> {
+  const { userId } = who;
   await checkPassword(s, userId, input.currentPassword, "currentPassword");
   const passwordHash = await hashPassword(input.newPassword, s.config.passwordIterations);
-  const generation = await newSessionGeneration(s.db, userId, { passwordHash });
+  const generation = await newGenerationAudited(s, who, "account.password_change", userId, { passwordHash });
   if (generation === undefined) throw new AppError("unauthorized", "your account no longer exists");
   log.info("password changed", { userId });
   return generation;
 }
 
 /** Ends every session of the person, the caller's included. API tokens are not sessions: they stay. */
-export async function endAllSessions(s: Services, log: Logger, userId: string): Promise<number> {
-  const generation = await newSessionGeneration(s.db, userId);
+export async function endAllSessions(s: Services, log: Logger, who: Person): Promise<number> {
+  const { userId } = who;
+  const generation = await newGenerationAudited(s, who, "account.sign_out_all", userId);
   if (generation === undefined) throw new AppError("unauthorized", "your account no longer exists");
   log.info("signed out everywhere", { userId });
   return generation;
@@ -140,16 +160,19 @@ export async function requestEmailChange(s: Services, log: Logger, userId: strin
 }
 
 /** Applies a confirmed change (the address must still be free) and tells the old address. */
-export async function confirmEmailChange(s: Services, log: Logger, token: string): Promise<string> {
+export async function confirmEmailChange(s: Services, log: Logger, token: string, actor: Actor): Promise<string> {
   const used = await consumeLinkToken<EmailChangeLink>(s.kv, EMAIL_CHANGE, token);
   const user = await withLink(used, async ({ userId, from, to }) => {
     const found = await findUserById(s.db, userId);
     if (!found) throw new AppError("gone", "the account of this link no longer exists");
     await refuseTaken(s, to);
     try {
-      if (!(await changeEmail(s.db, userId, from, to))) {
-        throw new AppError("gone", "this link no longer works: the account's address changed since it was sent");
-      }
+      await s.db.transaction(async (tx) => {
+        if (!(await changeEmail(tx, userId, from, to))) {
+          throw new AppError("gone", "this link no longer works: the account's address changed since it was sent");
+        }
+        await audit(tx, actor, { action: "account.email_change", target: { type: "account", id: userId }, subjectUserId: userId, detail: { from, to } });
+      });
     } catch (err) {
       // Taken between the check and the update: the unique index decides.
       if (uniqueViolation(err) !== undefined) throw fieldError("conflict", "email", "is already registered");

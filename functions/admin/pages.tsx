@@ -1,3 +1,4 @@
+import { personOf } from "../audit/record";
 import type { MiddlewareHandler } from "hono";
 import type { Child } from "hono/jsx";
 import { z } from "zod";
@@ -336,7 +337,7 @@ export const adminPages = createRouter()
   .post(
     HOSTS,
     fieldsForm(renderHosts, CreateHostBody, async (c, user, body) => {
-      const { host, enrollmentToken } = await registerHost(c.get("services").db, body);
+      const { host, enrollmentToken } = await registerHost(c.get("services").db, body, personOf(c));
       c.get("log").info("host created", { hostId: host.id, name: host.name, by: user.id });
       return renderHosts(c, user, { enrolled: { name: host.name, token: enrollmentToken } });
     }),

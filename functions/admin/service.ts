@@ -1,3 +1,4 @@
+import { systemActor } from "../audit/record";
 import type { Job } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
 import { newSessionGeneration, revokeAllApiTokens } from "../account/queries";
@@ -56,7 +57,7 @@ export async function suspendPerson(s: Services, log: Logger, adminId: string, u
   log.info("person suspended", { userId, by: adminId });
   if (suspended.instance?.state !== "running") return { person: suspended };
   try {
-    return { person: suspended, stopJob: await instanceAction(s, userId, "stop") };
+    return { person: suspended, stopJob: await instanceAction(s, { ...systemActor(), userId }, "stop") };
   } catch (err) {
     // The instance is busy with a job: the account is suspended all the same; stop it afterwards.
     if (!(err instanceof AppError) || err.code !== "conflict") throw err;

@@ -4,7 +4,8 @@ import type { AuthUser } from "../env";
 import { namesOne, type FieldErrors } from "../web/forms";
 import { Field, Layout, Notice, BelowLimit, ItemTable, PostForm, RemoveButton, SelectField } from "../web/layout";
 import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pages";
-import { AppNameParam, CreateAppBody, MAX_APPS } from "./schemas";
+import { quotasOf } from "../quotas/limits";
+import { AppNameParam, CreateAppBody } from "./schemas";
 import { presentApp } from "./present";
 import { createApp, listApps, removeApp } from "./service";
 
@@ -15,17 +16,19 @@ interface View {
   csrf: string;
   apps: App[];
   appsUrl: string;
+  /** The person's apps quota. */
+  limit: number;
   values?: Record<string, string>;
   errors?: FieldErrors;
   message?: string;
 }
 
-function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message }: View) {
+function AppsPage({ user, csrf, apps, appsUrl, limit, values = {}, errors = {}, message }: View) {
   return (
     <Layout title="Apps" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Published apps</h1>
-        <p>Publish a port of your instance at its own address (up to {MAX_APPS}). Access: only you, any KWS account, or anyone.</p>
+        <p>Publish a port of your instance at its own address (up to {limit}). Access: only you, any KWS account, or anyone.</p>
         {message ? <Notice kind="error">{message}</Notice> : null}
         <ItemTable
           items={apps.map((a) => presentApp(a, appsUrl))}
@@ -47,7 +50,7 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
             </tr>
           )}
         />
-        <BelowLimit count={apps.length} max={MAX_APPS} what="apps">
+        <BelowLimit count={apps.length} max={limit} what="apps">
           <PostForm action={PAGE} csrf={csrf} submit="Publish" testId="app-create">
             <Field name="name" label="Name (the first label of its address)" value={values.name} error={errors.name} autocomplete="off" />
             <Field name="port" label="Port in your instance" type="number" value={values.port} error={errors.port} autocomplete="off" />
@@ -59,8 +62,12 @@ function AppsPage({ user, csrf, apps, appsUrl, values = {}, errors = {}, message
   );
 }
 
-const render = pageOf<Pick<View, "apps" | "appsUrl">, View>(
-  async (c, user) => ({ apps: await listApps(c.get("services"), user.id), appsUrl: c.get("services").config.appsUrl }),
+const render = pageOf<Pick<View, "apps" | "appsUrl" | "limit">, View>(
+  async (c, user) => {
+    const s = c.get("services");
+    const [apps, quotas] = await Promise.all([listApps(s, user.id), quotasOf(s.db, s.config, user.id)]);
+    return { apps, appsUrl: s.config.appsUrl, limit: quotas.apps };
+  },
   (view) => <AppsPage {...view} />,
 );
 

@@ -2,7 +2,8 @@ import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
-import { AppListSchema, AppNameParam, AppResponse, CreateAppBody, MAX_APPS, UpdateAppBody } from "./schemas";
+import { personOf } from "../audit/record";
+import { AppListSchema, AppNameParam, AppResponse, CreateAppBody, UpdateAppBody } from "./schemas";
 import { presentApp } from "./present";
 import { changeApp, createApp, listApps, removeApp } from "./service";
 
@@ -23,12 +24,12 @@ const createAppRoute = createRoute({
   method: "post",
   path: "/apps",
   tags,
-  summary: `Publish a port of your instance at <name>.<apps base> (at most ${MAX_APPS})`,
+  summary: "Publish a port of your instance at <name>.<apps base> (up to your apps quota)",
   request: { body: jsonBody(CreateAppBody) },
   responses: {
     201: jsonResponse(AppResponse, "Published"),
     400: errorResponse("A field breaks a rule (name not a DNS label or reserved, port out of range)"),
-    409: errorResponse(`The name is taken (code conflict), you have ${MAX_APPS} apps (code limit), or you have no instance (code conflict)`),
+    409: errorResponse("The name is taken (code conflict), you have as many apps as your quota allows (code limit), or you have no instance (code conflict)"),
     ...common,
   },
 });
@@ -61,19 +62,19 @@ export const appRoutes = createRouter()
   })
   .openapi(createAppRoute, async (c) => {
     const user = c.get("user");
-    const app = await createApp(c.get("services"), user.id, c.req.valid("json"));
+    const app = await createApp(c.get("services"), personOf(c), c.req.valid("json"));
     c.get("log").info("app published", { app: app.name, port: app.port, access: app.access, userId: user.id });
     return c.json({ app: presentApp(app, c.get("services").config.appsUrl) }, 201);
   })
   .openapi(updateRoute, async (c) => {
     const user = c.get("user");
-    const app = await changeApp(c.get("services"), user.id, c.req.valid("param").name, c.req.valid("json"));
+    const app = await changeApp(c.get("services"), personOf(c), c.req.valid("param").name, c.req.valid("json"));
     c.get("log").info("app changed", { app: app.name, port: app.port, access: app.access, userId: user.id });
     return c.json({ app: presentApp(app, c.get("services").config.appsUrl) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
     const user = c.get("user");
-    await removeApp(c.get("services"), user.id, c.req.valid("param").name);
+    await removeApp(c.get("services"), personOf(c), c.req.valid("param").name);
     c.get("log").info("app removed", { app: c.req.valid("param").name, userId: user.id });
     return c.body(null, 204);
   });

@@ -2,7 +2,6 @@ import { z } from "@hono/zod-openapi";
 import { appAccessLevels } from "../../shared/db/schema";
 import { DNS_LABEL, DNS_LABEL_RULE, RESERVED_LABELS } from "../ingress/names";
 
-export const MAX_APPS = 10;
 
 const port = z.coerce
   .number({ message: "must be a whole number" })

@@ -1,5 +1,6 @@
 import { uniqueViolation } from "../../shared/db/errors";
-import { lockUser } from "../core/locks";
+import { audit, type Person } from "../audit/record";
+import { enforceQuota } from "../quotas/limits";
 import type { App, AppAccess } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { labelTaken, lockNames } from "../ingress/names";
@@ -7,7 +8,6 @@ import type { Services } from "../services";
 import { forgetSite } from "../ingress/resolve";
 import { instanceOfUser } from "../instances/queries";
 import { appsOfUser, countApps, deleteApp, insertApp, updateApp } from "./queries";
-import { MAX_APPS } from "./schemas";
 import { recordEvent } from "../webhooks/outbox";
 import { presentApp } from "./present";
 
@@ -21,21 +21,22 @@ export function listApps(s: Services, userId: string): Promise<App[]> {
 }
 
 /**
- * Publishes a port of the person's instance. The person's lock makes the count and the insert one
- * step (two concurrent creates cannot pass 10); the names lock keeps app names and instance
- * labels apart.
+ * Publishes a port of the person's instance. The quota check takes the person's lock, making the
+ * count and the insert one step (concurrent creates cannot pass the quota together); the names
+ * lock keeps app names and instance labels apart.
  */
-export async function createApp(s: Services, userId: string, body: { name: string; port: number; access: AppAccess }): Promise<App> {
+export async function createApp(s: Services, who: Person, body: { name: string; port: number; access: AppAccess }): Promise<App> {
+  const { userId } = who;
   try {
     return await s.db.transaction(async (tx) => {
-      await lockUser(tx, userId);
+      await enforceQuota(tx, s.config, userId, "apps", () => countApps(tx, userId));
       const instance = await instanceOfUser(tx, userId);
       if (!instance) throw new AppError("conflict", "publishing needs an instance: deploy yours first (POST /api/v1/instance)");
-      if ((await countApps(tx, userId)) >= MAX_APPS) throw new AppError("limit", `you have ${MAX_APPS} apps, the most allowed; remove one first`);
       await lockNames(tx);
       if (await labelTaken(tx, body.name)) throw nameTaken(body.name);
       const app = await insertApp(tx, { userId, instanceId: instance.id, name: body.name, port: body.port, access: body.access });
       await recordEvent(tx, userId, "app.published", presentApp(app, s.config.appsUrl));
+      await audit(tx, who, { action: "app.create", target: { type: "app", id: app.name }, detail: { port: app.port, access: app.access } });
       return app;
     });
   } catch (err) {
@@ -44,18 +45,23 @@ export async function createApp(s: Services, userId: string, body: { name: strin
   }
 }
 
-export async function changeApp(s: Services, userId: string, name: string, body: { port?: number; access?: AppAccess }): Promise<App> {
-  const app = await updateApp(s.db, userId, name, body);
-  if (!app) throw noSuchApp(name);
+export async function changeApp(s: Services, who: Person, name: string, body: { port?: number; access?: AppAccess }): Promise<App> {
+  const app = await s.db.transaction(async (tx) => {
+    const changed = await updateApp(tx, who.userId, name, body);
+    if (!changed) throw noSuchApp(name);
+    await audit(tx, who, { action: "app.change", target: { type: "app", id: name }, detail: body });
+    return changed;
+  });
   forgetSite(s.db, name);
   return app;
 }
 
-export async function removeApp(s: Services, userId: string, name: string): Promise<void> {
+export async function removeApp(s: Services, who: Person, name: string): Promise<void> {
   await s.db.transaction(async (tx) => {
-    const app = await deleteApp(tx, userId, name);
+    const app = await deleteApp(tx, who.userId, name);
     if (!app) throw noSuchApp(name);
-    await recordEvent(tx, userId, "app.removed", presentApp(app, s.config.appsUrl));
+    await recordEvent(tx, who.userId, "app.removed", presentApp(app, s.config.appsUrl));
+    await audit(tx, who, { action: "app.remove", target: { type: "app", id: name } });
   });
   forgetSite(s.db, name);
 }

@@ -1,4 +1,5 @@
 import { createRouter } from "../app";
+import { actorOf } from "../audit/record";
 import { clientIp } from "../middleware/client-ip";
 import { csrfToken } from "../web/csrf";
 import { readForm, submitForm, validateForm, type FieldErrors } from "../web/forms";
@@ -119,7 +120,7 @@ export const authPages = createRouter()
       c,
       (fields) => validateForm(RegisterBody, fields),
       async (body) => {
-        await register(c.get("services"), c.get("log"), body, clientIp(c));
+        await register(c.get("services"), c.get("log"), body, actorOf(c));
         return c.redirect("/kws_check_email", 303);
       },
       (f, fields) => html(c, <RegisterPage csrf={csrfToken(c)} values={fields} errors={f.errors} message={f.message} />, f.status),

@@ -1,6 +1,7 @@
 import { and, eq, isNull, lt, not, or, sql } from "drizzle-orm";
 import type { Database } from "../../shared/db";
 import { users, type User } from "../../shared/db/schema";
+import { type Actor, audit } from "../audit/record";
 
 /**
  * Rows a new registration may replace: the unverified account holding its e-mail address (whoever
@@ -38,17 +39,23 @@ export async function insertUser(
   db: Database,
   values: Pick<User, "email" | "username" | "passwordHash" | "firstName" | "lastName">,
   staleBefore: Date,
+  actor: Actor,
 ): Promise<{ user: User; replaced: string[] }> {
   return db.transaction(async (tx) => {
     const replaced = await tx.delete(users).where(replaceable(values.email, values.username, staleBefore)).returning({ id: users.id });
     const [row] = await tx.insert(users).values(values).returning();
+    await audit(tx, actor, { action: "account.register", target: { type: "account", id: row!.id }, subjectUserId: row!.id, detail: { email: values.email, replaced: replaced.length } });
     return { user: row!, replaced: replaced.map((r) => r.id) };
   });
 }
 
-export async function markVerified(db: Database, userId: string, now = new Date()): Promise<void> {
-  await db
-    .update(users)
-    .set({ verifiedAt: now, updatedAt: now })
-    .where(and(eq(users.id, userId), isNull(users.verifiedAt)));
+export async function markVerified(db: Database, userId: string, actor: Actor, now = new Date()): Promise<void> {
+  await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(users)
+      .set({ verifiedAt: now, updatedAt: now })
+      .where(and(eq(users.id, userId), isNull(users.verifiedAt)))
+      .returning({ id: users.id });
+    if (rows.length > 0) await audit(tx, actor, { action: "account.verify", target: { type: "account", id: userId }, subjectUserId: userId });
+  });
 }

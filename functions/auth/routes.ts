@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
+import { actorOf } from "../audit/record";
 import { clientIp } from "../middleware/client-ip";
 import { toAuthUser, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
@@ -110,14 +111,14 @@ const meRoute = createRoute({
 
 export const authRoutes = createRouter()
   .openapi(registerRoute, async (c) => {
-    const user = await register(c.get("services"), c.get("log"), c.req.valid("json"), clientIp(c));
+    const user = await register(c.get("services"), c.get("log"), c.req.valid("json"), actorOf(c));
     return c.json(
       { user: { id: user.id, email: user.email, username: user.username, verified: false } },
       201,
     );
   })
   .openapi(verifyRoute, async (c) => {
-    await verifyEmail(c.get("services"), c.get("log"), c.req.valid("json").token);
+    await verifyEmail(c.get("services"), c.get("log"), c.req.valid("json").token, actorOf(c));
     return c.json({ message: "e-mail address verified; you can sign in" }, 200);
   })
   .openapi(verifyLinkRoute, (c) => c.redirect(`/kws_verify?token=${encodeURIComponent(c.req.valid("query").token)}`, 302))

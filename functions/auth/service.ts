@@ -7,6 +7,7 @@ import { AppError, type ErrorIssue } from "../core/errors";
 import type { Logger } from "../../shared/logger";
 import { enforceRateLimit, resetRateLimit } from "../middleware/rate-limit";
 import type { Services } from "../services";
+import type { Actor } from "../audit/record";
 import { clientBucket, refundLoginFailures, REFUSAL_DELAY_MS, reserveAccountFailure, reserveAddressFailure } from "./login-limits";
 import { verificationMail } from "./mails";
 import { insertUser, markVerified, takenFields } from "./queries";
@@ -39,8 +40,8 @@ async function sendVerification(s: Services, log: Logger, user: Pick<User, "id" 
   }
 }
 
-export async function register(s: Services, log: Logger, input: RegisterInput, ip: string): Promise<User> {
-  await enforceRateLimit(s.kv, `register:${ip}`, s.config.rateLimits.register);
+export async function register(s: Services, log: Logger, input: RegisterInput, actor: Actor): Promise<User> {
+  await enforceRateLimit(s.kv, `register:${actor.ip}`, s.config.rateLimits.register);
   // An unverified account holding the address is replaced: whoever made it never proved the address.
   const cutoff = staleBefore();
   const taken = await takenFields(s.db, input.email, input.username, cutoff);
@@ -50,7 +51,7 @@ export async function register(s: Services, log: Logger, input: RegisterInput, i
   const passwordHash = await hashPassword(input.password, s.config.passwordIterations);
   let user: User;
   try {
-    const inserted = await insertUser(s.db, { ...input, passwordHash }, cutoff);
+    const inserted = await insertUser(s.db, { ...input, passwordHash }, cutoff, actor);
     user = inserted.user;
     if (inserted.replaced.length > 0) log.info("unverified accounts replaced", { userId: user.id, replaced: inserted.replaced });
   } catch (err) {
@@ -72,12 +73,12 @@ export async function verificationTarget(s: Services, token: string): Promise<Pi
   return { email: user.email, username: user.username };
 }
 
-export async function verifyEmail(s: Services, log: Logger, token: string): Promise<void> {
+export async function verifyEmail(s: Services, log: Logger, token: string, actor: Actor): Promise<void> {
   const used = await consumeVerificationToken(s.kv, token);
   try {
     const user = await findUserById(s.db, used.userId);
     if (!user) throw new AppError("gone", "the account of this link no longer exists");
-    await markVerified(s.db, user.id);
+    await markVerified(s.db, user.id, actor);
   } catch (err) {
     if (!(err instanceof AppError)) await used.release();
     throw err;

@@ -1,5 +1,6 @@
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
+import { actorOf } from "../audit/record";
 import { csrfToken } from "../web/csrf";
 import { readForm } from "../web/forms";
 import { CsrfField, Layout } from "../web/layout";
@@ -58,7 +59,7 @@ export const verifyPages = createRouter()
     const query = VerifyQuery.safeParse(await readForm(c));
     if (!query.success) return c.redirect("/kws_signin?notice=verify-unknown", 303);
     try {
-      await verifyEmail(c.get("services"), c.get("log"), query.data.token);
+      await verifyEmail(c.get("services"), c.get("log"), query.data.token, actorOf(c));
     } catch (err) {
       return c.redirect(`/kws_signin?notice=${noticeFor(err)}`, 303);
     }

@@ -1,3 +1,4 @@
+import { actorOf } from "../audit/record";
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
 import { clientIp } from "../middleware/client-ip";
@@ -38,6 +39,6 @@ const tokenRoute = createRoute({
 export const cliLoginRoutes = createRouter()
   .openapi(codeRoute, async (c) => c.json(await startDeviceLogin(c.get("services"), c.req.valid("json").client_name, clientIp(c)), 200))
   .openapi(tokenRoute, async (c) => {
-    const { token, secret } = await pollDeviceLogin(c.get("services"), c.req.valid("json").device_code, c.get("log"));
+    const { token, secret } = await pollDeviceLogin(c.get("services"), c.req.valid("json").device_code, c.get("log"), actorOf(c));
     return c.json({ access_token: secret, token_type: "bearer" as const, token: presentToken(token) }, 200);
   });

@@ -1,3 +1,4 @@
+import type { Actor } from "../audit/record";
 import { randomInt } from "node:crypto";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { Logger } from "../../shared/logger";
@@ -84,7 +85,7 @@ async function decisionOf(s: Services, deviceHash: string): Promise<Decision | u
 }
 
 /** The CLI's poll: the token once the person approved, else why not yet (RFC 8628 §3.5). */
-export async function pollDeviceLogin(s: Services, deviceCode: string, log: Logger): Promise<{ token: ApiToken; secret: string }> {
+export async function pollDeviceLogin(s: Services, deviceCode: string, log: Logger, caller: Actor): Promise<{ token: ApiToken; secret: string }> {
   const deviceHash = await hashToken(deviceCode);
   const login = deviceCode.startsWith(DEVICE_CODE_PREFIX) ? await loginOf(s, deviceHash) : undefined;
   if (!login) throw invalid("device_code", "not a code KWS issued (or one that expired long ago): ask for a new one at /api/v1/device/code");
@@ -98,7 +99,8 @@ export async function pollDeviceLogin(s: Services, deviceCode: string, log: Logg
     throw new AppError("expired_token", "this code was used already: ask for a new one");
   }
   await s.kv.del(keys.byUserCode(login.userCodeHash));
-  const issued = await issueToken(s.db, { userId: decision.userId, name: login.clientName, scope: "full" });
+  // Made for the person who approved it, from the CLI's request.
+  const issued = await issueToken(s.db, { userId: decision.userId, name: login.clientName, scope: "full" }, { ...caller, kind: "person", userId: decision.userId });
   log.info("device login: api token issued", { userId: decision.userId, tokenId: issued.token.id });
   return issued;
 }

@@ -32,6 +32,9 @@ function Dashboard({ user, csrf }: { user: AuthUser; csrf: string }) {
         <p class="alt">
           <a href="/kws_account">Account settings</a>: password, e-mail address, sign out everywhere, delete account
         </p>
+        <p class="alt">
+          <a href="/kws_audit">Audit log</a>: what you and your API tokens changed, when and from where
+        </p>
         {user.isAdmin ? (
           <p class="alt">
             <a href="/kws_admin" data-testid="admin-link">

@@ -10,7 +10,9 @@ import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pag
 import { Script } from "../web/script";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
-import { CreateDeviceBody, DeviceIdParam, MAX_DEVICES } from "./schemas";
+import { personOf } from "../audit/record";
+import { quotasOf } from "../quotas/limits";
+import { CreateDeviceBody, DeviceIdParam } from "./schemas";
 import { createDevice, listDevices, removeDevice } from "./service";
 
 const PAGE = "/kws_devices";
@@ -77,6 +79,8 @@ interface View {
   user: AuthUser;
   csrf: string;
   devices: Device[];
+  /** The person's devices quota. */
+  limit: number;
   created?: Created;
   values?: Record<string, string>;
   errors?: FieldErrors;
@@ -100,13 +104,13 @@ function ConfigBox({ created }: { created: Created }) {
   );
 }
 
-function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, message }: View) {
+function DevicesPage({ user, csrf, devices, limit, created, values = {}, errors = {}, message }: View) {
   const now = Date.now();
   return (
     <Layout title="Devices" user={user} csrf={csrf} wide>
       <div class="card">
         <h1>WireGuard devices</h1>
-        <p>Reach your instance privately from up to {MAX_DEVICES} devices: import the config into the WireGuard app.</p>
+        <p>Reach your instance privately from up to {limit} devices: import the config into the WireGuard app.</p>
         {message ? <Notice kind="error">{message}</Notice> : null}
         {created ? <ConfigBox created={created} /> : null}
         <div id="browser-config" hidden class="notice ok">
@@ -144,7 +148,7 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
             </tr>
           )}
         />
-        <BelowLimit count={devices.length} max={MAX_DEVICES} what="devices">
+        <BelowLimit count={devices.length} max={limit} what="devices">
           <form method="post" action={PAGE} id="device-form">
             <CsrfField token={csrf} />
             <Field name="name" label="Device name" value={values.name} error={errors.name} autocomplete="off" />
@@ -165,8 +169,12 @@ function DevicesPage({ user, csrf, devices, created, values = {}, errors = {}, m
   );
 }
 
-const render = pageOf<Pick<View, "devices">, View>(
-  async (c, user) => ({ devices: await listDevices(c.get("services"), user.id) }),
+const render = pageOf<Pick<View, "devices" | "limit">, View>(
+  async (c, user) => {
+    const s = c.get("services");
+    const [devices, quotas] = await Promise.all([listDevices(s, user.id), quotasOf(s.db, s.config, user.id)]);
+    return { devices, limit: quotas.devices };
+  },
   (view) => <DevicesPage {...view} />,
 );
 
@@ -181,7 +189,7 @@ export const devicePages = createRouter()
   .post(
     PAGE,
     fieldsForm(render, DeviceForm, async (c, user, body) => {
-      const created = await createDevice(c.get("services"), user.id, body);
+      const created = await createDevice(c.get("services"), personOf(c), body);
       return render(c, user, { created: { name: created.device.name, config: created.config, qr: await configQrSvg(created.config) } });
     }),
   )

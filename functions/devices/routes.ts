@@ -5,7 +5,8 @@ import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentDevice } from "./present";
 import { configQrSvg } from "./qr";
-import { ConfigQuery, CreateDeviceBody, CreatedDeviceSchema, DeviceIdParam, DeviceListSchema, MAX_DEVICES } from "./schemas";
+import { personOf } from "../audit/record";
+import { ConfigQuery, CreateDeviceBody, CreatedDeviceSchema, DeviceIdParam, DeviceListSchema } from "./schemas";
 import { createDevice, deviceConfig, listDevices, removeDevice } from "./service";
 
 const tags = ["devices"];
@@ -25,12 +26,12 @@ const createDeviceRoute = createRoute({
   method: "post",
   path: "/devices",
   tags,
-  summary: `Register a device (at most ${MAX_DEVICES}); answers its client config`,
+  summary: "Register a device (up to your devices quota); answers its client config",
   request: { body: jsonBody(CreateDeviceBody) },
   responses: {
     201: jsonResponse(CreatedDeviceSchema, "Registered: pending until the host confirms the peer"),
     400: errorResponse("A field breaks a rule (a malformed key, or the host's own key)"),
-    409: errorResponse(`The key is registered already (code conflict), or you have ${MAX_DEVICES} devices (code limit)`),
+    409: errorResponse("The key is registered already (code conflict), or you have as many devices as your quota allows (code limit)"),
     503: errorResponse("No host for you, or the host has no WireGuard interface or no public address yet"),
     ...common,
   },
@@ -69,7 +70,7 @@ export const deviceRoutes = createRouter()
   })
   .openapi(createDeviceRoute, async (c) => {
     const user = c.get("user");
-    const created = await createDevice(c.get("services"), user.id, c.req.valid("json"));
+    const created = await createDevice(c.get("services"), personOf(c), c.req.valid("json"));
     c.get("log").info("device registered", { deviceId: created.device.id, jobId: created.job.id, userId: user.id });
     return c.json({ device: presentDevice(created.device), job: presentJob(created.job), config: created.config }, 201);
   })
@@ -88,7 +89,7 @@ export const deviceRoutes = createRouter()
   })
   .openapi(deleteRoute, async (c) => {
     const user = c.get("user");
-    const job = await removeDevice(c.get("services"), user.id, c.req.valid("param").id);
+    const job = await removeDevice(c.get("services"), personOf(c), c.req.valid("param").id);
     c.get("log").info("device removal queued", { jobId: job.id, userId: user.id });
     return c.json({ job: presentJob(job) }, 202);
   });

@@ -3,7 +3,6 @@ import { WIREGUARD_KEY_PATTERN } from "../../shared/protocol/wireguard";
 import { JobSchema } from "../jobs/schemas";
 import { labelField } from "../schemas";
 
-export const MAX_DEVICES = 3;
 /** A device counts as online when its last handshake is this recent. */
 export const ONLINE_WINDOW_MS = 3 * 60_000;
 

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { uniqueViolation } from "../../shared/db/errors";
 import { lockUser } from "../core/locks";
+import { audit, type Person } from "../audit/record";
+import { enforceQuota, quotasOf } from "../quotas/limits";
 import type { Device, Host, Job } from "../../shared/db/schema";
 import { deviceAddressHolder } from "./outcome";
 import { AppError } from "../core/errors";
@@ -26,7 +28,6 @@ import {
   recentStatusJob,
   setDeviceJob,
 } from "./queries";
-import { MAX_DEVICES } from "./schemas";
 
 const queueOf = (s: Services): QueuePort => configured(s.queue, "devices need the Node control plane (job queue)");
 
@@ -48,19 +49,18 @@ export interface CreatedDevice {
  * that adds the peer, in one transaction; then the message. The peer's failure rolls the row back
  * (functions/devices/outcome.ts). A key pair made here is returned inside the config only.
  */
-export async function createDevice(s: Services, userId: string, body: { name: string; publicKey?: string }): Promise<CreatedDevice> {
+export async function createDevice(s: Services, who: Person, body: { name: string; publicKey?: string }): Promise<CreatedDevice> {
+  const { userId } = who;
   const queue = queueOf(s);
   const made = body.publicKey ? undefined : generateKeyPair();
   const publicKey = body.publicKey ?? made!.publicKey;
   let created: { device: Device; job: Job; owner: string | null; host: Host };
   try {
     created = await s.db.transaction(async (tx) => {
-      await lockUser(tx, userId);
-      if ((await countDevices(tx, userId)) >= MAX_DEVICES) {
-        throw new AppError("limit", `you have ${MAX_DEVICES} devices, the most allowed; remove one first`);
-      }
+      await enforceQuota(tx, s.config, userId, "devices", () => countDevices(tx, userId));
       if (await publicKeyTaken(tx, publicKey)) throw keyTaken();
-      const host = await homeHostFor(tx, userId, placementRules(s.config), false);
+      const { instanceMemoryMB } = await quotasOf(tx, s.config, userId);
+      const host = await homeHostFor(tx, userId, placementRules(s.config, instanceMemoryMB), false);
       const network = deviceNetwork(host);
       if (publicKey === network.wg.publicKey) {
         throw new AppError("invalid", "publicKey: is the host's own key, not a device's", {
@@ -83,6 +83,7 @@ export async function createDevice(s: Services, userId: string, body: { name: st
         deadline: deadline(s),
       });
       const device = await insertDevice(tx, { id, userId, hostId: host.id, name: body.name, publicKey, address, state: "pending", jobId: job.id });
+      await audit(tx, who, { action: "device.add", target: { type: "device", id }, outcome: "pending", jobId: job.id, detail: { name: body.name, address } });
       return { device, job, owner, host };
     });
   } catch (err) {
@@ -117,7 +118,8 @@ export async function deviceConfig(s: Services, userId: string, id: string): Pro
 }
 
 /** Removes the peer through the pipeline; the row and the address go once the agent confirms. */
-export async function removeDevice(s: Services, userId: string, id: string): Promise<Job> {
+export async function removeDevice(s: Services, who: Person, id: string): Promise<Job> {
+  const { userId } = who;
   const queue = queueOf(s);
   const job = await s.db.transaction(async (tx) => {
     await lockUser(tx, userId);
@@ -126,6 +128,7 @@ export async function removeDevice(s: Services, userId: string, id: string): Pro
     await refuseWhileOpen(tx, device.jobId, "the device");
     const row = await insertJob(tx, { hostId: device.hostId, userId, kind: "wg.peer.remove", payload: { publicKey: device.publicKey }, deadline: deadline(s) });
     await setDeviceJob(tx, device.id, row.id, "removing");
+    await audit(tx, who, { action: "device.remove", target: { type: "device", id }, outcome: "pending", jobId: row.id, detail: { name: device.name } });
     return row;
   });
   await publishJob(s.db, queue, s.logger, job);

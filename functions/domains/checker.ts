@@ -1,5 +1,6 @@
 import type { Logger } from "../../shared/logger";
 import { Periodic } from "../core/periodic";
+import { audit, systemActor } from "../audit/record";
 import type { Services } from "../services";
 import { dueClaims, setDomain } from "./queries";
 import { backoffMs, checkClaim, CLAIM_LIFETIME_MS } from "./service";
@@ -33,11 +34,14 @@ export class DomainChecker extends Periodic {
     const now = this.now();
     for (const claim of await dueClaims(s.db, new Date(now), BATCH)) {
       if (claim.createdAt.getTime() + CLAIM_LIFETIME_MS <= now) {
-        await setDomain(s.db, claim.id, { status: "expired" });
+        await s.db.transaction(async (tx) => {
+          await setDomain(tx, claim.id, { status: "expired" });
+          await audit(tx, systemActor(), { action: "domain.expire", target: { type: "domain", id: claim.name }, subjectUserId: claim.userId });
+        });
         logger.info("domain claim expired", { domain: claim.name, userId: claim.userId });
         continue;
       }
-      const result = await checkClaim(s, claim, logger).catch((err: unknown) => {
+      const result = await checkClaim(s, claim, logger, systemActor()).catch((err: unknown) => {
         logger.warn("domain check of one claim failed", { domain: claim.name, err });
         return undefined;
       });

@@ -6,7 +6,8 @@ import { namesOne, type FieldErrors } from "../web/forms";
 import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, PostForm, RemoveButton, SelectField } from "../web/layout";
 import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo } from "../web/pages";
 import { presentDomain } from "./present";
-import { CreateDomainBody, type DomainJson, MAX_DOMAINS } from "./schemas";
+import { quotasOf } from "../quotas/limits";
+import { CreateDomainBody, type DomainJson } from "./schemas";
 import { createDomain, listDomains, removeDomain, verifyDomain } from "./service";
 
 const PAGE = "/kws_domains";
@@ -16,6 +17,8 @@ interface View {
   csrf: string;
   domains: DomainJson[];
   apps: string[];
+  /** The person's domains quota. */
+  limit: number;
   values?: Record<string, string>;
   errors?: FieldErrors;
   message?: string;
@@ -39,13 +42,13 @@ function TxtRecord({ d, i }: { d: DomainJson; i: number }) {
   );
 }
 
-function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, message }: View) {
+function DomainsPage({ user, csrf, domains, apps, limit, values = {}, errors = {}, message }: View) {
   return (
     <Layout title="Domains" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Custom domains</h1>
         <p>
-          Serve one of your apps at your own domain (up to {MAX_DOMAINS}). Create the TXT record shown, then verify: the domain is yours on KWS once the record is
+          Serve one of your apps at your own domain (up to {limit}). Create the TXT record shown, then verify: the domain is yours on KWS once the record is
           found (KWS also looks for it by itself for 72 hours).
         </p>
         {message ? <Notice kind="error">{message}</Notice> : null}
@@ -80,7 +83,7 @@ function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, mess
             Publish an app first (<a href="/kws_apps">Apps</a>): a domain points at one of them.
           </p>
         ) : (
-          <BelowLimit count={domains.length} max={MAX_DOMAINS} what="domains">
+          <BelowLimit count={domains.length} max={limit} what="domains">
             <PostForm action={PAGE} csrf={csrf} submit="Add" testId="domain-create">
               <Field name="domain" label="Domain (e.g. shop.example.org)" value={values.domain} error={errors.domain} autocomplete="off" />
               <SelectField name="app" label="App" options={apps} selected={values.app} />
@@ -93,11 +96,11 @@ function DomainsPage({ user, csrf, domains, apps, values = {}, errors = {}, mess
   );
 }
 
-const render = pageOf<Pick<View, "domains" | "apps">, View>(
+const render = pageOf<Pick<View, "domains" | "apps" | "limit">, View>(
   async (c, user) => {
     const s = c.get("services");
-    const [domains, apps] = await Promise.all([listDomains(s, user.id), appsOfUser(s.db, user.id)]);
-    return { domains: domains.map(presentDomain), apps: apps.map((a) => a.name) };
+    const [domains, apps, quotas] = await Promise.all([listDomains(s, user.id), appsOfUser(s.db, user.id), quotasOf(s.db, s.config, user.id)]);
+    return { domains: domains.map(presentDomain), apps: apps.map((a) => a.name), limit: quotas.domains };
   },
   (view) => <DomainsPage {...view} />,
 );

@@ -3,7 +3,8 @@ import { createRouter } from "../app";
 import { userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentDomain } from "./present";
-import { CreateDomainBody, DomainListSchema, DomainParam, DomainResponse, MAX_DOMAINS, UpdateDomainBody } from "./schemas";
+import { personOf } from "../audit/record";
+import { CreateDomainBody, DomainListSchema, DomainParam, DomainResponse, UpdateDomainBody } from "./schemas";
 import { changeDomain, createDomain, listDomains, removeDomain, verifyDomain } from "./service";
 
 const tags = ["domains"];
@@ -24,13 +25,13 @@ const createDomainRoute = createRoute({
   method: "post",
   path: "/domains",
   tags,
-  summary: `Claim a domain of yours for one of your apps (at most ${MAX_DOMAINS}); it is pending until its TXT record is found`,
+  summary: "Claim a domain of yours for one of your apps (up to your domains quota); it is pending until its TXT record is found",
   request: { body: jsonBody(CreateDomainBody) },
   responses: {
     201: jsonResponse(DomainResponse, "Claimed: create the TXT record it names, then verify"),
     400: errorResponse("The domain is not a host name of at least two labels, is an IP address, or is KWS's own"),
     404: errorResponse("No app of yours with that name"),
-    409: errorResponse(`Another account holds the domain or you added it already (code conflict), or you have ${MAX_DOMAINS} domains (code limit)`),
+    409: errorResponse("Another account holds the domain or you added it already (code conflict), or you have as many domains as your quota allows (code limit)"),
     ...common,
   },
 });
@@ -74,23 +75,23 @@ export const domainRoutes = createRouter()
   .openapi(listRoute, async (c) => c.json({ domains: (await listDomains(c.get("services"), c.get("user").id)).map(presentDomain) }, 200))
   .openapi(createDomainRoute, async (c) => {
     const user = c.get("user");
-    const domain = await createDomain(c.get("services"), user.id, c.req.valid("json"));
+    const domain = await createDomain(c.get("services"), personOf(c), c.req.valid("json"));
     c.get("log").info("domain claimed", { domain: domain.name, app: domain.app, userId: user.id });
     return c.json({ domain: presentDomain(domain) }, 201);
   })
   .openapi(updateRoute, async (c) => {
     const user = c.get("user");
-    const domain = await changeDomain(c.get("services"), user.id, c.req.valid("param").domain, c.req.valid("json"));
+    const domain = await changeDomain(c.get("services"), personOf(c), c.req.valid("param").domain, c.req.valid("json"));
     c.get("log").info("domain changed", { domain: domain.name, app: domain.app, userId: user.id });
     return c.json({ domain: presentDomain(domain) }, 200);
   })
   .openapi(deleteRoute, async (c) => {
     const user = c.get("user");
-    await removeDomain(c.get("services"), user.id, c.req.valid("param").domain);
+    await removeDomain(c.get("services"), personOf(c), c.req.valid("param").domain);
     c.get("log").info("domain removed", { domain: c.req.valid("param").domain, userId: user.id });
     return c.body(null, 204);
   })
   .openapi(verifyRoute, async (c) => {
-    const domain = await verifyDomain(c.get("services"), c.get("user").id, c.req.valid("param").domain, c.get("log"));
+    const domain = await verifyDomain(c.get("services"), personOf(c), c.req.valid("param").domain, c.get("log"));
     return c.json({ domain: presentDomain(domain) }, 200);
   });

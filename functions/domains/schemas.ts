@@ -5,8 +5,6 @@ import { domainStates } from "../../shared/db/schema";
 import { AppName } from "../apps/schemas";
 import { DNS_LABEL, DNS_LABEL_RULE } from "../ingress/names";
 
-export const MAX_DOMAINS = 3;
-
 /**
  * A host name as people type it → its lower-case ASCII (IDNA) form, or the rule it breaks. One
  * trailing dot (the DNS root) is dropped; ASCII other than letters, digits, '-' and '.' is refused

@@ -4,7 +4,8 @@ import { uniqueViolation } from "../../shared/db/errors";
 import type { Domain } from "../../shared/db/schema";
 import type { Logger } from "../../shared/logger";
 import { AppError, invalid } from "../core/errors";
-import { lockUser } from "../core/locks";
+import { type Actor, audit, type Person } from "../audit/record";
+import { enforceQuota } from "../quotas/limits";
 import type { Services } from "../services";
 import { forgetSite } from "../ingress/resolve";
 import { ownHostOf } from "../ingress/names";
@@ -24,7 +25,7 @@ import {
   setDomain,
   verifiedHolder,
 } from "./queries";
-import { MAX_DOMAINS, normalizeDomain } from "./schemas";
+import { normalizeDomain } from "./schemas";
 
 /** How long a claim may wait for its record before it expires. */
 export const CLAIM_LIFETIME_MS = 72 * 60 * 60 * 1000;
@@ -53,20 +54,22 @@ async function appId(db: Db, userId: string, app: string): Promise<string> {
  * Claims `domain` for one of the person's apps: pending until its TXT record is found. Someone
  * else's pending claim does not stop it (the one who proves the name wins); a held one does.
  */
-export async function createDomain(s: Services, userId: string, body: { domain: string; app: string }): Promise<DomainRow> {
+export async function createDomain(s: Services, who: Person, body: { domain: string; app: string }): Promise<DomainRow> {
+  const { userId } = who;
   const name = body.domain;
   const base = ownHostOf(s.config, name);
   if (base) throw invalid("domain", `must not be ${base} or under it: those names are KWS's own`);
   try {
     const row = await s.db.transaction(async (tx) => {
-      await lockUser(tx, userId);
-      if ((await countDomains(tx, userId)) >= MAX_DOMAINS) throw new AppError("limit", `you have ${MAX_DOMAINS} domains, the most allowed; remove one first`);
+      await enforceQuota(tx, s.config, userId, "domains", () => countDomains(tx, userId));
       const id = await appId(tx, userId, body.app);
       if (await domainOfUser(tx, userId, name)) throw new AppError("conflict", `domain: you have already added ${name}`, { issues: [{ path: "domain", message: "is already yours" }] });
       await lockDomainName(tx, name);
       if (await verifiedHolder(tx, name)) throw taken(name);
       const token = randomBytes(18).toString("base64url");
-      return insertDomain(tx, { userId, appId: id, name, token, nextCheckAt: new Date(Date.now() + FIRST_BACKOFF_MS) });
+      const claim = await insertDomain(tx, { userId, appId: id, name, token, nextCheckAt: new Date(Date.now() + FIRST_BACKOFF_MS) });
+      await audit(tx, who, { action: "domain.claim", target: { type: "domain", id: name }, detail: { app: body.app } });
+      return claim;
     });
     return { ...row, app: body.app };
   } catch (err) {
@@ -83,16 +86,23 @@ async function ownDomain(s: Services, userId: string, raw: string): Promise<Doma
   return row;
 }
 
-export async function changeDomain(s: Services, userId: string, raw: string, body: { app: string }): Promise<DomainRow> {
-  const row = await ownDomain(s, userId, raw);
-  const updated = await setDomain(s.db, row.id, { appId: await appId(s.db, userId, body.app) });
+export async function changeDomain(s: Services, who: Person, raw: string, body: { app: string }): Promise<DomainRow> {
+  const row = await ownDomain(s, who.userId, raw);
+  const updated = await s.db.transaction(async (tx) => {
+    const changed = await setDomain(tx, row.id, { appId: await appId(tx, who.userId, body.app) });
+    await audit(tx, who, { action: "domain.change", target: { type: "domain", id: row.name }, detail: { app: body.app } });
+    return changed;
+  });
   forgetSite(s.db, row.name);
   return { ...updated, app: body.app };
 }
 
-export async function removeDomain(s: Services, userId: string, raw: string): Promise<void> {
-  const row = await ownDomain(s, userId, raw);
-  await deleteDomain(s.db, row.id);
+export async function removeDomain(s: Services, who: Person, raw: string): Promise<void> {
+  const row = await ownDomain(s, who.userId, raw);
+  await s.db.transaction(async (tx) => {
+    await deleteDomain(tx, row.id);
+    await audit(tx, who, { action: "domain.remove", target: { type: "domain", id: row.name } });
+  });
   forgetSite(s.db, row.name);
 }
 
@@ -101,7 +111,7 @@ export async function removeDomain(s: Services, userId: string, raw: string): Pr
  * are lost, and their people told); not found, answers what DNS had instead (the message of a 409).
  * `taken`: someone else proved the name while this claim was open; the claim is lost.
  */
-export async function checkClaim(s: Services, claim: Domain, log: Logger): Promise<{ verified: Domain } | { missing: string } | { taken: true }> {
+export async function checkClaim(s: Services, claim: Domain, log: Logger, actor: Actor): Promise<{ verified: Domain } | { missing: string } | { taken: true }> {
   const record = challengeName(claim.name);
   const wanted = challengeValue(claim.token);
   const answer = await txtLookup(s.config)(record);
@@ -114,12 +124,15 @@ export async function checkClaim(s: Services, claim: Domain, log: Logger): Promi
     // Someone proved it since this claim was made (both records in DNS): theirs it stays, as a
     // held name is unique.
     const holder = await verifiedHolder(tx, claim.name);
+    const target = { type: "domain", id: claim.name };
     if (holder && holder.id !== claim.id) {
       await setDomain(tx, claim.id, { status: "lost" });
+      await audit(tx, actor, { action: "domain.verify", target, subjectUserId: claim.userId, outcome: "denied", detail: { status: "lost" } });
       return undefined;
     }
     const lost = await loseOtherClaims(tx, claim.name, claim.id);
     const verified = await setDomain(tx, claim.id, { status: "verified", verifiedAt: new Date() });
+    await audit(tx, actor, { action: "domain.verify", target, subjectUserId: claim.userId, detail: { lostClaims: lost.length } });
     return { verified, lost };
   });
   if (!outcome) return { taken: true };
@@ -133,10 +146,10 @@ export async function checkClaim(s: Services, claim: Domain, log: Logger): Promi
 }
 
 /** The person asks to check their claim now: 200 verified, or 409 `unproven` with what DNS had. */
-export async function verifyDomain(s: Services, userId: string, raw: string, log: Logger): Promise<DomainRow> {
-  const row = await ownDomain(s, userId, raw);
+export async function verifyDomain(s: Services, who: Person, raw: string, log: Logger): Promise<DomainRow> {
+  const row = await ownDomain(s, who.userId, raw);
   if (row.status === "verified") return row;
-  const result = await checkClaim(s, row, log);
+  const result = await checkClaim(s, row, log, who);
   if ("missing" in result) throw new AppError("unproven", result.missing);
   if ("taken" in result) throw taken(row.name);
   return { ...result.verified, app: row.app };

@@ -134,4 +134,4 @@ export const hookPages = createRouter()
       return render(c, user, { created: { name: hook.name, url: presentHook(hook, s.config.publicUrl).url, secret } });
     }),
   )
-  .post(`${PAGE}/remove`, buttonForm(render, namesOne("id", HookIdParam.shape.id, "no hook of yours with that id"), thenGo(PAGE, removeHook)));
+  .post(`${PAGE}/remove`, buttonForm(render, namesOne("id", HookIdParam.shape.id, "no hook of yours with that id"), thenGo(PAGE, (s, who, id: string) => removeHook(s, who.userId, id))));

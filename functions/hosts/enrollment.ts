@@ -1,3 +1,4 @@
+import { audit, type Actor } from "../audit/record";
 import { hashToken, randomToken } from "../../shared/crypto/tokens";
 import type { Database } from "../../shared/db";
 import { uniqueViolation } from "../../shared/db/errors";
@@ -21,10 +22,15 @@ export async function newEnrollment(now = Date.now()) {
 }
 
 /** A new host and its one-time enrollment token (shown once); 409 when the name is taken. */
-export async function registerHost(db: Database, body: { name: string; publicAddress?: string }): Promise<{ host: Host; enrollmentToken: string }> {
+export async function registerHost(db: Database, body: { name: string; publicAddress?: string }, who: Actor): Promise<{ host: Host; enrollmentToken: string }> {
   const { token: enrollmentToken, ...enrollment } = await newEnrollment();
   try {
-    return { host: await insertHost(db, { name: body.name, publicAddress: body.publicAddress ?? null, ...enrollment }), enrollmentToken };
+    const host = await db.transaction(async (tx) => {
+      const row = await insertHost(tx, { name: body.name, publicAddress: body.publicAddress ?? null, ...enrollment });
+      await audit(tx, who, { action: "host.create", target: { type: "host", id: row.id }, detail: { name: row.name } });
+      return row;
+    });
+    return { host, enrollmentToken };
   } catch (err) {
     if (uniqueViolation(err) === undefined) throw err;
     throw new AppError("conflict", "name: is already taken", { issues: [{ path: "name", message: "is already taken" }] });

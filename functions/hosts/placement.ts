@@ -12,9 +12,9 @@ export interface PlacementRules {
   now?: number;
 }
 
-/** The rules as configured: an instance of the configured size, the configured reserve. */
-export function placementRules(config: Pick<Config, "instances" | "heartbeatMs">): PlacementRules {
-  return { memoryMB: config.instances.memoryMB, reserveMB: config.instances.hostReserveMB, heartbeatMs: config.heartbeatMs };
+/** The rules as configured, for an instance of `memoryMB` (the person's quota). */
+export function placementRules(config: Pick<Config, "instances" | "heartbeatMs">, memoryMB: number): PlacementRules {
+  return { memoryMB, reserveMB: config.instances.hostReserveMB, heartbeatMs: config.heartbeatMs };
 }
 
 const MB = 1024 * 1024;

@@ -4,7 +4,11 @@ import { AppError } from "../core/errors";
 import { registerHost } from "./enrollment";
 import { deleteHost, listHosts, setDraining } from "./store";
 import { hostQueue } from "../core/jobs/queue-names";
-import { submitJob } from "../core/jobs/submit";
+import { publishJob } from "../core/jobs/submit";
+import { insertJob } from "../core/jobs/store";
+import { audit, personOf } from "../audit/record";
+import type { Context } from "hono";
+import type { SignedInEnv } from "../middleware/auth";
 import { commandSchemas, isCommandKind } from "../../shared/protocol/commands";
 import { createRouter } from "../app";
 import { configured } from "../configured";
@@ -83,7 +87,7 @@ const submitJobRoute = createRoute({
 export const hostRoutes = createRouter()
   .openapi(createHostRoute, async (c) => {
     const { db, config } = c.get("services");
-    const { host, enrollmentToken } = await registerHost(db, c.req.valid("json"));
+    const { host, enrollmentToken } = await registerHost(db, c.req.valid("json"), personOf(c));
     c.get("log").info("host created", { hostId: host.id, name: host.name });
     return c.json({ host: presentHost(host, config.heartbeatMs), enrollmentToken }, 201);
   })
@@ -91,20 +95,15 @@ export const hostRoutes = createRouter()
     const { db, config } = c.get("services");
     return c.json({ hosts: (await listHosts(db)).map((h) => presentHost(h, config.heartbeatMs)) }, 200);
   })
-  .openapi(drainRoute("drain"), async (c) => {
-    const host = await setDraining(c.get("services").db, c.req.valid("param").id, true);
-    if (!host) throw new AppError("not_found", "no such host");
-    return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
-  })
-  .openapi(drainRoute("undrain"), async (c) => {
-    const host = await setDraining(c.get("services").db, c.req.valid("param").id, false);
-    if (!host) throw new AppError("not_found", "no such host");
-    return c.json({ host: presentHost(host, c.get("services").config.heartbeatMs) }, 200);
-  })
+  .openapi(drainRoute("drain"), (c) => drain(c, c.req.valid("param").id, true))
+  .openapi(drainRoute("undrain"), (c) => drain(c, c.req.valid("param").id, false))
   .openapi(deleteHostRoute, async (c) => {
     const { id } = c.req.valid("param");
     const { db, queue } = c.get("services");
-    if (!(await deleteHost(db, id))) throw new AppError("not_found", "no such host");
+    await db.transaction(async (tx) => {
+      if (!(await deleteHost(tx, id))) throw new AppError("not_found", "no such host");
+      await audit(tx, personOf(c), { action: "host.delete", target: { type: "host", id } });
+    });
     await queue?.remove(hostQueue(id));
     c.get("log").info("host deleted", { hostId: id });
     return c.body(null, 204);
@@ -120,19 +119,39 @@ export const hostRoutes = createRouter()
       throw new AppError("invalid", (err.extra.issues ?? []).map((i) => `${i.path}: ${i.message}`).join("; "), err.extra);
     }
     const { db, config, queue } = c.get("services");
+    const ready = configured(queue, "this deployment has no job queue (run the Node control plane)");
+    const hostId = c.req.valid("param").id;
     let job;
     try {
-      job = await submitJob(db, configured(queue, "this deployment has no job queue (run the Node control plane)"), c.get("log"), {
-        hostId: c.req.valid("param").id,
-        userId: admin.id,
-        kind,
-        payload: parsed.data as Record<string, unknown>,
-        deadlineSeconds: deadlineSeconds ?? config.jobDeadlineSeconds,
+      job = await db.transaction(async (tx) => {
+        const row = await insertJob(tx, {
+          hostId,
+          userId: admin.id,
+          kind,
+          payload: parsed.data as Record<string, unknown>,
+          deadline: new Date(Date.now() + (deadlineSeconds ?? config.jobDeadlineSeconds) * 1000),
+        });
+        await audit(tx, personOf(c), { action: "host.job", target: { type: "host", id: hostId }, outcome: "pending", jobId: row.id, detail: { kind } });
+        return row;
       });
     } catch (err) {
       // The job row refers to its host: an unknown host fails the insert, one statement fewer than a look-up first.
       if (foreignKeyViolation(err) !== undefined) throw new AppError("not_found", "no such host");
       throw err;
     }
+    await publishJob(db, ready, c.get("log"), job);
     return c.json({ job: presentJob(job) }, 202);
   });
+
+/** Drain or undrain a host: placement skips a draining one (its instances stay where they are). */
+async function drain(c: Context<SignedInEnv>, id: string, draining: boolean) {
+  const { db, config } = c.get("services");
+  const host = await db.transaction(async (tx) => {
+    const row = await setDraining(tx, id, draining);
+    if (!row) throw new AppError("not_found", "no such host");
+    await audit(tx, personOf(c), { action: draining ? "host.drain" : "host.undrain", target: { type: "host", id }, detail: { name: row.name } });
+    return row;
+  });
+  c.get("log").info(draining ? "host draining" : "host undrained", { hostId: id });
+  return c.json({ host: presentHost(host, config.heartbeatMs) }, 200);
+}

@@ -1,3 +1,4 @@
+import { systemActor } from "../audit/record";
 import type { Job } from "../../shared/db/schema";
 import { configured } from "../configured";
 import { AppError } from "../core/errors";
@@ -44,7 +45,7 @@ export async function stopIfIdle(s: Services, instanceId: string): Promise<Job |
  */
 export async function wakeInstance(s: Services, ownerId: string): Promise<Job | undefined> {
   try {
-    return await instanceAction(s, ownerId, "start");
+    return await instanceAction(s, { ...systemActor(), userId: ownerId }, "start");
   } catch (err) {
     if (err instanceof AppError && err.code === "conflict") return undefined;
     throw err;

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Child } from "hono/jsx";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { actorOf } from "../audit/record";
 import { AppError } from "../core/errors";
 import { customDomainOfHost, labelOfHost } from "./names";
 import { getJob, isFinal } from "../core/jobs/store";

@@ -152,7 +152,7 @@ async function render(c: PageContext, user: AuthUser, extra: Partial<View> = {},
   return html(c, <InstancePage user={user} csrf={csrfToken(c)} instance={presentInstance(view, c.get("services").config)} job={view.job} {...extra} />, status);
 }
 
-const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, userId) => instanceAction(s, userId, action)));
+const act = (action: InstanceAction) => buttonForm(render, noFields, thenGo(PAGE, (s, who) => instanceAction(s, who, action)));
 
 export const instancePages = createRouter()
   .get(PAGE, signedInPage(render))
@@ -160,4 +160,4 @@ export const instancePages = createRouter()
   .post(`${PAGE}/start`, act("start"))
   .post(`${PAGE}/stop`, act("stop"))
   .post(`${PAGE}/kill`, act("kill"))
-  .post(`${PAGE}/idle-stop`, fieldsForm(render, IdleStopBody, thenGo(PAGE, (s, userId, body) => chooseIdleStop(s, userId, body.idleStop))));
+  .post(`${PAGE}/idle-stop`, fieldsForm(render, IdleStopBody, thenGo(PAGE, (s, who, body) => chooseIdleStop(s, who.userId, body.idleStop))));

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createRouter } from "../app";
+import { personOf } from "../audit/record";
 import { JobResponse, presentJob } from "../jobs/schemas";
 import { type SignedInEnv, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
@@ -69,7 +70,7 @@ export const instanceRoutes = createRouter()
   })
   .openapi(deployRoute, async (c) => {
     const user = c.get("user");
-    const job = await deployInstance(c.get("services"), user.id, c.req.valid("json"));
+    const job = await deployInstance(c.get("services"), personOf(c), c.req.valid("json"));
     c.get("log").info("instance deploy queued", { jobId: job.id, userId: user.id });
     return c.json({ job: presentJob(job) }, 202);
   })
@@ -79,7 +80,7 @@ export const instanceRoutes = createRouter()
 
 async function act(c: Context<SignedInEnv>, action: InstanceAction) {
   const user = c.get("user");
-  const job = await instanceAction(c.get("services"), user.id, action);
+  const job = await instanceAction(c.get("services"), personOf(c), action);
   c.get("log").info(`instance ${action} queued`, { jobId: job.id, userId: user.id });
   return c.json({ job: presentJob(job) }, 202);
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { lockUser } from "../core/locks";
+import { audit, type Person } from "../audit/record";
+import { quotasOf } from "../quotas/limits";
 import type { Host, Instance, InstanceActivity, Job } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
 import { instanceAddressHolder } from "./outcome";
@@ -48,7 +50,8 @@ async function newJob(
  * user's failed instance is deployed again in place (same name and address); any other existing
  * instance is a 409.
  */
-export async function deployInstance(s: Services, userId: string, body: { username: string; password: string }): Promise<Job> {
+export async function deployInstance(s: Services, who: Person, body: { username: string; password: string }): Promise<Job> {
+  const { userId } = who;
   const { queue, box } = ready(s);
   const jobId = randomUUID();
   const job = await s.db.transaction(async (tx) => {
@@ -58,7 +61,9 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       await refuseWhileOpen(tx, instance.jobId, "your instance");
       if (instance.state !== "failed") throw new AppError("conflict", "you already have an instance; kill it before deploying a new one");
     }
-    const host = instance ? await getHost(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s.config), true);
+    // The instance's size is the person's quota, read under their lock with the placement that must fit it.
+    const quotas = await quotasOf(tx, s.config, userId);
+    const host = instance ? await getHost(tx, instance.hostId) : await homeHostFor(tx, userId, placementRules(s.config, quotas.instanceMemoryMB), true);
     if (!host) throw new AppError("no_capacity", "your instance's host is gone; kill the instance and deploy again");
     const id = instance?.id ?? randomUUID();
     const name = instanceNameFor(userId);
@@ -85,9 +90,9 @@ export async function deployInstance(s: Services, userId: string, body: { userna
         name,
         image: s.config.instances.image,
         ipv4Address: ipv4,
-        memoryMB: s.config.instances.memoryMB,
-        cpus: s.config.instances.cpus,
-        diskGB: s.config.instances.diskGB,
+        memoryMB: quotas.instanceMemoryMB,
+        cpus: quotas.instanceCpus,
+        diskGB: quotas.instanceDiskGB,
         processes: s.config.instances.processes,
         username: body.username,
         password: await sealValue(box, jobId, "password", body.password),
@@ -100,13 +105,20 @@ export async function deployInstance(s: Services, userId: string, body: { userna
       passwordEncrypted,
       ipv4,
       image: s.config.instances.image,
-      memoryMB: s.config.instances.memoryMB,
-      cpus: s.config.instances.cpus,
+      memoryMB: quotas.instanceMemoryMB,
+      cpus: quotas.instanceCpus,
       state: "provisioning" as const,
       jobId: row.id,
     };
     if (instance) await updateInstance(tx, instance.id, values);
     else instance = await insertInstance(tx, { id, userId, hostId: host.id, name, label, ...values });
+    await audit(tx, who, {
+      action: "instance.deploy",
+      target: { type: "instance", id: name },
+      outcome: "pending",
+      jobId: row.id,
+      detail: { hostId: host.id, memoryMB: quotas.instanceMemoryMB, cpus: quotas.instanceCpus, diskGB: quotas.instanceDiskGB },
+    });
     return row;
   });
   await publishJob(s.db, queue, s.logger, job);
@@ -122,7 +134,8 @@ export async function deployInstance(s: Services, userId: string, body: { userna
 export type InstanceAction = "start" | "stop" | "kill";
 
 /** Start, stop or kill: one job for the user's instance, refused while another runs. */
-export async function instanceAction(s: Services, userId: string, action: InstanceAction): Promise<Job> {
+export async function instanceAction(s: Services, who: Person, action: InstanceAction): Promise<Job> {
+  const { userId } = who;
   const { queue } = ready(s);
   const job = await s.db.transaction(async (tx) => {
     await lockUser(tx, userId);
@@ -132,7 +145,9 @@ export async function instanceAction(s: Services, userId: string, action: Instan
     if (action !== "kill" && instance.state === "failed") {
       throw new AppError("conflict", "your instance failed to deploy: deploy it again, or kill it");
     }
-    return queueInstanceJob(tx, s, instance, action);
+    const row = await queueInstanceJob(tx, s, instance, action);
+    await audit(tx, who, { action: `instance.${action}`, target: { type: "instance", id: instance.name }, outcome: "pending", jobId: row.id });
+    return row;
   });
   if (action === "kill") {
     // Before the kill's message: the devices lose the address before it can be freed and reused.

@@ -28,11 +28,13 @@ async function resolve<E extends AppEnv>(c: Context<E>): Promise<AuthContext | u
   let user: User | null | undefined = null;
   let via: AuthContext["via"] = "session";
   let scope: AuthContext["scope"] = "full";
+  let tokenId: string | undefined;
   if (bearer) {
     const token = await liveApiToken(db, bearer);
     user = token?.user;
     via = "token";
     scope = token?.scope ?? "full";
+    tokenId = token?.id;
   } else {
     const cookie = sessionCookie(c);
     const session = cookie ? await readSession(kv, cookie) : null;
@@ -43,7 +45,7 @@ async function resolve<E extends AppEnv>(c: Context<E>): Promise<AuthContext | u
   }
   // An unverified or suspended account never holds a session; a token of one is refused the same way.
   if (!user || user.verifiedAt === null || user.suspendedAt !== null) return undefined;
-  return { user: toAuthUser(user, config.admins), via, scope };
+  return { user: toAuthUser(user, config.admins), via, scope, ...(tokenId ? { tokenId } : {}) };
 }
 
 const READ_METHODS = new Set(["GET", "HEAD"]);

@@ -31,7 +31,7 @@ export function trustsPeer(peer: string, trust: TrustProxy): boolean {
 }
 
 /** The caller's address: the proxies' header as far as TRUST_PROXY trusts them. */
-export function clientIp(c: Context<AppEnv>): string {
+export function clientIp<E extends AppEnv>(c: Context<E>): string {
   const peer = (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress;
   if (peer === undefined) {
     // Not on Node: at the edge Cloudflare names the client.

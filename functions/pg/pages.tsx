@@ -11,7 +11,9 @@ import { namesOne, type FieldErrors } from "../web/forms";
 import { buttonForm, fieldsForm, html, type PageContext, signedInPage, thenGo } from "../web/pages";
 import { CsrfField, Field, Layout, Notice, Select } from "../web/layout";
 import type { PgDatabaseListing, PgUserListing } from "./queries";
-import { CreatePgDatabaseBody, CreatePgUserForm, MAX_PG_DATABASES, MAX_PG_USERS, PgName } from "./schemas";
+import { personOf, type Person } from "../audit/record";
+import { type Quotas, quotasOf } from "../quotas/limits";
+import { CreatePgDatabaseBody, CreatePgUserForm, PgName } from "./schemas";
 import { connectionUri, createDatabase, createUser, deleteDatabase, deleteUser, listDatabases, listUsers, NOT_CONFIGURED, revealPassword } from "./service";
 
 const USERS = "/kws_services/postgres/users";
@@ -107,14 +109,15 @@ function DeleteButton({ action, name, csrf, confirm }: { action: string; name: s
 
 /** The two lists: their words, limits and test ids. */
 const LISTS = {
-  users: { path: USERS, deleted: "user-deleted", title: "Database users", adds: "database user", max: MAX_PG_USERS, second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
-  db: { path: DATABASES, deleted: "db-deleted", title: "Databases", adds: "database", max: MAX_PG_DATABASES, second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
+  users: { path: USERS, deleted: "user-deleted", title: "Database users", adds: "database user", quota: "pgUsers", second: "Databases", testId: "pg-users", rowTestId: "pg-user" },
+  db: { path: DATABASES, deleted: "db-deleted", title: "Databases", adds: "database", quota: "pgDatabases", second: "Owner", testId: "pg-databases", rowTestId: "pg-db" },
 } as const;
 
 interface ListView extends Feedback {
   user: AuthUser;
   csrf: string;
   service: PgServiceConfig;
+  quotas: Quotas;
   secret?: Secret;
 }
 
@@ -136,8 +139,9 @@ interface ListProps<T> {
  * databases (name, one more column, created, the row's buttons), then the form that adds one.
  */
 function ListPage<T extends { name: string; createdAt: Date }>({ list, view, items, second, actions, children, cannotAdd }: ListProps<T>) {
-  const { path, title, adds, max, testId, rowTestId } = LISTS[list];
+  const { path, title, adds, quota, testId, rowTestId } = LISTS[list];
   const { user, csrf, service, notice, message, secret, values = {}, errors = {} } = view;
+  const max = view.quotas[quota];
   const what = title.toLowerCase();
   return (
     <Page title={title} user={user} csrf={csrf}>
@@ -273,18 +277,23 @@ const configured = (c: PageContext) => Boolean(c.get("services").pgCluster && c.
 async function renderUsers(c: PageContext, user: AuthUser, view: Feedback & { secret?: Secret } = {}, status: ContentfulStatusCode = 200) {
   const csrf = csrfToken(c);
   if (!configured(c)) return html(c, <NotConfigured user={user} csrf={csrf} current="users" />, 503);
-  const { service, users } = await listUsers(c.get("services"), user.id);
-  return html(c, <UsersPage user={user} csrf={csrf} service={service} users={users} {...view} />, status);
+  const s = c.get("services");
+  const [{ service, users }, quotas] = await Promise.all([listUsers(s, user.id), quotasOf(s.db, s.config, user.id)]);
+  return html(c, <UsersPage user={user} csrf={csrf} service={service} quotas={quotas} users={users} {...view} />, status);
 }
 
 async function renderDatabases(c: PageContext, user: AuthUser, view: Feedback & { secret?: Secret } = {}, status: ContentfulStatusCode = 200) {
   const csrf = csrfToken(c);
   if (!configured(c)) return html(c, <NotConfigured user={user} csrf={csrf} current="db" />, 503);
   const services = c.get("services");
-  const [{ service, databases }, { users }] = await Promise.all([listDatabases(services, user.id), listUsers(services, user.id)]);
+  const [{ service, databases }, { users }, quotas] = await Promise.all([
+    listDatabases(services, user.id),
+    listUsers(services, user.id),
+    quotasOf(services.db, services.config, user.id),
+  ]);
   return html(
     c,
-    <DatabasesPage user={user} csrf={csrf} service={service} databases={databases} owners={users.map((u) => u.name)} {...view} />,
+    <DatabasesPage user={user} csrf={csrf} service={service} quotas={quotas} databases={databases} owners={users.map((u) => u.name)} {...view} />,
     status,
   );
 }
@@ -299,10 +308,10 @@ const creates = <S extends z.ZodType>(render: Render, schema: S, create: (c: Pag
   fieldsForm(render, schema, async (c, user, data) => render(c, user, { secret: await create(c, user, data) }));
 
 /** A delete button of a list: the named one of the person's goes, then the list again with a notice. */
-const deletes = (render: Render, list: keyof typeof LISTS, remove: (s: Services, log: Logger, userId: string, name: string) => Promise<void>) => {
+const deletes = (render: Render, list: keyof typeof LISTS, remove: (s: Services, log: Logger, who: Person, name: string) => Promise<void>) => {
   const { adds, path, deleted } = LISTS[list];
   const named = namesOne("name", PgName, `no ${adds} of yours with that name`);
-  return buttonForm(render, named, thenGo(`${path}?notice=${deleted}`, (s, userId, name, log) => remove(s, log, userId, name)));
+  return buttonForm(render, named, thenGo(`${path}?notice=${deleted}`, (s, who, name, log) => remove(s, log, who, name)));
 };
 
 export const pgPages = createRouter()
@@ -310,7 +319,7 @@ export const pgPages = createRouter()
   .post(
     USERS,
     creates(renderUsers, CreatePgUserForm, async (c, user, data) => {
-      const { user: created, password, service } = await createUser(c.get("services"), c.get("log"), user.id, data);
+      const { user: created, password, service } = await createUser(c.get("services"), c.get("log"), personOf(c), data);
       const hint = "Add a database name after the last / once you have created one.";
       return { title: `Database user ${created.name} is ready.`, name: created.name, password, uri: connectionUri(service, created.name, password), hint };
     }),
@@ -327,7 +336,7 @@ export const pgPages = createRouter()
   .post(
     DATABASES,
     creates(renderDatabases, CreatePgDatabaseBody, async (c, user, data) => {
-      const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), user.id, data);
+      const { database, password, service } = await createDatabase(c.get("services"), c.get("log"), personOf(c), data);
       const { name, owner } = database;
       return { title: `Database ${name} is ready.`, name: owner, password, uri: connectionUri(service, owner, password, name) };
     }),

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../app";
+import { personOf } from "../audit/record";
 import { adminOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { pgDrift } from "./drift";
@@ -113,7 +114,7 @@ const driftRoute = createRoute({
 export const pgRoutes = createRouter()
   .openapi(listUsersRoute, async (c) => c.json(presentUserList(await listUsers(c.get("services"), c.get("user").id)), 200))
   .openapi(createUserRoute, async (c) => {
-    const created = await createUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    const created = await createUser(c.get("services"), c.get("log"), personOf(c), c.req.valid("json"));
     return c.json(presentCreatedUser(created), 201);
   })
   .openapi(passwordRoute, async (c) => {
@@ -122,16 +123,16 @@ export const pgRoutes = createRouter()
     return c.json({ ...presentConnection(service), name, password, connectionUri: connectionUri(service, name, password) }, 200);
   })
   .openapi(deleteUserRoute, async (c) => {
-    await deleteUser(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
+    await deleteUser(c.get("services"), c.get("log"), personOf(c), c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(listDatabasesRoute, async (c) => c.json(presentDatabaseList(await listDatabases(c.get("services"), c.get("user").id)), 200))
   .openapi(createDatabaseRoute, async (c) => {
-    const created = await createDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("json"));
+    const created = await createDatabase(c.get("services"), c.get("log"), personOf(c), c.req.valid("json"));
     return c.json(presentCreatedDatabase(created), 201);
   })
   .openapi(deleteDatabaseRoute, async (c) => {
-    await deleteDatabase(c.get("services"), c.get("log"), c.get("user").id, c.req.valid("param").name);
+    await deleteDatabase(c.get("services"), c.get("log"), personOf(c), c.req.valid("param").name);
     return c.body(null, 204);
   })
   .openapi(driftRoute, async (c) => {

@@ -1,8 +1,5 @@
 import { z } from "@hono/zod-openapi";
 
-export const MAX_PG_USERS = 5;
-export const MAX_PG_DATABASES = 10;
-
 export const NAME_RULE = "must be 3-63 characters: lower-case letters, digits and _, starting with a letter";
 
 /** Names PostgreSQL keeps for itself or that would confuse people; the admin's name is added at run time. */

@@ -23,9 +23,10 @@ import {
   type PgDatabaseListing,
   type PgUserListing,
 } from "./queries";
-import { MAX_PG_DATABASES, MAX_PG_USERS } from "./schemas";
 import type { Db } from "../../shared/db";
 import { lockUser } from "../core/locks";
+import { audit, type Person } from "../audit/record";
+import { enforceQuota } from "../quotas/limits";
 import { generatePassword, scramVerifier } from "./scram";
 import { recordEvent } from "../webhooks/outbox";
 import { presentPgDatabase, presentPgUser } from "./present";
@@ -137,7 +138,8 @@ export interface CreatedUser {
   service: PgServiceConfig;
 }
 
-export async function createUser(s: Services, log: Logger, userId: string, input: { name: string; password?: string }): Promise<CreatedUser> {
+export async function createUser(s: Services, log: Logger, who: Person, input: { name: string; password?: string }): Promise<CreatedUser> {
+  const { userId } = who;
   const ctx = pgContext(s);
   const { cluster } = ctx;
   const { name } = input;
@@ -164,15 +166,15 @@ export async function createUser(s: Services, log: Logger, userId: string, input
         }
         await step(log, cluster.createRole(name, verifier, userId));
         created = true;
+        await audit(tx, who, { action: "pg.user.create", target: { type: "pg_user", id: name }, detail: { repaired: true } });
         log.warn("pg user repaired: role made again for a row without one", { userId, name });
         const repaired = { name, createdAt: existing.createdAt, databases };
         await recordEvent(tx, userId, "pg.user.created", presentPgUser(repaired));
         return repaired;
       }
-      if ((await countPgUsers(tx, userId)) >= MAX_PG_USERS) {
-        throw new AppError("limit", `you have ${MAX_PG_USERS} database users, the most allowed; delete one to create another`);
-      }
+      await enforceQuota(tx, s.config, userId, "pgUsers", () => countPgUsers(tx, userId));
       const row = await insertPgUser(tx, { userId, name, passwordEncrypted: sealed });
+      await audit(tx, who, { action: "pg.user.create", target: { type: "pg_user", id: name } });
       const role = await step(log, cluster.role(name));
       if (!role) {
         await step(log, cluster.createRole(name, verifier, userId));
@@ -216,6 +218,9 @@ export async function revealPassword(s: Services, userId: string, name: string) 
 interface OwnedKind {
   /** How deletion speaks of it: to the person, in the logs, and what it is on the cluster. */
   what: string;
+  /** Its audit action and target type. */
+  action: string;
+  targetType: string;
   logAs: string;
   object: string;
   find: (cluster: PgCluster, name: string) => Promise<{ ownerId: string | null; superuser?: boolean } | undefined>;
@@ -223,8 +228,8 @@ interface OwnedKind {
 }
 
 const OWNED: Record<"user" | "database", OwnedKind> = {
-  user: { what: "database user", logAs: "pg user", object: "role", find: (c, name) => c.role(name), drop: (c, name) => c.dropRole(name) },
-  database: { what: "database", logAs: "pg database", object: "database", find: (c, name) => c.database(name), drop: (c, name) => c.dropDatabase(name) },
+  user: { what: "database user", action: "pg.user.delete", targetType: "pg_user", logAs: "pg user", object: "role", find: (c, name) => c.role(name), drop: (c, name) => c.dropRole(name) },
+  database: { what: "database", action: "pg.database.delete", targetType: "pg_database", logAs: "pg database", object: "database", find: (c, name) => c.database(name), drop: (c, name) => c.dropDatabase(name) },
 };
 
 /**
@@ -236,12 +241,15 @@ const OWNED: Record<"user" | "database", OwnedKind> = {
 async function deleteOwned<R extends { id: string; userId: string }>(
   s: Services,
   log: Logger,
-  ids: { userId: string; name: string },
+  who: Person,
+  name: string,
   kind: OwnedKind,
   findRow: (db: Db, name: string) => Promise<R | undefined>,
   deleteRows: (tx: Db, row: R) => Promise<void>,
 ): Promise<void> {
-  const { userId, name } = ids;
+  const { userId } = who;
+  const ids = { userId, name };
+  const target = { type: kind.targetType, id: name };
   const { cluster } = pgContext(s);
   const row = await findRow(s.db, name);
   if (row && row.userId !== userId) throw notFound(kind.what);
@@ -251,6 +259,7 @@ async function deleteOwned<R extends { id: string; userId: string }>(
     if (!ours) throw notFound(kind.what);
     // Repair: this person's object left on the cluster by an interrupted create.
     await step(log, kind.drop(cluster, name));
+    await audit(s.db, who, { action: kind.action, target, detail: { repaired: true } });
     log.warn(`${kind.logAs} repaired: dropped this person's ${kind.object} that had no row`, ids);
     return;
   }
@@ -259,13 +268,15 @@ async function deleteOwned<R extends { id: string; userId: string }>(
     if (ours) await step(log, kind.drop(cluster, name));
     else if (found) log.warn(`${kind.logAs} row names a ${kind.object} that is not this person's; it is left alone`, ids);
     await deleteRows(tx, row);
+    await audit(tx, who, { action: kind.action, target });
   });
   log.info(`${kind.logAs} deleted`, ids);
 }
 
-export async function deleteUser(s: Services, log: Logger, userId: string, name: string): Promise<void> {
+export async function deleteUser(s: Services, log: Logger, who: Person, name: string): Promise<void> {
+  const { userId } = who;
   const { cluster } = pgContext(s);
-  await deleteOwned(s, log, { userId, name }, OWNED.user, findPgUser, async (tx, row) => {
+  await deleteOwned(s, log, who, name, OWNED.user, findPgUser, async (tx, row) => {
     // Databases of the row that another of this person's roles owns (none unless repaired oddly).
     const databases = await pgUserDatabaseRows(tx, row.id);
     for (const db of databases) {
@@ -285,7 +296,8 @@ export interface CreatedDatabase {
   service: PgServiceConfig;
 }
 
-export async function createDatabase(s: Services, log: Logger, userId: string, input: { name: string; owner: string }): Promise<CreatedDatabase> {
+export async function createDatabase(s: Services, log: Logger, who: Person, input: { name: string; owner: string }): Promise<CreatedDatabase> {
+  const { userId } = who;
   const ctx = pgContext(s);
   const { cluster } = ctx;
   const { name, owner } = input;
@@ -314,12 +326,12 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
         await step(log, cluster.createDatabase(name, owner, userId));
         created = true;
         createdAt = existing.createdAt;
+        await audit(tx, who, { action: "pg.database.create", target: { type: "pg_database", id: name }, detail: { owner, repaired: true } });
         log.warn("pg database repaired: made again for a row without one", { userId, name });
       } else {
-        if ((await countPgDatabases(tx, userId)) >= MAX_PG_DATABASES) {
-          throw new AppError("limit", `you have ${MAX_PG_DATABASES} databases, the most allowed; delete one to create another`);
-        }
+        await enforceQuota(tx, s.config, userId, "pgDatabases", () => countPgDatabases(tx, userId));
         const row = await insertPgDatabase(tx, { userId, pgUserId: ownerRow.id, name });
+        await audit(tx, who, { action: "pg.database.create", target: { type: "pg_database", id: name }, detail: { owner } });
         createdAt = row.createdAt;
         const found = await step(log, cluster.database(name));
         if (!found) {
@@ -350,9 +362,9 @@ export async function createDatabase(s: Services, log: Logger, userId: string, i
   }
 }
 
-export async function deleteDatabase(s: Services, log: Logger, userId: string, name: string): Promise<void> {
-  await deleteOwned(s, log, { userId, name }, OWNED.database, findPgDatabase, async (tx, row) => {
+export async function deleteDatabase(s: Services, log: Logger, who: Person, name: string): Promise<void> {
+  await deleteOwned(s, log, who, name, OWNED.database, findPgDatabase, async (tx, row) => {
     await deletePgDatabaseRow(tx, row.id);
-    await recordEvent(tx, userId, "pg.database.deleted", presentPgDatabase(row));
+    await recordEvent(tx, who.userId, "pg.database.deleted", presentPgDatabase(row));
   });
 }

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { hashToken } from "../../shared/crypto/tokens";
 import { AppError } from "../core/errors";
 import { createRouter } from "../app";
+import { audit, personOf } from "../audit/record";
 import { bearerToken, sessionOnly, userOnly } from "../middleware/auth";
 import { errorResponse, jsonBody, jsonResponse } from "../schemas";
 import { presentToken } from "./present";
@@ -66,7 +67,7 @@ const revokeTokenRoute = createRoute({
 export const tokenRoutes = createRouter()
   .openapi(createTokenRoute, async (c) => {
     const user = c.get("user");
-    const { token, secret } = await issueToken(c.get("services").db, { userId: user.id, ...c.req.valid("json") });
+    const { token, secret } = await issueToken(c.get("services").db, { userId: user.id, ...c.req.valid("json") }, personOf(c));
     c.get("log").info("api token created", { userId: user.id, tokenId: token.id, scope: token.scope });
     return c.json({ token: presentToken(token), secret }, 201);
   })
@@ -87,9 +88,10 @@ export const tokenRoutes = createRouter()
   .openapi(revokeTokenRoute, async (c) => {
     const user = c.get("user");
     const { id } = c.req.valid("param");
-    if (!(await revokeToken(c.get("services").db, user.id, id))) {
-      throw new AppError("not_found", "no such token");
-    }
+    await c.get("services").db.transaction(async (tx) => {
+      if (!(await revokeToken(tx, user.id, id))) throw new AppError("not_found", "no such token");
+      await audit(tx, personOf(c), { action: "token.revoke", target: { type: "token", id } });
+    });
     c.get("log").info("api token revoked", { userId: user.id, tokenId: id });
     return c.body(null, 204);
   });

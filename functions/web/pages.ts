@@ -3,6 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import type { Logger } from "../../shared/logger";
 import type { AppEnv, AuthUser } from "../env";
+import { personOf, type Person } from "../audit/record";
 import type { Services } from "../services";
 import { csrfToken } from "./csrf";
 import { type FieldErrors, type FormResult, submitForm, validateForm } from "./forms";
@@ -90,8 +91,8 @@ export const mailLinkForm =
  * (post/redirect/get: reloading the page does not send the form again).
  */
 export const thenGo =
-  <T>(to: string, act: (s: Services, userId: string, data: T, log: Logger) => Promise<unknown>): Run<T> =>
-  async (c, user, data) => {
-    await act(c.get("services"), user.id, data, c.get("log"));
+  <T>(to: string, act: (s: Services, who: Person, data: T, log: Logger) => Promise<unknown>): Run<T> =>
+  async (c, _user, data) => {
+    await act(c.get("services"), personOf(c), data, c.get("log"));
     return c.redirect(to, 303);
   };

@@ -6,7 +6,8 @@ import { BelowLimit, CsrfField, Field, ItemTable, Layout, Notice, PostForm, Remo
 import { buttonForm, fieldsForm, pageOf, signedInPage, thenGo, type PageContext } from "../web/pages";
 import { webhookEventTypes } from "./events";
 import { presentAttempt, presentWebhook } from "./present";
-import { type AttemptJson, EventList, MAX_ENDPOINTS, WebhookUrl, type WebhookJson } from "./schemas";
+import { type AttemptJson, EventList, WebhookUrl, type WebhookJson } from "./schemas";
+import { quotasOf } from "../quotas/limits";
 import { createWebhook, deliveryLog, listWebhooks, removeWebhook, retryWebhookDelivery, rotateSecret, testWebhook } from "./service";
 
 const PAGE = "/kws_webhooks";
@@ -17,6 +18,8 @@ interface View {
   user: AuthUser;
   csrf: string;
   endpoints: { webhook: WebhookJson; attempts: AttemptJson[] }[];
+  /** The person's webhooks quota. */
+  limit: number;
   values?: Record<string, string>;
   errors?: FieldErrors;
   message?: string;
@@ -64,13 +67,13 @@ function DeliveryLog({ webhook, attempts, csrf }: { webhook: WebhookJson; attemp
   );
 }
 
-function WebhooksPage({ user, csrf, endpoints, values = {}, errors = {}, message, secret }: View) {
+function WebhooksPage({ user, csrf, endpoints, limit, values = {}, errors = {}, message, secret }: View) {
   return (
     <Layout title="Webhooks" user={user} csrf={csrf} wide forms>
       <div class="card">
         <h1>Webhooks</h1>
         <p>
-          KWS sends signed events (Standard Webhooks) to your endpoints, up to {MAX_ENDPOINTS}. Verify them with the endpoint's secret; failed deliveries are tried again
+          KWS sends signed events (Standard Webhooks) to your endpoints, up to {limit}. Verify them with the endpoint's secret; failed deliveries are tried again
           for about a day and a half.
         </p>
         {message ? <Notice kind="error">{message}</Notice> : null}
@@ -99,7 +102,7 @@ function WebhooksPage({ user, csrf, endpoints, values = {}, errors = {}, message
             <DeliveryLog webhook={w} attempts={attempts} csrf={csrf} />
           </section>
         ))}
-        <BelowLimit count={endpoints.length} max={MAX_ENDPOINTS} what="endpoints">
+        <BelowLimit count={endpoints.length} max={limit} what="endpoints">
           <PostForm action={PAGE} csrf={csrf} submit="Add endpoint" testId="webhook-create">
             <Field name="url" label="URL" value={values.url} error={errors.url} autocomplete="off" />
             <Field name="events" label="Events (separated by spaces)" value={values.events ?? webhookEventTypes.join(" ")} error={errors.events} autocomplete="off" />
@@ -111,11 +114,12 @@ function WebhooksPage({ user, csrf, endpoints, values = {}, errors = {}, message
   );
 }
 
-const render = pageOf<Pick<View, "endpoints">, View>(
+const render = pageOf<Pick<View, "endpoints" | "limit">, View>(
   async (c, user) => {
     const s = c.get("services");
-    const endpoints = await listWebhooks(s, user.id);
+    const [endpoints, quotas] = await Promise.all([listWebhooks(s, user.id), quotasOf(s.db, s.config, user.id)]);
     return {
+      limit: quotas.webhooks,
       endpoints: await Promise.all(endpoints.map(async (e) => ({ webhook: presentWebhook(e), attempts: (await deliveryLog(s, user.id, e.id)).map(presentAttempt) }))),
     };
   },
@@ -140,6 +144,6 @@ export const webhookPages = createRouter()
   .get(PAGE, signedInPage(render))
   .post(PAGE, fieldsForm(render, CreateWebhookForm, async (c, user, data) => withSecret(c, user, await createWebhook(c.get("services"), user.id, data))))
   .post(`${PAGE}/rotate`, buttonForm(render, named, async (c, user, id) => withSecret(c, user, await rotateSecret(c.get("services"), user.id, id))))
-  .post(`${PAGE}/test`, buttonForm(render, named, thenGo(PAGE, testWebhook)))
-  .post(`${PAGE}/remove`, buttonForm(render, named, thenGo(PAGE, removeWebhook)))
-  .post(`${PAGE}/retry`, buttonForm(render, retried, thenGo(PAGE, (s, userId, d: { id: string; delivery: string }) => retryWebhookDelivery(s, userId, d.id, d.delivery))));
+  .post(`${PAGE}/test`, buttonForm(render, named, thenGo(PAGE, (s, who, id: string) => testWebhook(s, who.userId, id))))
+  .post(`${PAGE}/remove`, buttonForm(render, named, thenGo(PAGE, (s, who, id: string) => removeWebhook(s, who.userId, id))))
+  .post(`${PAGE}/retry`, buttonForm(render, retried, thenGo(PAGE, (s, who, d: { id: string; delivery: string }) => retryWebhookDelivery(s, who.userId, d.id, d.delivery))));

@@ -8,7 +8,6 @@ import {
   DeliveryLogSchema,
   DeliveryParam,
   DeliveryResponse,
-  MAX_ENDPOINTS,
   UpdateWebhookBody,
   WebhookListSchema,
   WebhookParam,
@@ -35,12 +34,12 @@ const createWebhookRoute = createRoute({
   method: "post",
   path: "/webhooks",
   tags,
-  summary: `Register an endpoint for signed events (Standard Webhooks; at most ${MAX_ENDPOINTS}); its secret is shown this once`,
+  summary: `Register an endpoint for signed events (Standard Webhooks; as many as your webhooks quota, 5 by default); its secret is shown this once`,
   request: { body: jsonBody(CreateWebhookBody) },
   responses: {
     201: jsonResponse(WebhookWithSecret, "Registered, with its secret"),
     400: errorResponse("A field breaks a rule (the url must reach a public address unless KWS_WEBHOOK_ALLOW_PRIVATE)"),
-    409: errorResponse(`You have ${MAX_ENDPOINTS} endpoints (code limit)`),
+    409: errorResponse("Your webhooks quota is used up (code limit)"),
     ...common,
   },
 });

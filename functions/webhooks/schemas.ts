@@ -2,7 +2,6 @@ import { z } from "@hono/zod-openapi";
 import { webhookDeliveryStates } from "../../shared/db/schema";
 import { webhookEventTypes } from "./events";
 
-export const MAX_ENDPOINTS = 5;
 
 export const WebhookUrl = z
   .string({ message: "must be a string" })

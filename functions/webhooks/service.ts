@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import type { Db } from "../../shared/db";
 import type { WebhookEndpoint } from "../../shared/db/schema";
 import { AppError } from "../core/errors";
-import { lockUser } from "../core/locks";
 import type { Services } from "../services";
 import { allowedAddresses, DestinationError, resolverOf } from "./destination";
 import { TEST_EVENT } from "./events";
@@ -21,7 +20,7 @@ import {
   updateEndpoint,
   type AttemptRow,
 } from "./queries";
-import { MAX_ENDPOINTS } from "./schemas";
+import { enforceQuota } from "../quotas/limits";
 import { boxOf, sealSecret } from "./secrets";
 import { newSecret } from "./signature";
 
@@ -61,7 +60,7 @@ async function ownEndpoint(db: Db, userId: string, id: string): Promise<WebhookE
   return row;
 }
 
-/** A new endpoint with its secret (returned this once, kept encrypted); at most MAX_ENDPOINTS per person. */
+/** A new endpoint with its secret (returned this once, kept encrypted); as many as the person's `webhooks` quota. */
 export async function createWebhook(s: Services, userId: string, body: { url: string; events: string[]; description?: string }): Promise<EndpointWithSecret> {
   boxOf(s.secretBox);
   await checkDestination(s, body.url);
@@ -69,8 +68,7 @@ export async function createWebhook(s: Services, userId: string, body: { url: st
   const secret = newSecret();
   const secretEncrypted = await sealSecret(s.secretBox, id, secret);
   const endpoint = await s.db.transaction(async (tx) => {
-    await lockUser(tx, userId);
-    if ((await countEndpoints(tx, userId)) >= MAX_ENDPOINTS) throw new AppError("limit", `you have ${MAX_ENDPOINTS} webhook endpoints, the most allowed; remove one first`);
+    await enforceQuota(tx, s.config, userId, "webhooks", () => countEndpoints(tx, userId));
     return insertEndpoint(tx, { id, userId, url: body.url, events: body.events, description: body.description ?? "", secretEncrypted });
   });
   return { endpoint, secret };

@@ -643,3 +643,64 @@ export const webhookAttempts = pgTable(
 );
 
 export type WebhookAttempt = typeof webhookAttempts.$inferSelect;
+
+/**
+ * An administrator's per-person change of one quota (functions/quotas/): the operator's default
+ * (shared/config.ts) applies to every key a person has no row for.
+ */
+export const quotaOverrides = pgTable(
+  "quota_overrides",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    value: integer("value").notNull(),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.key] })],
+);
+
+export type QuotaOverride = typeof quotaOverrides.$inferSelect;
+
+// `anonymous`: a request without a sign-in (a sign-up, a failed login); `system`: background work (a job's end, a sweep).
+export const auditActorKinds = ["person", "token", "anonymous", "system"] as const;
+export type AuditActorKind = (typeof auditActorKinds)[number];
+
+/** `pending`: a job was submitted; its own event with `succeeded` or `failed` follows when it ends. */
+export const auditOutcomes = ["succeeded", "failed", "denied", "pending"] as const;
+export type AuditOutcome = (typeof auditOutcomes)[number];
+
+/**
+ * One state change (or refused attempt) of the audit log (functions/audit/). No foreign keys: the
+ * log outlives the people, tokens, hosts and jobs it names.
+ */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    actorKind: text("actor_kind").$type<AuditActorKind>().notNull(),
+    actorUserId: uuid("actor_user_id"),
+    actorTokenId: uuid("actor_token_id"),
+    // The person whose account or resource it concerns, when not the actor (an administrator's change).
+    subjectUserId: uuid("subject_user_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    outcome: text("outcome").$type<AuditOutcome>().notNull(),
+    ip: text("ip"),
+    requestId: text("request_id"),
+    jobId: uuid("job_id"),
+    detail: jsonb("detail").$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index("audit_events_at_idx").on(t.at),
+    index("audit_events_actor_idx").on(t.actorUserId, t.at),
+    index("audit_events_subject_idx").on(t.subjectUserId, t.at),
+    index("audit_events_action_idx").on(t.action, t.at),
+    index("audit_events_job_idx").on(t.jobId).where(sql`${t.jobId} is not null`),
+  ],
+);
+
+export type AuditEvent = typeof auditEvents.$inferSelect;

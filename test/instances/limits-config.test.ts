@@ -3,13 +3,13 @@ import { test } from "node:test";
 import { ConfigError, parseConfig } from "../../shared/config";
 
 test("instances get limits by default: 2 CPUs, a 10 GiB root disk, 2000 processes, 1500 MB", () => {
-  const { instances } = parseConfig({});
+  const { instances, quotas } = parseConfig({});
   assert.deepEqual(
-    { cpus: instances.cpus, diskGB: instances.diskGB, processes: instances.processes, memoryMB: instances.memoryMB },
+    { cpus: quotas.instanceCpus, diskGB: quotas.instanceDiskGB, processes: instances.processes, memoryMB: quotas.instanceMemoryMB },
     { cpus: 2, diskGB: 10, processes: 2000, memoryMB: 1500 },
   );
-  const set = parseConfig({ KWS_INSTANCE_CPUS: "4", KWS_INSTANCE_DISK_GB: "25", KWS_INSTANCE_PROCESSES: "500" }).instances;
-  assert.deepEqual([set.cpus, set.diskGB, set.processes], [4, 25, 500]);
+  const set = parseConfig({ KWS_INSTANCE_CPUS: "4", KWS_INSTANCE_DISK_GB: "25", KWS_INSTANCE_PROCESSES: "500" });
+  assert.deepEqual([set.quotas.instanceCpus, set.quotas.instanceDiskGB, set.instances.processes], [4, 25, 500]);
 });
 
 test("a limit that is not a whole number in range stops the start, naming the variable", () => {

@@ -103,7 +103,7 @@ describe("with a service cluster", () => {
     assert.match(full.html, /You have 5 database users, the most allowed/);
     const sixth = await alice.post(USERS, USERS, { name: "alice_pg6", password: "" });
     assert.equal(sixth.status, 409);
-    assert.match(sixth.html, /data-testid="pg-error">you have 5 database users, the most allowed; delete one to create another/);
+    assert.match(sixth.html, /data-testid="pg-error">quota pgUsers: you have 5 database users and your limit is 5; remove one first/);
 
     assert.match((await bob.get(DBS)).html, /create a database user<\/a> first/);
     assert.equal((await bob.post(USERS, USERS, { name: "bob_pg", password: "" })).status, 200);
