@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
+import { WebhookWorker } from "../../functions/webhooks/worker";
+import { startHarness, type Harness } from "./harness";
 
 export interface Received {
   path: string;
@@ -82,4 +84,24 @@ export class WebhookReceiver {
 /** The payload of a request, verified with the `standardwebhooks` package (throws when the signature is wrong). */
 export function verified<T = { type: string; timestamp: string; data: any }>(secret: string, r: Received): T {
   return new Webhook(secret).verify(r.body, r.headers) as T;
+}
+
+/**
+ * A harness (with `env`), the delivery worker in this process polling every 200 ms, and a
+ * receiver: what the in-process webhook tests start; `close` stops all three.
+ */
+export async function startWebhookHarness(env: Record<string, string>): Promise<{ h: Harness; receiver: WebhookReceiver; close(): Promise<void> }> {
+  const h = await startHarness({ env: { KWS_WEBHOOK_ALLOW_PRIVATE: "true", ...env } });
+  const worker = new WebhookWorker({ services: h.services, logger: h.mailbox.logger, pollMs: 200 });
+  await worker.start();
+  const receiver = await WebhookReceiver.start();
+  return {
+    h,
+    receiver,
+    close: async () => {
+      await worker.stop();
+      await receiver.close();
+      await h.close();
+    },
+  };
 }

@@ -10,29 +10,21 @@ import { after, before, test } from "node:test";
 import { eq, sql } from "drizzle-orm";
 import { webhookEndpoints } from "../../shared/db/schema";
 import { recordEvent } from "../../functions/webhooks/outbox";
-import { WebhookWorker } from "../../functions/webhooks/worker";
 import { bodyAt, type ApiMethod } from "../support/api";
-import { signedInUser, startHarness, type Harness } from "../support/harness";
+import { signedInUser, type Harness } from "../support/harness";
 import { seedInstance } from "../support/ingress";
-import { verified, WebhookReceiver } from "../support/webhook-receiver";
+import { startWebhookHarness, verified, type WebhookReceiver } from "../support/webhook-receiver";
 
 const SCALE = 0.01;
 const TIMEOUT_MS = 1500;
 let h: Harness;
-let worker: WebhookWorker;
 let receiver: WebhookReceiver;
+let close: () => Promise<void>;
 
 before(async () => {
-  h = await startHarness({ env: { KWS_APPS_URL: "https://kws.app", KWS_WEBHOOK_ALLOW_PRIVATE: "true", KWS_WEBHOOK_RETRY_SCALE: String(SCALE), KWS_WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS) } });
-  worker = new WebhookWorker({ services: h.services, logger: h.mailbox.logger, pollMs: 200 });
-  await worker.start();
-  receiver = await WebhookReceiver.start();
+  ({ h, receiver, close } = await startWebhookHarness({ KWS_APPS_URL: "https://kws.app", KWS_WEBHOOK_RETRY_SCALE: String(SCALE), KWS_WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS) }));
 });
-after(async () => {
-  await worker?.stop();
-  await receiver?.close();
-  await h?.close();
-});
+after(() => close?.());
 
 let paths = 0;
 async function person() {

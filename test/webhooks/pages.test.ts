@@ -5,26 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { WebhookWorker } from "../../functions/webhooks/worker";
 import { Browser } from "../support/form-browser";
-import { signedInUser, startHarness, type Harness } from "../support/harness";
-import { verified, WebhookReceiver } from "../support/webhook-receiver";
+import { signedInUser, type Harness } from "../support/harness";
+import { startWebhookHarness, verified, type WebhookReceiver } from "../support/webhook-receiver";
 
 let h: Harness;
-let worker: WebhookWorker;
 let receiver: WebhookReceiver;
+let close: () => Promise<void>;
 
 before(async () => {
-  h = await startHarness({ env: { KWS_WEBHOOK_ALLOW_PRIVATE: "true" } });
-  worker = new WebhookWorker({ services: h.services, logger: h.mailbox.logger, pollMs: 200 });
-  await worker.start();
-  receiver = await WebhookReceiver.start();
+  ({ h, receiver, close } = await startWebhookHarness({}));
 });
-after(async () => {
-  await worker?.stop();
-  await receiver?.close();
-  await h?.close();
-});
+after(() => close?.());
 
 test("add an endpoint (its secret shown once), send a test event, see it in the log, remove it", async () => {
   const b = new Browser(h, (await signedInUser(h)).cookie);
