@@ -61,7 +61,7 @@ test("the operator's defaults apply to everyone: GET /quotas, and 20 concurrent 
     pgDatabases: 10,
     apps: 4,
     domains: 1,
-    webhooks: 10,
+    webhooks: 5,
   });
   assert.equal(await twentyAtOnce(() => ada.call("POST", "/apps", { name: unique(), port: 80 }), "apps"), 4);
   assert.equal(await count(apps, ada.userId), 4);
