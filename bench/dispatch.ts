@@ -38,7 +38,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type ChannelModel } from "amqplib";
 import postgres from "postgres";
-import { hostQueue } from "../functions/core/jobs/queue-names";
 import type { ApiMethod, BodyOf, Reply } from "../test/support/api";
 import { freshPostgresDatabase } from "../test/support/database";
 import { freePort } from "../test/support/processes";
@@ -189,12 +188,10 @@ export function run(): Promise<Record<string, unknown>> {
       const amqp = await connect(AMQP_URL, { noDelay: true });
       cleanup("amqp connection", () => amqp.close());
       const hostIds: string[] = [];
-      // Runs after the hosts were deleted through the API (cleanups run in reverse): any host queue
-      // that survived (the API failed, the control plane died) is deleted here, and so are the rest.
       cleanup("leftover queues", async () => {
         const ch = await amqp.createChannel();
         ch.on("error", () => {});
-        for (const q of [rawQueue, ...hostIds.map(hostQueue)]) await ch.deleteQueue(q).catch(() => {});
+        await ch.deleteQueue(rawQueue).catch(() => {});
         await ch.close().catch(() => {});
       });
       cleanup("dead-letter queue", async () => {

@@ -45,7 +45,6 @@ import WebSocket from "ws";
 import { CONNECT_PATH } from "../functions/gateway/gateway";
 import { hashToken, randomToken } from "../shared/crypto/tokens";
 import { migrateDatabase } from "../shared/db/migrate";
-import { hostQueue } from "../functions/core/jobs/queue-names";
 import { PROTOCOL_VERSION, stamp } from "../shared/protocol/messages";
 import { freshPostgresDatabase } from "../test/support/database";
 import { brokerFileHandles, Child, envInt, pidsNamed, processCpuSeconds, progress as progressFor, round, rssBytes, runBench, sleep, sumCpuSeconds, until } from "./support/common";
@@ -53,6 +52,8 @@ import { brokerFileHandles, Child, envInt, pidsNamed, processCpuSeconds, progres
 const AMQP_URL = process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672";
 const POSTGRES_ADMIN_URL = process.env.DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres";
 const TARGET_KB = 30;
+/** The per-host queue names of the quorum probe (the product has none since the per-gateway notice queues). */
+const hostQueue = (hostId: string) => `kws.host.${hostId}`;
 
 const progress = progressFor("fanin");
 

@@ -12,7 +12,6 @@ import { LogMailer } from "../shared/mail/log";
 import type { Mailer } from "../shared/mail/port";
 import { SmtpMailer } from "../shared/mail/smtp";
 import { jobOutcomes } from "./core/jobs/outcomes";
-import { redriveOpenJobs } from "./core/jobs/redrive";
 import { publishJob } from "./core/jobs/submit";
 import { createQueue } from "../shared/queue";
 import type { QueuePort } from "../shared/queue/port";
@@ -104,10 +103,6 @@ export async function createNodeServices(
   const queue = overrides.queue ?? (await createQueue(config, logger));
   // Jobs that an outcome starts (a deploy hook's next run) go to this queue.
   jobOutcomes.publishThrough(database.db, (job) => publishJob(database.db, queue, logger, job));
-  if (!config.amqpUrl && !overrides.queue) {
-    // The in-process queue starts empty: open jobs of a previous run get their message again.
-    await redriveOpenJobs(database.db, queue, logger);
-  }
   // The driver connects at the first query, so an unreachable cluster does not stop the start.
   const pgCluster = overrides.pgCluster ?? (config.pgService ? new PgCluster(config.pgService.url) : undefined);
   // Locks managed roles out of the maintenance databases now, roles made before KWS did so too.

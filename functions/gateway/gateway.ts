@@ -12,6 +12,9 @@ import type { NodeServices } from "../node-services";
 import { agentEndpoint } from "./authenticate";
 import { JobReaper } from "./reaper";
 import { CloseCodes } from "../../shared/protocol/close-codes";
+import type { Delivery, Subscription } from "../../shared/queue/port";
+import { gatewayQueue, GatewayNoticeSchema } from "../core/jobs/notices";
+import { hostsWithWork } from "./claims";
 import { AgentSession, type SessionServices } from "./session";
 
 export const CONNECT_PATH = "/agent/v1/connect";
@@ -31,6 +34,8 @@ export function configuredGateway(config: Config, services: Pick<NodeServices, "
 
 export interface GatewayOptions extends SessionServices {
   reaperIntervalMs?: number;
+  /** How often the jobs table is searched for work whose notice was lost (default 5 s). */
+  rescanMs?: number;
   /** Parts made elsewhere (a test's own reaper); each missing one is made from the options above. */
   parts?: Partial<GatewayParts>;
 }
@@ -51,22 +56,49 @@ export class Gateway {
   private readonly all = new Set<AgentSession>();
   private readonly reaper: JobReaper;
   private heartbeatTimer?: ReturnType<typeof setInterval>;
+  private rescanTimer?: ReturnType<typeof setInterval>;
+  private notices?: Subscription;
   private readonly log: Logger;
   readonly id = randomToken().slice(0, 12);
 
   constructor(private readonly o: GatewayOptions) {
     this.log = o.logger.child({ component: "gateway", gatewayId: this.id });
     this.reaper =
-      o.parts?.reaper ?? new JobReaper({ db: o.db, queue: o.queue, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs, metrics: o.metrics });
+      o.parts?.reaper ?? new JobReaper({ db: o.db, logger: this.log, heartbeatMs: o.heartbeatMs, intervalMs: o.reaperIntervalMs, metrics: o.metrics });
     this.wss = o.parts?.wss ?? new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false });
     this.handleUpgrade = agentEndpoint(CONNECT_PATH, o.db, this.log, (host, req, socket, head) => this.upgrade(host, req, socket, head));
   }
 
   async start() {
     this.o.metrics?.watch({ agentConnections: () => this.connectionStates() });
-    await this.reaper.start();
+    const queue = gatewayQueue(this.id);
+    await this.o.queue.declare(queue, { transient: true });
+    this.notices = await this.o.queue.consume(queue, (d) => this.onNotice(d), { prefetch: 256 });
+    this.reaper.start();
     this.heartbeatTimer = setInterval(() => void this.beat(), this.o.heartbeatMs);
     this.heartbeatTimer.unref?.();
+    this.rescanTimer = setInterval(() => void this.rescan(), this.o.rescanMs ?? 5000);
+    this.rescanTimer.unref?.();
+  }
+
+  private async onNotice(d: Delivery<unknown>) {
+    const notice = GatewayNoticeSchema.safeParse(d.body);
+    if (!notice.success) this.log.warn("malformed gateway notice; dropped", { body: d.body });
+    else if (notice.data.type === "jobs") this.sessions.get(notice.data.hostId)?.dispatch();
+    else {
+      const session = this.sessions.get(notice.data.hostId);
+      if (session?.connectionId === notice.data.connectionId) session.close(CloseCodes.replaced, "replaced by a newer connection of this host");
+    }
+    await d.ack();
+  }
+
+  /** Finds the work of held hosts whose notice never came (lost with a gateway, sent while the broker was down). */
+  async rescan(): Promise<void> {
+    try {
+      for (const hostId of await hostsWithWork(this.o.db, this.id)) this.sessions.get(hostId)?.dispatch();
+    } catch (err) {
+      this.log.error("rescan for waiting jobs failed", { err });
+    }
   }
 
   /** The agent endpoint, for the server's upgrade router (functions/upgrades.ts). */
@@ -77,6 +109,7 @@ export class Gateway {
       const session: AgentSession = new AgentSession({
         ws,
         host,
+        gatewayId: this.id,
         connectionId: `${this.id}:${randomToken().slice(0, 10)}`,
         db: this.o.db,
         queue: this.o.queue,
@@ -102,15 +135,19 @@ export class Gateway {
     });
   }
 
-  /** Pings every agent, then records in one statement which hosts answered since the last beat. */
+  /**
+   * Pings every agent, then records in one statement which hosts answered since the last beat. A host
+   * that is gone, or held by another connection (a takeover whose notice was lost), ends its session.
+   */
   private async beat() {
-    const answered: string[] = [];
-    for (const s of this.sessions.values()) if (s.takePong()) answered.push(s.hostId);
+    const answered: AgentSession[] = [];
+    for (const s of this.sessions.values()) if (s.takePong()) answered.push(s);
     for (const s of this.all) s.heartbeat();
     try {
-      const present = await recordHeartbeats(this.o.db, answered);
-      for (const id of answered) {
-        if (!present.has(id)) this.sessions.get(id)?.close(CloseCodes.hostDeleted, "this host was removed");
+      const holders = await recordHeartbeats(this.o.db, answered.map((s) => ({ hostId: s.hostId, connectionId: s.connectionId })));
+      for (const s of answered) {
+        if (!holders.has(s.hostId)) s.close(CloseCodes.hostDeleted, "this host was removed");
+        else if (holders.get(s.hostId) !== s.connectionId) s.close(CloseCodes.replaced, "replaced by a newer connection of this host");
       }
     } catch (err) {
       this.log.error("heartbeat write failed", { err });
@@ -142,7 +179,9 @@ export class Gateway {
 
   async stop() {
     clearInterval(this.heartbeatTimer);
-    await this.reaper.stop();
+    clearInterval(this.rescanTimer);
+    await this.notices?.cancel();
+    this.reaper.stop();
     for (const s of [...this.all]) s.close(CloseCodes.shutdown, "gateway shutting down");
     this.wss.close();
   }

@@ -1,9 +1,7 @@
 import type { Database } from "../../shared/db";
 import { getHost, isOnline } from "../hosts/store";
-import type { JobMessage } from "../core/jobs/queue-names";
-import { finishJob, getJob, overdueJobs } from "../core/jobs/store";
+import { finishJob, overdueJobs } from "../core/jobs/store";
 import type { Logger } from "../../shared/logger";
-import type { QueuePort, Subscription } from "../../shared/queue/port";
 import type { Metrics } from "../metrics/registry";
 
 function minutes(ms: number) {
@@ -26,45 +24,20 @@ async function overdueReason(db: Database, hostId: string, heartbeatMs: number, 
 
 export interface JobReaperOptions {
   db: Database;
-  queue: QueuePort;
   logger: Logger;
   heartbeatMs: number;
   intervalMs?: number;
   metrics?: Metrics;
 }
 
-/**
- * Ends what would otherwise wait forever: open jobs past their deadline (their host never took
- * them) and messages that used up their delivery attempts (dead-lettered).
- */
+/** Ends what would otherwise wait forever: open jobs past their deadline (their host never took them). */
 export class JobReaper {
   private timer?: ReturnType<typeof setInterval>;
-  private deadLetters?: Subscription;
   private running = false;
 
   constructor(private readonly o: JobReaperOptions) {}
 
-  async start() {
-    this.deadLetters = await this.o.queue.consume<JobMessage>(this.o.queue.deadLetterQueue, async (d) => {
-      const jobId = d.body?.jobId;
-      const job = typeof jobId === "string" ? await getJob(this.o.db, jobId) : undefined;
-      if (job) {
-        const host = await getHost(this.o.db, job.hostId);
-        const done = await finishJob(this.o.db, job.id, {
-          ok: false,
-          error: {
-            code: "attempts_exhausted",
-            message: `gave up after ${job.attempts || "3"} delivery attempts: the agent of host ${host?.name ?? job.hostId} disconnected or the gateway restarted during each`,
-          },
-        });
-        if (done) {
-          this.o.logger.warn("job dead-lettered", { jobId: job.id, hostId: job.hostId });
-          this.o.metrics?.deadLetters.inc({ kind: job.kind });
-          this.o.metrics?.jobFinished(done);
-        }
-      }
-      await d.ack();
-    });
+  start() {
     this.timer = setInterval(() => void this.sweep(), this.o.intervalMs ?? 5000);
     this.timer.unref?.();
   }
@@ -91,8 +64,7 @@ export class JobReaper {
     return failed;
   }
 
-  async stop() {
+  stop() {
     clearInterval(this.timer);
-    await this.deadLetters?.cancel();
   }
 }

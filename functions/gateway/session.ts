@@ -4,8 +4,9 @@ import type { Host } from "../../shared/db/schema";
 import { desiredPeers } from "../devices/desired-peers";
 import { recordActivity } from "../idle/queries";
 import { markConnected, markDisconnected, recordFacts } from "../hosts/store";
-import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "../core/jobs/queue-names";
-import { appendStep, finishJob, markRunning, type Outcome } from "../core/jobs/store";
+import { JOB_MAX_ATTEMPTS, notifyGateway } from "../core/jobs/notices";
+import { appendStep, finishJob, type Outcome } from "../core/jobs/store";
+import { claimJobs, exhaustedOn } from "./claims";
 import type { Logger } from "../../shared/logger";
 import {
   AgentMessageSchema,
@@ -18,7 +19,7 @@ import {
   type GatewayMessageBody,
   type Hello,
 } from "../../shared/protocol/messages";
-import type { Delivery, QueuePort, Subscription } from "../../shared/queue/port";
+import type { QueuePort } from "../../shared/queue/port";
 import type { SecretBox } from "../../shared/crypto/secret-box";
 import { CloseCodes } from "../../shared/protocol/close-codes";
 import { openSealedPayload } from "../core/jobs/sealed";
@@ -33,7 +34,7 @@ export interface SessionServices {
   heartbeatMs: number;
   /** Opens the sealed secrets of job payloads (functions/core/jobs/sealed.ts); the control plane's KWS_SECRET_KEY. */
   secretBox?: SecretBox;
-  /** Deliveries in flight to one agent. */
+  /** Jobs in flight to one agent (sent, no result yet). */
   prefetch?: number;
   /** What agents are asked to report for idle auto-stop (functions/idle/); none without it. */
   activity?: ActivitySettings;
@@ -44,6 +45,8 @@ export interface SessionServices {
 export interface AgentSessionOptions extends SessionServices {
   ws: WebSocket;
   host: Host;
+  /** The gateway process this session runs in; its notice queue is where other processes reach it. */
+  gatewayId: string;
   connectionId: string;
   helloTimeoutMs?: number;
   /** Called once, when the session has ended for whatever reason. */
@@ -53,16 +56,19 @@ export interface AgentSessionOptions extends SessionServices {
 }
 
 /**
- * One agent's websocket: hello/welcome, then the host's queue is consumed and each delivery is
- * forwarded as a command; progress and results go to the jobs table; a result is acked to the
- * agent and then to the queue, in that order, so a crash in between redelivers instead of losing.
+ * One agent's websocket: hello/welcome, then the host's open jobs are claimed from the jobs table
+ * (at hello, on a notice, at the gateway's rescan, as results free room) and sent as commands;
+ * progress and results go to the jobs table, and a result is acked to the agent once stored. A job
+ * whose result never came is claimed again by the host's next connection, on whatever gateway.
  */
 export class AgentSession {
   readonly hostId: string;
   readonly hostName: string;
   private readonly log: Logger;
-  private subscription?: Subscription;
-  private readonly pending = new Map<string, Delivery<JobMessage>>();
+  /** Jobs sent and not finished yet. */
+  private readonly inFlight = new Set<string>();
+  private dispatching = false;
+  private dispatchAgain = false;
   private established = false;
   private closed = false;
   private lastPong = Date.now();
@@ -201,7 +207,10 @@ export class AgentSession {
     }
     this.established = true;
     this.o.onEstablished(this);
-    await markConnected(this.o.db, this.hostId, this.o.connectionId, hello);
+    const replaced = await markConnected(this.o.db, this.hostId, { connectionId: this.o.connectionId, gatewayId: this.o.gatewayId }, hello);
+    if (replaced?.gatewayId && replaced.gatewayId !== this.o.gatewayId) {
+      await notifyGateway(this.o.queue, this.log, replaced.gatewayId, { type: "replaced", hostId: this.hostId, connectionId: replaced.connectionId });
+    }
     if (this.closed) return;
     this.send({
       type: "welcome",
@@ -211,79 +220,92 @@ export class AgentSession {
       heartbeatMs: this.o.heartbeatMs,
       ...(this.o.activity ? { activity: this.o.activity } : {}),
     });
-    this.log.info("agent connected", { agentVersion: hello.agentVersion, lxdVersion: hello.lxdVersion, degradedReason: hello.degradedReason });
-    const queue = hostQueue(this.hostId);
-    let subscription: Subscription;
-    try {
-      await this.o.queue.declare(queue, { maxAttempts: JOB_MAX_ATTEMPTS });
-      subscription = await this.o.queue.consume<JobMessage>(queue, (d) => this.onDelivery(d), {
-        prefetch: this.o.prefetch ?? 64,
-      });
-    } catch (err) {
-      // A host that looks online but whose queue nobody consumes would take jobs it never runs:
-      // drop it, so it shows offline and its agent dials again (perhaps to another gateway).
-      this.log.error("cannot consume the host's queue; dropping the agent", { err });
-      this.close(CloseCodes.queueUnavailable, "the gateway cannot consume this host's queue");
-      return;
-    }
-    if (this.closed) await subscription.cancel();
-    else this.subscription = subscription;
+    this.log.info("agent connected", { agentVersion: hello.agentVersion, lxdVersion: hello.lxdVersion, degradedReason: hello.degradedReason, replaced });
+    this.dispatch();
   }
 
-  private async onDelivery(d: Delivery<JobMessage>) {
-    if (this.closed) return; // the cancelled subscription hands it back to the queue
-    const jobId = d.body?.jobId;
-    if (typeof jobId !== "string") {
-      this.log.error("queue message without a job id; dropping it", { body: d.body });
-      await d.ack();
+  /**
+   * Claims and sends the host's waiting jobs. Calls while a claim runs make it go round once more,
+   * so a notice that arrives mid-claim is not lost and claims of one session never overlap.
+   */
+  dispatch(): void {
+    if (!this.established || this.closed) return;
+    if (this.dispatching) {
+      this.dispatchAgain = true;
       return;
     }
-    const job = await markRunning(this.o.db, { id: jobId, hostId: this.hostId, attempt: d.deliveryCount });
-    if (!job) {
-      // Already final (a redelivery after the result was stored) or gone: nothing to do.
-      await d.ack();
-      return;
+    this.dispatching = true;
+    void (async () => {
+      try {
+        do {
+          this.dispatchAgain = false;
+          await this.claimAndSend();
+        } while (this.dispatchAgain && !this.closed);
+      } catch (err) {
+        this.log.error("claiming the host's jobs failed; the next rescan tries again", { err });
+      } finally {
+        this.dispatching = false;
+      }
+    })();
+  }
+
+  private async claimAndSend() {
+    const room = (this.o.prefetch ?? 64) - this.inFlight.size;
+    if (room <= 0) return;
+    const claimed = await claimJobs(this.o.db, this.hostId, this.o.connectionId, room);
+    for (const job of claimed) {
+      if (job.attempts > JOB_MAX_ATTEMPTS) await this.deadLetter(job);
+      else await this.sendCommand(job);
     }
+    // A full claim may have left more behind.
+    if (claimed.length === room) this.dispatchAgain = true;
+  }
+
+  private async sendCommand(job: Job) {
     if (job.deadline.getTime() <= Date.now()) {
       await this.finish(job.id, {
         ok: false,
         error: { code: "deadline_passed", message: `the job's deadline passed before host ${this.o.host.name} could run it` },
       });
-      await d.ack();
       return;
     }
     let payload: Record<string, unknown>;
     try {
       payload = await openSealedPayload(this.o.secretBox, job.id, job.payload);
     } catch (err) {
-      // Another delivery cannot open it either: fail the job now instead of three times.
+      // Another attempt cannot open it either: fail the job now instead of three times.
       this.log.error("cannot open the job's sealed payload", { jobId: job.id, err });
       await this.finish(job.id, {
         ok: false,
         error: { code: "secret_unavailable", message: "the job's secret cannot be opened here (KWS_SECRET_KEY missing or different on this gateway)" },
       });
-      await d.ack();
       return;
     }
-    this.pending.set(job.id, d);
-    this.send({
-      type: "command",
-      jobId: job.id,
-      attempt: d.deliveryCount,
-      kind: job.kind,
-      payload,
-      deadline: job.deadline.toISOString(),
+    this.inFlight.add(job.id);
+    this.send({ type: "command", jobId: job.id, attempt: job.attempts, kind: job.kind, payload, deadline: job.deadline.toISOString() });
+  }
+
+  /** A job every allowed attempt of which ended without a result. */
+  private async deadLetter(job: Job) {
+    const done = await this.finish(job.id, {
+      ok: false,
+      error: {
+        code: "attempts_exhausted",
+        message: `gave up after ${JOB_MAX_ATTEMPTS} delivery attempts: the agent of host ${this.o.host.name} disconnected or its gateway stopped during each`,
+      },
     });
+    if (done) {
+      this.log.warn("job dead-lettered", { jobId: job.id });
+      this.o.metrics?.deadLetters.inc({ kind: job.kind });
+    }
   }
 
   private async onResult(m: Extract<AgentMessage, { type: "result" }>) {
     const outcome = m.ok ? { ok: true as const, data: m.data } : { ok: false as const, error: m.error };
     await this.finish(m.jobId, outcome, this.hostId);
-    // Stored (or already final): the agent may forget it, then the queue may.
+    // Stored (or already final): the agent may forget it.
     this.send({ type: "ack", jobId: m.jobId });
-    const delivery = this.pending.get(m.jobId);
-    this.pending.delete(m.jobId);
-    await delivery?.ack();
+    if (this.inFlight.delete(m.jobId)) this.dispatch();
   }
 
   /** A failed read goes unanswered (onFrame logs it): the agent keeps its current peers and asks again later. */
@@ -296,18 +318,19 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
-    this.pending.clear();
-    try {
-      await this.subscription?.cancel();
-    } catch (err) {
-      this.log.warn("cancelling the host's consumer failed", { err });
-    }
+    this.inFlight.clear();
     if (this.established) {
+      await this.settleLastAttempts().catch((err) => this.log.warn("dead-lettering this connection's last attempts failed; its next claim does", { err }));
       await markDisconnected(this.o.db, this.hostId, this.o.connectionId).catch((err) =>
         this.log.warn("marking the host offline failed", { err }),
       );
     }
     this.log.info("agent disconnected", { code, reason });
     this.o.onClose(this);
+  }
+
+  /** The jobs whose last allowed attempt this connection took fail now, not when the host comes back. */
+  private async settleLastAttempts() {
+    for (const job of await exhaustedOn(this.o.db, this.o.connectionId)) await this.deadLetter(job);
   }
 }

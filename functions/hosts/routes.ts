@@ -3,7 +3,6 @@ import { foreignKeyViolation } from "../../shared/db/errors";
 import { AppError } from "../core/errors";
 import { registerHost } from "./enrollment";
 import { deleteHost, listHosts, setDraining } from "./store";
-import { hostQueue } from "../core/jobs/queue-names";
 import { publishJob } from "../core/jobs/submit";
 import { insertJob } from "../core/jobs/store";
 import { audit, personOf } from "../audit/record";
@@ -99,12 +98,11 @@ export const hostRoutes = createRouter()
   .openapi(drainRoute("undrain"), (c) => drain(c, c.req.valid("param").id, false))
   .openapi(deleteHostRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const { db, queue } = c.get("services");
+    const { db } = c.get("services");
     await db.transaction(async (tx) => {
       if (!(await deleteHost(tx, id))) throw new AppError("not_found", "no such host");
       await audit(tx, personOf(c), { action: "host.delete", target: { type: "host", id } });
     });
-    await queue?.remove(hostQueue(id));
     c.get("log").info("host deleted", { hostId: id });
     return c.body(null, 204);
   })

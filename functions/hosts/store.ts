@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Database } from "../../shared/db";
+import { rowsOf, type Database } from "../../shared/db";
 import { perDatabase } from "../../shared/db/per-database";
 import { hosts, type Host, type HostFacts } from "../../shared/db/schema";
 
@@ -68,16 +68,30 @@ export async function hostByCredential(db: Database, credentialHash: string): Pr
   return row;
 }
 
+export interface Holder {
+  connectionId: string;
+  gatewayId: string | null;
+}
+
+/**
+ * Makes this connection (of this gateway) the one that holds the host; answers the connection it
+ * replaced, if any, so that one can be told to end wherever it is.
+ */
 export async function markConnected(
   db: Database,
   id: string,
-  connectionId: string,
+  holder: Holder,
   hello: { agentVersion: string; lxdVersion: string | null; degradedReason: string | null },
-): Promise<void> {
-  await db
+): Promise<Holder | undefined> {
+  const previous = db.$with("previous").as(
+    db.select({ id: hosts.id, connectionId: hosts.connectionId, gatewayId: hosts.gatewayId }).from(hosts).where(eq(hosts.id, id)).for("update"),
+  );
+  const [row] = await db
+    .with(previous)
     .update(hosts)
     .set({
-      connectionId,
+      connectionId: holder.connectionId,
+      gatewayId: holder.gatewayId,
       connectedAt: sql`now()`,
       lastHeartbeatAt: sql`now()`,
       agentVersion: hello.agentVersion,
@@ -85,26 +99,44 @@ export async function markConnected(
       degradedReason: hello.degradedReason,
       updatedAt: sql`now()`,
     })
-    .where(eq(hosts.id, id));
+    .from(previous)
+    .where(eq(hosts.id, previous.id))
+    .returning({ connectionId: previous.connectionId, gatewayId: previous.gatewayId });
+  return row?.connectionId ? { connectionId: row.connectionId, gatewayId: row.gatewayId } : undefined;
 }
 
 /** Only the connection that holds the host may mark it offline; a replaced one may not. */
 export async function markDisconnected(db: Database, id: string, connectionId: string): Promise<void> {
   await db
     .update(hosts)
-    .set({ connectionId: null, disconnectedAt: sql`now()`, updatedAt: sql`now()` })
+    .set({ connectionId: null, gatewayId: null, disconnectedAt: sql`now()`, updatedAt: sql`now()` })
     .where(and(eq(hosts.id, id), eq(hosts.connectionId, connectionId)));
 }
 
-/** One statement for every host that answered a heartbeat; returns the ids still present. */
-export async function recordHeartbeats(db: Database, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .update(hosts)
-    .set({ lastHeartbeatAt: sql`now()` })
-    .where(inArray(hosts.id, ids))
-    .returning({ id: hosts.id });
-  return new Set(rows.map((r) => r.id));
+export interface Beat {
+  hostId: string;
+  connectionId: string;
+}
+
+/**
+ * One statement for every connection that answered a heartbeat: the hosts they still hold get the
+ * beat. Answers, for each host still present, the connection that holds it now (another one, or
+ * none, means the beating one was replaced).
+ */
+export async function recordHeartbeats(db: Database, beats: readonly Beat[]): Promise<Map<string, string | null>> {
+  if (beats.length === 0) return new Map();
+  const rows = rowsOf<{ id: string; connection_id: string | null }>(
+    await db.execute(sql`
+      with beats as (
+        select * from jsonb_to_recordset(${JSON.stringify(beats)}::jsonb) as b("hostId" uuid, "connectionId" text)
+      ), beat as (
+        update hosts set last_heartbeat_at = now() from beats
+        where hosts.id = beats."hostId" and hosts.connection_id = beats."connectionId"
+        returning hosts.id
+      )
+      select h.id, h.connection_id from hosts h join beats on h.id = beats."hostId"`),
+  );
+  return new Map(rows.map((r) => [r.id, r.connection_id]));
 }
 
 export async function recordFacts(db: Database, id: string, facts: HostFacts): Promise<void> {

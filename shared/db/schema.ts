@@ -77,6 +77,8 @@ export const hosts = pgTable(
     enrolledAt: timestamp("enrolled_at", { withTimezone: true }),
     // Which gateway connection holds the host now; null while offline.
     connectionId: text("connection_id"),
+    // The gateway process that connection belongs to: where notices of this host's new jobs go.
+    gatewayId: text("gateway_id"),
     connectedAt: timestamp("connected_at", { withTimezone: true }),
     disconnectedAt: timestamp("disconnected_at", { withTimezone: true }),
     lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
@@ -137,7 +139,10 @@ export const jobs = pgTable(
     kind: text("kind").notNull(),
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
     status: text("status").$type<JobStatus>().notNull().default("queued"),
+    // Deliveries so far; the job is dead-lettered (failed) instead of a fourth one.
     attempts: integer("attempts").notNull().default(0),
+    // The agent connection the job was last sent to: a newer connection of the host sends it again.
+    connectionId: text("connection_id"),
     steps: jsonb("steps").$type<JobStep[]>().notNull().default([]),
     result: jsonb("result").$type<unknown>(),
     error: jsonb("error").$type<JobError>(),
@@ -150,6 +155,7 @@ export const jobs = pgTable(
     index("jobs_host_status_idx").on(t.hostId, t.status),
     index("jobs_user_idx").on(t.userId),
     index("jobs_open_deadline_idx").on(t.deadline).where(sql`status in ('queued', 'running')`),
+    index("jobs_running_connection_idx").on(t.connectionId).where(sql`status = 'running'`),
   ],
 );
 

@@ -71,8 +71,8 @@ export class AmqpQueue implements QueuePort {
   private conn?: ChannelModel;
   private establishing?: Promise<void>;
   private publisher?: Publisher;
-  /** Queues to re-declare after a reconnect, with their maxAttempts. */
-  private readonly declared = new Map<string, number>();
+  /** Queues to re-declare after a reconnect, with how they were declared. */
+  private readonly declared = new Map<string, Required<DeclareOptions>>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly waiters = new Set<Waiter>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -103,11 +103,12 @@ export class AmqpQueue implements QueuePort {
 
   async declare(queue: string, options: DeclareOptions = {}): Promise<void> {
     if (queue === this.deadLetterQueue) return;
-    const maxAttempts = checkedCount("maxAttempts", options.maxAttempts ?? 3);
+    const declare = { maxAttempts: checkedCount("maxAttempts", options.maxAttempts ?? 3), transient: options.transient ?? false };
     // Declared by this process already (and re-declared after every reconnect): no broker round trip.
-    if (this.declared.get(queue) === maxAttempts) return;
-    await this.withConnection((conn) => withChannel(conn, (ch) => this.assertWorkQueue(ch, queue, maxAttempts)));
-    this.declared.set(queue, maxAttempts);
+    const known = this.declared.get(queue);
+    if (known?.maxAttempts === declare.maxAttempts && known.transient === declare.transient) return;
+    await this.withConnection((conn) => withChannel(conn, (ch) => this.assertWorkQueue(ch, queue, declare)));
+    this.declared.set(queue, declare);
   }
 
   async publish(queue: string, body: unknown): Promise<void> {
@@ -204,10 +205,10 @@ export class AmqpQueue implements QueuePort {
     });
     try {
       await withChannel(conn, (ch) => this.assertDeadLetterQueue(ch));
-      for (const [queue, maxAttempts] of this.declared) {
+      for (const [queue, declare] of this.declared) {
         if (!alive) break;
         // One queue that cannot be re-declared (changed elsewhere) must not keep the others down.
-        await withChannel(conn, (ch) => this.assertWorkQueue(ch, queue, maxAttempts)).catch((error: unknown) => {
+        await withChannel(conn, (ch) => this.assertWorkQueue(ch, queue, declare)).catch((error: unknown) => {
           if (alive) this.logger.error("amqp cannot re-declare queue", { queue, error: messageOf(error) });
         });
       }
@@ -310,7 +311,12 @@ export class AmqpQueue implements QueuePort {
     await ch.bindQueue(this.deadLetterQueue, this.deadLetterExchange, "");
   }
 
-  private async assertWorkQueue(ch: Channel, queue: string, maxAttempts: number): Promise<void> {
+  private async assertWorkQueue(ch: Channel, queue: string, { maxAttempts, transient }: Required<DeclareOptions>): Promise<void> {
+    if (transient) {
+      // Classic and exclusive: no quorum (Raft log, file handles) for messages that may be lost.
+      await ch.assertQueue(queue, { durable: false, exclusive: true, arguments: { "x-queue-type": "classic" } });
+      return;
+    }
     await ch.assertQueue(queue, {
       durable: true,
       arguments: {

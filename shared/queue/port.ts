@@ -20,6 +20,12 @@ export interface Delivery<T = unknown> {
 export interface DeclareOptions {
   /** Deliveries before the message is dead-lettered (default 3). */
   maxAttempts?: number;
+  /**
+   * A queue of this process alone, for hints whose loss costs only time (a gateway's notices): not
+   * durable, and the broker deletes it with the connection that declared it, so a process that dies
+   * leaves nothing behind. A reconnect declares it again, empty.
+   */
+  transient?: boolean;
 }
 
 export interface ConsumeOptions {

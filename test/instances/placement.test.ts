@@ -18,6 +18,7 @@ function host(name: string, over: Partial<Host> = {}): Host {
     credentialHash: "x",
     enrolledAt: new Date(now),
     connectionId: "c",
+    gatewayId: "g",
     connectedAt: new Date(now),
     disconnectedAt: null,
     lastHeartbeatAt: new Date(now - 1000),

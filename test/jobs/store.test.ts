@@ -7,7 +7,7 @@ import { migrateDatabase } from "../../shared/db/migrate";
 import { jobs, type Host } from "../../shared/db/schema";
 import { insertHost } from "../../functions/hosts/store";
 import { jobOutcomes } from "../../functions/core/jobs/outcomes";
-import { finishJob, finishJobs, insertJob, insertJobs, markRunning, markRunningJobs } from "../../functions/core/jobs/store";
+import { finishJob, finishJobs, insertJob, insertJobs } from "../../functions/core/jobs/store";
 import { freshDatabase } from "../support/database";
 
 describe("coalesce", () => {
@@ -82,23 +82,6 @@ describe("the jobs table, written in batches", () => {
     assert.equal(new Set(rows.map((r) => r.id)).size, 30);
   });
 
-  test("markRunningJobs: each open job of its own host runs with its own attempt; others are left alone", async () => {
-    const [a, b, c] = [await newJob(h1.id), await newJob(h1.id), await newJob(h2.id)];
-    const rows = await markRunningJobs(db, [
-      { id: a.id, hostId: h1.id, attempt: 1 },
-      { id: b.id, hostId: h1.id, attempt: 3 },
-      { id: c.id, hostId: h1.id, attempt: 1 }, // another host's job
-      { id: crypto.randomUUID(), hostId: h1.id, attempt: 1 },
-    ]);
-    assert.deepEqual(
-      rows.map((r) => r && { id: r.id, status: r.status, attempts: r.attempts }),
-      [{ id: a.id, status: "running", attempts: 1 }, { id: b.id, status: "running", attempts: 3 }, undefined, undefined],
-    );
-    const [stored] = await db.select().from(jobs).where(eq(jobs.id, c.id));
-    assert.equal(stored!.status, "queued");
-    assert.ok(rows[0]!.startedAt instanceof Date);
-  });
-
   test("finishJobs: outcomes per job, the first outcome of a job wins, a final job keeps its outcome", async () => {
     const [a, b, c, d] = [await newJob(h1.id), await newJob(h1.id), await newJob(h1.id), await newJob(h2.id)];
     const rows = await finishJobs(db, [
@@ -164,10 +147,8 @@ describe("the jobs table, written in batches", () => {
     assert.equal(sent[0]!.stored, "queued", "the started job was committed before it was sent");
   });
 
-  test("markRunning and finishJob: many concurrent calls, each stored exactly once", async () => {
+  test("finishJob: many concurrent calls, each stored exactly once", async () => {
     const created = await Promise.all(Array.from({ length: 40 }, (_, i) => newJob(i % 2 ? h1.id : h2.id)));
-    const running = await Promise.all(created.map((j, i) => markRunning(db, { id: j.id, hostId: j.hostId, attempt: 1 + (i % 3) })));
-    assert.ok(running.every((r, i) => r?.status === "running" && r.attempts === 1 + (i % 3)));
     const finished = await Promise.all(created.map((j, i) => finishJob(db, j.id, { ok: true, data: i }, j.hostId)));
     assert.deepEqual(
       finished.map((r) => r?.result),

@@ -1,6 +1,4 @@
 import { parseConfig, type Config } from "../../shared/config";
-import { hosts } from "../../shared/db/schema";
-import { hostQueue } from "../../functions/core/jobs/queue-names";
 import type { KV } from "../../shared/kv/port";
 import { createControlPlane } from "../../functions/control-plane";
 import { createNodeServices, type NodeServices } from "../../functions/node-services";
@@ -76,11 +74,6 @@ export async function startHarness(
     call,
     api: async (method, path, options) => replyOf(await call(method, path, options)),
     close: async () => {
-      // Each host's quorum queue lives in the broker beyond this test: remove them, or the broker
-      // (about 300 quorum queues fit its file handles here) fills up run after run.
-      for (const host of await services.db.select({ id: hosts.id }).from(hosts)) {
-        await services.queue.remove(hostQueue(host.id)).catch(() => undefined);
-      }
       await services.queue.remove(config.deadLetterQueue).catch(() => undefined);
       await services.queue.close();
       await services.pgCluster?.close();

@@ -6,24 +6,7 @@ import { jobOutcomes } from "./outcomes";
 import { publishJob } from "./submit";
 import type { Logger } from "../../../shared/logger";
 import type { QueuePort } from "../../../shared/queue/port";
-import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
-import { getJob, openJobs } from "./store";
-
-/**
- * Publishes a message for every open job. Used where the queue cannot have kept them (the
- * in-process queue after a restart); duplicates are harmless because delivery of a final job is
- * a no-op and agents answer a repeated job id from their journal.
- */
-export async function redriveOpenJobs(db: Database, queue: QueuePort, log: Logger): Promise<number> {
-  const open = await openJobs(db);
-  for (const job of open) {
-    const name = hostQueue(job.hostId);
-    await queue.declare(name, { maxAttempts: JOB_MAX_ATTEMPTS });
-    await queue.publish(name, { jobId: job.id } satisfies JobMessage);
-  }
-  if (open.length > 0) log.info("open jobs queued again after a restart", { count: open.length });
-  return open.length;
-}
+import { getJob } from "./store";
 
 /**
  * The failures after which the agent never finished the work (its result never came), so running
@@ -36,7 +19,7 @@ export const isRedrivable = (job: Job) => job.status === "failed" && (REDRIVABLE
 
 /**
  * Runs a failed job again (an administrator's redrive of a dead-lettered or timed-out job): back to
- * queued with a new deadline and its message published to its host's queue. Refused (409) for a job
+ * queued with a new deadline, and its host's gateway told. Refused (409) for a job
  * that is not failed that way, or whose resource has moved on since.
  */
 export async function redriveFailedJob(db: Database, queue: QueuePort, log: Logger, id: string, deadlineSeconds: number): Promise<Job> {
@@ -52,6 +35,7 @@ export async function redriveFailedJob(db: Database, queue: QueuePort, log: Logg
       .set({
         status: "queued",
         attempts: 0,
+        connectionId: null,
         error: null,
         result: null,
         startedAt: null,

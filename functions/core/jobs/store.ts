@@ -229,7 +229,3 @@ export function overdueJobs(db: Database, now = new Date(), limit = 500): Promis
     .where(and(inArray(jobs.status, [...OPEN_STATUSES]), lt(jobs.deadline, now)))
     .limit(limit);
 }
-
-export function openJobs(db: Database, limit = 10_000): Promise<Job[]> {
-  return db.select().from(jobs).where(inArray(jobs.status, [...OPEN_STATUSES])).limit(limit);
-}

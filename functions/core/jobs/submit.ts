@@ -1,12 +1,11 @@
 import type { Database } from "../../../shared/db";
 import type { Job } from "../../../shared/db/schema";
-import { AppError } from "../errors";
 import type { Logger } from "../../../shared/logger";
 import type { QueuePort } from "../../../shared/queue/port";
 import { coalesce } from "../../../shared/db/coalesce";
 import { perDatabase } from "../../../shared/db/per-database";
-import { finishJob, insertJobs, type NewJob } from "./store";
-import { hostQueue, JOB_MAX_ATTEMPTS, type JobMessage } from "./queue-names";
+import { insertJobs, type NewJob } from "./store";
+import { gatewayOf, notifyGateway } from "./notices";
 
 export interface SubmitJob {
   hostId: string;
@@ -17,9 +16,8 @@ export interface SubmitJob {
 }
 
 /**
- * A job is a row first, then a message: the row exists before any agent can see the work.
- * If publishing fails the row is failed at once (nothing waits for a message that never came);
- * if the process dies between the two, the deadline reaper fails the row.
+ * A job is a row: committed, it is as good as delivered (functions/core/jobs/notices.ts). The notice
+ * to the gateway holding the host only saves the wait for that gateway's next rescan.
  */
 export async function submitJob(db: Database, queue: QueuePort, log: Logger, job: SubmitJob): Promise<Job> {
   const row = await batchedInsert(db)({
@@ -37,18 +35,12 @@ export async function submitJob(db: Database, queue: QueuePort, log: Logger, job
 const batchedInsert = perDatabase((db) => coalesce((values: NewJob[]) => insertJobs(db, values)));
 
 /**
- * Sends the message of a job whose row is committed (by submitJob, or by a caller that inserted
- * it in a transaction of its own together with the resource it changes).
+ * Tells the gateway holding the host of a committed job (submitJob's, or one a caller inserted in a
+ * transaction of its own with the resource it changes) that there is work. Never fails the job: an
+ * offline host gets it at its agent's next hello, a lost notice at the gateway's next rescan.
  */
 export async function publishJob(db: Database, queue: QueuePort, log: Logger, row: Job): Promise<void> {
-  try {
-    const queueName = hostQueue(row.hostId);
-    await queue.declare(queueName, { maxAttempts: JOB_MAX_ATTEMPTS });
-    await queue.publish(queueName, { jobId: row.id } satisfies JobMessage);
-  } catch (err) {
-    log.error("job publish failed", { jobId: row.id, err });
-    await finishJob(db, row.id, { ok: false, error: { code: "queue_unavailable", message: "the job queue did not accept the job" } });
-    throw new AppError("unavailable", "the job queue is not available; try again shortly");
-  }
-  log.info("job queued", { jobId: row.id, hostId: row.hostId, kind: row.kind });
+  const gatewayId = await gatewayOf(db, row.hostId).catch(() => null);
+  if (gatewayId) await notifyGateway(queue, log, gatewayId, { type: "jobs", hostId: row.hostId });
+  log.info("job queued", { jobId: row.id, hostId: row.hostId, kind: row.kind, gatewayId });
 }
