@@ -29,6 +29,29 @@ queueContract("amqp", () => make());
 describe("AmqpQueue connection handling", () => {
   const options = { timeout: 15_000 };
 
+  test("a transient queue is its process's alone: others cannot use it, a lost connection declares it again, and it goes with the process", options, async () => {
+    const name = uniqueName("kws.test.transient");
+    const owner = await make();
+    const other = await make();
+    try {
+      await owner.declare(name, { transient: true });
+      const c = await collect<string>(owner, name, { onDelivery: (d) => d.ack() });
+      await other.publish(name, "from another process");
+      await waitFor(() => c.deliveries.length === 1, 5_000, "a notice published by another process");
+      await assert.rejects(other.consume(name, () => undefined), "exclusive: another connection cannot consume it");
+      owner.dropConnection();
+      await waitFor(async () => (await other.publish(name, "after the reconnect").then(() => true, () => false)), 10_000, "declared again after the reconnect");
+      await waitFor(() => c.deliveries.length === 2, 10_000, "the consumer resumed on the new queue");
+      await owner.remove(owner.deadLetterQueue);
+      await owner.close();
+      await waitFor(async () => (await other.depth(name).then(() => false, () => true)), 5_000, "the queue is gone with its connection");
+    } finally {
+      await owner.close();
+      await other.remove(other.deadLetterQueue).catch(() => undefined);
+      await other.close();
+    }
+  });
+
   test("a lost connection mid-consume: the consumer resumes and gets the unacked message again", options, async () => {
     let adapter: AmqpQueue | undefined;
     await withQueue(async () => (adapter = await make()), async ({ q, queue }) => {
