@@ -189,16 +189,12 @@ async function finishWithEffects(db: Database, { id, outcome, hostId }: Finish):
 }
 
 /**
- * Sends the jobs an outcome started, now that they are committed. A job that cannot be sent is
- * failed (by the publisher, or here when this process composed no queue for `db`), so nothing
- * waits for a message that never comes; the outcome itself stays recorded.
+ * Tells the gateways about the jobs an outcome started, now that they are committed. Without a
+ * publisher in this process the jobs still go out: the gateways' rescans find them.
  */
 async function sendNext(db: Database, next: Job[]): Promise<void> {
   const publish = jobOutcomes.publisherFor(db);
-  for (const job of next) {
-    if (publish) await publish(job).catch(() => undefined);
-    else await finishJob(db, job.id, { ok: false, error: { code: "queue_unavailable", message: "this process has no job queue to send the job to" } });
-  }
+  if (publish) for (const job of next) await publish(job).catch(() => undefined);
 }
 
 /** The items of a batch as one JSON object keyed by job id (the first item of an id), for a statement to read per row. */
