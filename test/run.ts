@@ -78,7 +78,8 @@ async function main() {
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, "--test-reporter=spec", ...files],
+    ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, "--test-reporter=spec", "--test-reporter-destination=stdout",
+      "--test-reporter=./test/slowest-files.mjs", "--test-reporter-destination=stdout", ...files],
     { stdio: "inherit", env },
   );
   const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));

@@ -12,7 +12,7 @@ import { messageId, signedHeaders } from "./signature";
 import { openSecret } from "./secrets";
 
 export interface WebhookWorkerOptions {
-  services: Pick<NodeServices, "db" | "secretBox" | "mailer" | "config" | "listen">;
+  services: Pick<NodeServices, "db" | "secretBox" | "mailer" | "config" | "listen"> & Partial<Pick<NodeServices, "metrics">>;
   logger: Logger;
   /** Attempts in flight at once in this worker. */
   concurrency?: number;
@@ -155,12 +155,15 @@ export class WebhookWorker {
     const attempt = d.attempts + 1;
     const ok = result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300;
     const log = this.o.logger.child({ deliveryId: d.id, webhookId: headers["webhook-id"], attempt });
+    const event = (d.payload as { type?: string } | null)?.type ?? "unknown";
     if (ok) {
       const recorded = await this.recordSuccess(d, attempt, result);
+      if (recorded) this.o.services.metrics?.webhookDeliveries.inc({ event, outcome: "delivered" });
       log.debug("webhook delivered", { status: result.statusCode, ms: result.durationMs, recorded });
       return;
     }
-    await this.recordFailure(d, attempt, result, log);
+    const outcome = await this.recordFailure(d, attempt, result, log);
+    if (outcome) this.o.services.metrics?.webhookDeliveries.inc({ event, outcome });
   }
 
   /** Successes that end together share one statement (coalesced): the deliveries succeeded, the attempts are logged, the endpoints are no longer failing. */
@@ -192,11 +195,12 @@ export class WebhookWorker {
   }
 
   /**
-   * The attempt failed: logged, and the delivery is due again on the schedule (or fails). A 410,
+   * The attempt failed: logged, and the delivery is due again on the schedule (or fails); answers
+   * which, or undefined when this worker's lease had ended (another recorded it). A 410,
    * or failing every attempt for 5 days, disables the endpoint: its pending deliveries fail and its
    * owner gets a mail.
    */
-  private async recordFailure(d: Claimed, attempt: number, r: AttemptResult, log: Logger) {
+  private async recordFailure(d: Claimed, attempt: number, r: AttemptResult, log: Logger): Promise<"retry" | "failed" | undefined> {
     const { db, config } = this.o.services;
     const scale = config.webhooks.retryScale;
     const gone = r.statusCode === 410;
@@ -205,13 +209,13 @@ export class WebhookWorker {
     // As text: the driver takes no Date in a raw statement.
     const nextAtText = nextAt?.toISOString() ?? null;
     const error = r.error ?? `answered ${r.statusCode}`;
-    const disabled = await db.transaction(async (tx) => {
+    const stored = await db.transaction(async (tx) => {
       const updated = rowsOf(await tx.execute(sql`
         update webhook_deliveries set state = ${nextAt ? "pending" : "failed"}, attempts = ${attempt}, lease_id = null,
           next_attempt_at = coalesce(${nextAtText}::timestamptz, next_attempt_at), updated_at = now()
         where id = ${d.id} and lease_id = ${this.leaseId} and state = 'pending'
         returning id`));
-      if (updated.length === 0) return undefined;
+      if (updated.length === 0) return { recorded: false };
       await tx.execute(sql`
         insert into webhook_attempts (delivery_id, endpoint_id, attempt, status_code, duration_ms, error, next_attempt_at)
         values (${d.id}, ${d.endpoint_id}, ${attempt}, ${r.statusCode ?? null}, ${r.durationMs}, ${error}, ${nextAtText}::timestamptz)`);
@@ -219,7 +223,7 @@ export class WebhookWorker {
         update webhook_endpoints set failing_since = coalesce(failing_since, now())
         where id = ${d.endpoint_id} and enabled
         returning failing_since <= now() - ${FAILING_DISABLE_MS * scale}::float8 * interval '1 millisecond' as too_long`));
-      if (!endpoint || !(gone || endpoint.too_long)) return undefined;
+      if (!endpoint || !(gone || endpoint.too_long)) return { recorded: true };
       const reason = gone ? "the endpoint answered 410 Gone" : "every attempt failed for 5 days";
       await tx.execute(sql`update webhook_endpoints set enabled = false, disabled_reason = ${reason}, updated_at = now() where id = ${d.endpoint_id}`);
       await tx.execute(sql`
@@ -228,16 +232,18 @@ export class WebhookWorker {
       const [owner] = rowsOf<{ to: string; firstName: string; url: string }>(await tx.execute(sql`
         select u.email as "to", u.first_name as "firstName", e.url from webhook_endpoints e join users u on u.id = e.user_id
         where e.id = ${d.endpoint_id}`));
-      return { reason, owner };
+      return { recorded: true, reason, owner };
     });
     if (nextAt) this.wakeAt(nextAt.getTime());
     log.info("webhook attempt failed", { status: r.statusCode, error, ms: r.durationMs, nextAttemptAt: nextAt?.toISOString() ?? null });
-    if (disabled?.owner) {
-      log.warn("webhook endpoint disabled", { endpointId: d.endpoint_id, reason: disabled.reason });
+    if (stored.owner) {
+      log.warn("webhook endpoint disabled", { endpointId: d.endpoint_id, reason: stored.reason });
       await this.o.services.mailer
-        .send(disabledMail(disabled.owner, disabled.owner.url, disabled.reason))
+        .send(disabledMail(stored.owner, stored.owner.url, stored.reason))
         .catch((err: unknown) => log.error("webhook disabled mail failed", { err }));
     }
+    if (!stored.recorded) return undefined;
+    return nextAt ? "retry" : "failed";
   }
 
   private wakeAt(at: number) {
